@@ -1,0 +1,55 @@
+/**
+ * Environment variable names shared by the CDK stack (which sets them) and the handlers (which read them).
+ *
+ * One source of truth: the stack imports these constants, so a rename cannot leave a handler reading a variable
+ * that is never set.
+ */
+export const ENV = {
+  /** Ledger table: accounts, dedup markers and outbox items (single-table design, see `ledger-keys.ts`). */
+  LEDGER_TABLE_NAME: 'LEDGER_TABLE_NAME',
+  /** Powertools idempotency table (API requests and notifier deliveries). */
+  IDEMPOTENCY_TABLE_NAME: 'IDEMPOTENCY_TABLE_NAME',
+  /** FIFO queue the API sends accepted payments to. */
+  PAYMENTS_QUEUE_URL: 'PAYMENTS_QUEUE_URL',
+  /** Queue the outbox relay publishes events to (standard or FIFO). */
+  EVENTS_QUEUE_URL: 'EVENTS_QUEUE_URL',
+  /** Webhook the notifier delivers events to. */
+  WEBHOOK_URL: 'WEBHOOK_URL',
+  /** Webhook request timeout in milliseconds. */
+  WEBHOOK_TIMEOUT_MS: 'WEBHOOK_TIMEOUT_MS',
+  /** How long a dedup marker stays live, in seconds (validated against queue retention by the constructs). */
+  DEDUP_TTL_SECONDS: 'DEDUP_TTL_SECONDS',
+  /** How long Powertools idempotency records stay live, in seconds. */
+  IDEMPOTENCY_TTL_SECONDS: 'IDEMPOTENCY_TTL_SECONDS',
+  /** Ledger consumer strategy: `atomic` (default) or a benchmark/negative-control variant. */
+  LEDGER_STRATEGY: 'LEDGER_STRATEGY',
+  /**
+   * Fault plan for fault-injection runs (JSON). Honoured only by the local runtime, which also sets
+   * {@link ENV.LOCAL_RUNTIME}; the stack refuses to synthesize it.
+   */
+  FAULT_PLAN: 'EXACTLY_ONCE_FAULT_PLAN',
+  /** Set to `1` by the local runtime only. */
+  LOCAL_RUNTIME: 'EXACTLY_ONCE_LOCAL_RUNTIME',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/**
+ * Reads a required environment variable.
+ *
+ * Call it at module scope so a missing variable fails the cold start, not a request.
+ * @throws Error `Environment variable X is required` when unset or empty.
+ */
+export function requireEnv(name: EnvName, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (value === undefined || value === '') {
+    throw new Error(`Environment variable ${name} is required`);
+  }
+  return value;
+}
+
+/** Reads an optional environment variable, returning `fallback` when unset or empty. */
+export function optionalEnv(name: EnvName, fallback: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  return value === undefined || value === '' ? fallback : value;
+}

@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The payment contract shared by the API, the ledger consumer, the relay, the notifier, the local demo, the chaos
+ * harness and the benchmarks. Schemas are zod so the API (Powertools parser) and the consumers validate the same way.
+ */
+
+/** ISO 4217 currencies the ledger accepts. */
+export const CURRENCIES = ['USD', 'EUR', 'GBP', 'JPY', 'CHF', 'CAD', 'AUD', 'SEK', 'NOK', 'DKK'] as const;
+
+/** Largest absolute amount in minor units (10^12 = ten billion in a 2-decimal currency): far inside 2^53. */
+export const MAX_ABS_AMOUNT = 1_000_000_000_000;
+
+/** Idempotency-Key: 8–128 characters from a URL- and log-safe alphabet. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{8,128}$/;
+
+export const AccountId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'accountId must be 1-64 characters of A-Z, a-z, 0-9, _ or -');
+
+/** Body of `POST /payments`. */
+export const PaymentRequestSchema = z
+  .object({
+    accountId: AccountId,
+    amount: z
+      .number({ error: 'amount must be an integer number of minor units' })
+      .int('amount must be an integer number of minor units (no fractions)')
+      .refine((n) => n !== 0, 'amount must not be zero (credit > 0, debit < 0)')
+      .refine((n) => Math.abs(n) <= MAX_ABS_AMOUNT, `amount must be between -${MAX_ABS_AMOUNT} and ${MAX_ABS_AMOUNT}`),
+    currency: z.enum(CURRENCIES, { error: `currency must be one of ${CURRENCIES.join(', ')}` }),
+    reference: z.string().max(140, 'reference must be at most 140 characters').optional(),
+  })
+  .strict();
+export type PaymentRequest = z.infer<typeof PaymentRequestSchema>;
+
+/** Message on the payments FIFO queue (group = accountId). */
+export const PaymentMessageSchema = PaymentRequestSchema.extend({
+  paymentId: z.string().min(1),
+  idempotencyKey: z.string().regex(IDEMPOTENCY_KEY_PATTERN),
+  requestedAt: z.string().datetime(),
+}).strict();
+export type PaymentMessage = z.infer<typeof PaymentMessageSchema>;
+
+export const PAYMENT_EVENT_TYPES = ['PaymentApplied', 'PaymentRejected'] as const;
+export type PaymentEventType = (typeof PAYMENT_EVENT_TYPES)[number];
+
+/** Outbox event, relayed downstream and delivered to the webhook. */
+export const PaymentEventSchema = z
+  .object({
+    eventId: z.string().min(1),
+    eventType: z.enum(PAYMENT_EVENT_TYPES),
+    paymentId: z.string().min(1),
+    idempotencyKey: z.string(),
+    accountId: AccountId,
+    amount: z.number().int(),
+    currency: z.enum(CURRENCIES),
+    /** Balance after this payment (unchanged for a rejection). */
+    balance: z.number().int(),
+    /** Why a payment was rejected, for PaymentRejected. */
+    reason: z.enum(['INSUFFICIENT_FUNDS', 'CURRENCY_MISMATCH']).optional(),
+    occurredAt: z.string().datetime(),
+  })
+  .strict();
+export type PaymentEvent = z.infer<typeof PaymentEventSchema>;
+
+/** Deterministic payment id from the producer's key: a retried request always names the same payment. */
+export function paymentIdFor(idempotencyKey: string): string {
+  return `pay_${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 26)}`;
+}
+
+/** Stable event id for a payment's outcome: one payment yields exactly one event, whatever the retries. */
+export function eventIdFor(paymentId: string): string {
+  return `evt_${paymentId.replace(/^pay_/, '')}`;
+}
+
+/** SQS FIFO MessageDeduplicationId from the key (≤ 128 chars, hashed so any allowed key fits). */
+export function deduplicationIdFor(idempotencyKey: string): string {
+  return createHash('sha256').update(idempotencyKey).digest('hex');
+}
