@@ -1,0 +1,40 @@
+/** TransactWriteItems accepts at most 100 actions (F4); the dedup marker takes one of them. */
+export const MAX_TRANSACT_ITEMS = 100;
+
+/** How many business items a caller may add next to the marker. */
+export const MAX_BUSINESS_ITEMS = MAX_TRANSACT_ITEMS - 1;
+
+/** ClientRequestToken length limit (1–36 characters). */
+export const CLIENT_REQUEST_TOKEN_LENGTH = 36;
+
+/** Attributes the core writes on every marker (callers' `marker` attributes may not use these names). */
+export const MARKER_ATTRIBUTES = {
+  scope: 'scope',
+  key: 'idempotencyKey',
+  createdAt: 'createdAt',
+} as const;
+
+/** Default TTL attribute of the marker item (epoch seconds; DynamoDB TTL deletes late, so it is also checked). */
+export const DEFAULT_TTL_ATTRIBUTE = 'expiresAt';
+
+/** Default key attributes used to tell items apart when validating that a transaction's items are distinct. */
+export const DEFAULT_KEY_ATTRIBUTES = ['pk', 'sk'] as const;
+
+/** Cancellation reason codes worth retrying: the same transaction may succeed later. */
+export const RETRYABLE_CANCELLATION_CODES: ReadonlySet<string> = new Set([
+  'TransactionConflict',
+  'ThrottlingError',
+  'ProvisionedThroughputExceeded',
+  'RequestLimitExceeded',
+]);
+
+/** SDK exception names worth retrying once the SDK's own retries are spent. */
+export const RETRYABLE_EXCEPTION_NAMES: ReadonlySet<string> = new Set([
+  'TransactionInProgressException',
+  'TransactionConflictException',
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+]);
