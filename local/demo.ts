@@ -1,0 +1,679 @@
+import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { PaymentsApiClient, type AccountView, type ApiResponse } from './api-client.js';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
+import { eventIdFor, paymentIdFor, PaymentEventSchema, type PaymentEvent, type PaymentRequest } from '../lambdas/shared/payments-model.js';
+import { OUTBOX_PREFIX } from '../lambdas/shared/ledger-keys.js';
+
+/**
+ * `npm run demo`: the payments pipeline end to end on the local runtime.
+ *
+ * Starts a webhook receiver and the local runtime (webhookUrl = the receiver), sends a scenario through the public API
+ * (several accounts, duplicate requests, an overdraft, a currency mismatch, a same-key-other-body conflict, malformed
+ * requests), waits for the pipeline to drain and prints what it finds next to what the scenario implies. Exits 0 only
+ * when every figure is exact. `--bench [--payments N]` then measures time-to-ready and the API → webhook latency.
+ *
+ * The scenario, the expected-outcome model and the observation/comparison helpers are exported: the end-to-end suite
+ * (test/e2e) runs the same model against the local runtime or a deployed stack.
+ */
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenario and expected outcome (pure)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** One request of a scenario, with the answer the API must give. */
+export interface ScenarioStep {
+  /** Human-readable label, printed in the report. */
+  readonly label: string;
+  /**
+   * - `payment`: a new, valid payment → 202.
+   * - `duplicate`: a retry of an earlier payment (same key, same body) → 202 with the first answer's body, no effect.
+   * - `conflict`: an earlier key with another body → 422, no effect.
+   * - `malformed`: an invalid request → 400 (or `expectedStatus`), nothing sent downstream.
+   */
+  readonly kind: 'payment' | 'duplicate' | 'conflict' | 'malformed';
+  readonly idempotencyKey?: string;
+  readonly body?: unknown;
+  /** Exact body text, for bodies that are not JSON. */
+  readonly rawBody?: string;
+  /** Expected HTTP status. @default - 202 for payment/duplicate, 422 for conflict, 400 for malformed */
+  readonly expectedStatus?: number;
+}
+
+/** Expected end state of one account. */
+export interface ExpectedAccount {
+  readonly accountId: string;
+  readonly currency: string;
+  readonly balance: number;
+  readonly applied: number;
+  readonly rejected: number;
+}
+
+/** An event the pipeline must produce exactly once (fields compared with the relayed/delivered event). */
+export type ExpectedEvent = Pick<PaymentEvent, 'eventId' | 'eventType' | 'paymentId' | 'idempotencyKey' | 'accountId' | 'amount' | 'currency' | 'balance' | 'reason'>;
+
+/** What a scenario must leave behind. */
+export interface ExpectedOutcome {
+  readonly accounts: readonly ExpectedAccount[];
+  /** In per-account processing order. */
+  readonly events: readonly ExpectedEvent[];
+  /** Expected HTTP status per step (same order as the scenario). */
+  readonly statuses: readonly number[];
+}
+
+/** A unique prefix for one run, so repeated runs against a deployed stack never share accounts or keys. */
+export function newRunId(prefix = 'run'): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Idempotency key for the `n`th request of a run (matches IDEMPOTENCY_KEY_PATTERN). */
+export function keyFor(runId: string, label: string): string {
+  return `${runId}:${label}`.slice(0, 128);
+}
+
+/**
+ * The demo scenario: three accounts in three currencies, applied credits and debits, two retries, an overdraft, a
+ * debit to exactly zero, a currency mismatch, a same-key-other-body conflict and five malformed requests.
+ */
+export function buildDemoScenario(runId: string): ScenarioStep[] {
+  const alice = `${runId}-alice`;
+  const bob = `${runId}-bob`;
+  const carol = `${runId}-carol`;
+  const pay = (label: string, accountId: string, amount: number, currency: PaymentRequest['currency'], reference?: string): ScenarioStep => ({
+    label,
+    kind: 'payment',
+    idempotencyKey: keyFor(runId, label),
+    body: { accountId, amount, currency, ...(reference ? { reference } : {}) },
+  });
+  const steps: ScenarioStep[] = [
+    pay('alice-salary', alice, 10_000, 'EUR', 'salary'),
+    pay('bob-deposit', bob, 5_000, 'USD'),
+    pay('carol-deposit', carol, 2_500, 'GBP'),
+    pay('alice-rent', alice, -2_500, 'EUR', 'rent'),
+    pay('bob-groceries', bob, -1_200, 'USD'),
+  ];
+  const byLabel = (label: string) => steps.find((s) => s.label === label)!;
+  steps.push(
+    { ...byLabel('alice-salary'), label: 'alice-salary (client retry)', kind: 'duplicate' },
+    { ...byLabel('alice-rent'), label: 'alice-rent (client retry)', kind: 'duplicate' },
+    pay('alice-car', alice, -9_000, 'EUR', 'overdraft: 7,500 available'),
+    pay('carol-refund', carol, 700, 'GBP'),
+    pay('bob-empty', bob, -3_800, 'USD', 'debit to exactly zero'),
+    pay('carol-in-usd', carol, 300, 'USD', 'currency mismatch'),
+    {
+      label: 'bob-deposit, same key, other amount',
+      kind: 'conflict',
+      idempotencyKey: keyFor(runId, 'bob-deposit'),
+      body: { accountId: bob, amount: 9_999, currency: 'USD' },
+    },
+    { label: 'no Idempotency-Key', kind: 'malformed', body: { accountId: alice, amount: 100, currency: 'EUR' } },
+    { label: 'body is not JSON', kind: 'malformed', idempotencyKey: keyFor(runId, 'bad-json'), rawBody: '{"accountId": "x", ' },
+    { label: 'fractional amount', kind: 'malformed', idempotencyKey: keyFor(runId, 'bad-fraction'), body: { accountId: alice, amount: 12.5, currency: 'EUR' } },
+    { label: 'unknown currency', kind: 'malformed', idempotencyKey: keyFor(runId, 'bad-currency'), body: { accountId: alice, amount: 100, currency: 'XXX' } },
+    { label: 'zero amount', kind: 'malformed', idempotencyKey: keyFor(runId, 'bad-zero'), body: { accountId: alice, amount: 0, currency: 'EUR' } },
+    pay('bob-after-zero', bob, 50, 'USD'),
+    { ...byLabel('bob-groceries'), label: 'bob-groceries (late client retry)', kind: 'duplicate' },
+  );
+  return steps;
+}
+
+/** Expected HTTP status of a step. */
+export function expectedStatusOf(step: ScenarioStep): number {
+  if (step.expectedStatus !== undefined) return step.expectedStatus;
+  return { payment: 202, duplicate: 202, conflict: 422, malformed: 400 }[step.kind];
+}
+
+/**
+ * The ledger's rules applied to a scenario, in order: a credit is applied; a debit is applied unless it would overdraw
+ * (then rejected, INSUFFICIENT_FUNDS); a payment in another currency than the account's (set by its first applied
+ * payment) is rejected, CURRENCY_MISMATCH; a rejection leaves the balance unchanged and is an event too. Retries,
+ * conflicts and malformed requests have no effect.
+ */
+export function expectedOutcome(steps: readonly ScenarioStep[]): ExpectedOutcome {
+  const accounts = new Map<string, ExpectedAccount>();
+  const events: ExpectedEvent[] = [];
+  for (const step of steps) {
+    if (step.kind !== 'payment') continue;
+    const request = step.body as PaymentRequest;
+    const key = step.idempotencyKey!;
+    const paymentId = paymentIdFor(key);
+    const before = accounts.get(request.accountId);
+    const balance = before?.balance ?? 0;
+    let reason: ExpectedEvent['reason'];
+    if (before && before.currency !== request.currency) reason = 'CURRENCY_MISMATCH';
+    else if (balance + request.amount < 0) reason = 'INSUFFICIENT_FUNDS';
+    if (!before && reason) {
+      throw new Error(`Scenario step "${step.label}" rejects a payment to a new account: open accounts with a credit`);
+    }
+    const after: ExpectedAccount = reason
+      ? { ...before!, rejected: before!.rejected + 1 }
+      : {
+          accountId: request.accountId,
+          currency: before?.currency ?? request.currency,
+          balance: balance + request.amount,
+          applied: (before?.applied ?? 0) + 1,
+          rejected: before?.rejected ?? 0,
+        };
+    accounts.set(request.accountId, after);
+    events.push({
+      eventId: eventIdFor(paymentId),
+      eventType: reason ? 'PaymentRejected' : 'PaymentApplied',
+      paymentId,
+      idempotencyKey: key,
+      accountId: request.accountId,
+      amount: request.amount,
+      currency: request.currency,
+      balance: after.balance,
+      ...(reason ? { reason } : {}),
+    });
+  }
+  return { accounts: [...accounts.values()], events, statuses: steps.map(expectedStatusOf) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Running a scenario and observing the pipeline
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The answer to one scenario step, with the time it was sent (for latency). */
+export interface StepResult {
+  readonly step: ScenarioStep;
+  readonly response: ApiResponse;
+  /** Epoch ms just before the request was sent. */
+  readonly sentAt: number;
+}
+
+/** Sends the steps in order (one at a time, so each account's payments reach its FIFO group in scenario order). */
+export async function sendScenario(client: PaymentsApiClient, steps: readonly ScenarioStep[]): Promise<StepResult[]> {
+  const results: StepResult[] = [];
+  for (const step of steps) results.push(await sendStep(client, step));
+  return results;
+}
+
+/** Sends one step. */
+export async function sendStep(client: PaymentsApiClient, step: ScenarioStep): Promise<StepResult> {
+  const sentAt = Date.now();
+  const response = await client.createPayment({ idempotencyKey: step.idempotencyKey, body: step.body, rawBody: step.rawBody });
+  return { step, response, sentAt };
+}
+
+/** Where the observer reads the pipeline's state: the stack outputs and clients pointed at the deployment. */
+export interface PipelineHandles {
+  readonly outputs: Readonly<Record<string, string>>;
+  readonly api: PaymentsApiClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly sqs: SQSClient;
+  /** The webhook receiver the notifier calls, when this process can see it. */
+  readonly receiver?: WebhookReceiver;
+}
+
+/** What the pipeline holds after a run. */
+export interface ObservedState {
+  readonly accounts: ReadonlyMap<string, { status: number; view?: AccountView }>;
+  /** Outbox events of the given accounts, from the ledger table. */
+  readonly outboxEvents: readonly PaymentEvent[];
+  /** Events delivered to the webhook (first accepted call per Idempotency-Key), when a receiver is attached. */
+  readonly delivered?: readonly { idempotencyKey?: string; event?: PaymentEvent }[];
+  /** Accepted webhook calls per Idempotency-Key (more than 1 = a duplicate effect downstream). */
+  readonly acceptedPerKey?: ReadonlyMap<string, number>;
+  readonly rawWebhookCalls?: number;
+  /** Visible + in-flight messages of each dead-letter / failure queue, by output name. */
+  readonly deadLetters: Readonly<Record<string, number>>;
+}
+
+/** Stack outputs that name a dead-letter or failure queue (must stay empty). */
+export const FAILURE_QUEUE_OUTPUTS = ['PaymentsDlqUrl', 'EventsDlqUrl', 'RelayFailureQueueUrl'] as const;
+
+/** Reads balances through the API, outbox events from the ledger table, the receiver's record and DLQ depths. */
+export async function observePipeline(handles: PipelineHandles, accountIds: readonly string[]): Promise<ObservedState> {
+  const accounts = new Map<string, { status: number; view?: AccountView }>();
+  for (const accountId of accountIds) {
+    const response = await handles.api.getAccount(accountId);
+    accounts.set(accountId, { status: response.status, view: response.status === 200 ? response.body : undefined });
+  }
+  const wanted = new Set(accountIds);
+  const outboxEvents = (await scanOutbox(handles.dynamodb, requireOutput(handles.outputs, 'LedgerTableName'))).filter((e) =>
+    wanted.has(e.accountId),
+  );
+  const deadLetters: Record<string, number> = {};
+  for (const name of FAILURE_QUEUE_OUTPUTS) {
+    const url = handles.outputs[name];
+    if (url) deadLetters[name] = await queueDepth(handles.sqs, url);
+  }
+  if (!handles.receiver) return { accounts, outboxEvents, deadLetters };
+  const ofRun = (json: unknown) => {
+    const parsed = PaymentEventSchema.safeParse(json);
+    return parsed.success && wanted.has(parsed.data.accountId) ? parsed.data : undefined;
+  };
+  const delivered = handles.receiver
+    .uniqueDeliveries()
+    .map((call) => ({ idempotencyKey: call.idempotencyKey, event: ofRun(call.json) }))
+    .filter((d) => d.event !== undefined);
+  const acceptedPerKey = new Map<string, number>();
+  let rawWebhookCalls = 0;
+  for (const call of handles.receiver.calls()) {
+    if (!ofRun(call.json)) continue;
+    rawWebhookCalls++;
+    if (call.outcome === 'accepted') acceptedPerKey.set(call.idempotencyKey ?? '', (acceptedPerKey.get(call.idempotencyKey ?? '') ?? 0) + 1);
+  }
+  return { accounts, outboxEvents, delivered, acceptedPerKey, rawWebhookCalls, deadLetters };
+}
+
+/** All outbox events in the ledger table (paged scan; fine for demo- and test-sized tables). */
+export async function scanOutbox(dynamodb: DynamoDBClient, tableName: string): Promise<PaymentEvent[]> {
+  const doc = DynamoDBDocumentClient.from(dynamodb);
+  const events: PaymentEvent[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page: ScanCommandOutput = await doc.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: 'begins_with(pk, :outbox)',
+        ExpressionAttributeValues: { ':outbox': OUTBOX_PREFIX },
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      if (typeof item.event === 'string') events.push(PaymentEventSchema.parse(JSON.parse(item.event)));
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return events;
+}
+
+async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+}
+
+/** Reads one stack output. @throws Error naming the output and the outputs present. */
+export function requireOutput(outputs: Readonly<Record<string, string>>, name: string): string {
+  const value = outputs[name];
+  if (!value) throw new Error(`Stack output ${name} is missing (outputs: ${Object.keys(outputs).join(', ') || 'none'})`);
+  return value;
+}
+
+/**
+ * The outputs of the payments stack from `cdk deploy --outputs-file` content ({ stack: { output: value } }): the stack
+ * whose name is `stackName`, else the only one with an ApiUrl.
+ * @throws Error when none or several stacks qualify.
+ */
+export function pickStackOutputs(all: Readonly<Record<string, Readonly<Record<string, string>>>>, stackName?: string): Record<string, string> {
+  if (stackName) {
+    const outputs = all[stackName];
+    if (!outputs) throw new Error(`Stack ${stackName} not in the outputs (stacks: ${Object.keys(all).join(', ')})`);
+    return { ...outputs };
+  }
+  const candidates = Object.entries(all).filter(([, outputs]) => outputs.ApiUrl);
+  if (candidates.length !== 1) {
+    throw new Error(
+      `Expected exactly one stack with an ApiUrl output, found ${candidates.length} (${candidates.map(([n]) => n).join(', ')}); name one`,
+    );
+  }
+  return { ...candidates[0]![1] };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Comparison
+// ---------------------------------------------------------------------------------------------------------------
+
+/** One line of the report: a figure, what the scenario implies and what the pipeline shows. */
+export interface ComparisonRow {
+  readonly section: string;
+  readonly what: string;
+  readonly expected: string;
+  readonly actual: string;
+  readonly ok: boolean;
+}
+
+const show = (value: unknown) => (value === undefined ? '—' : typeof value === 'string' ? value : JSON.stringify(value));
+
+/** Compares the API answers with the statuses the scenario implies (and retries with their first answer). */
+export function compareResponses(results: readonly StepResult[], expected: ExpectedOutcome): ComparisonRow[] {
+  const rows: ComparisonRow[] = [];
+  const firstAnswer = new Map<string, ApiResponse>();
+  results.forEach((result, i) => {
+    const status = expected.statuses[i]!;
+    const { step, response } = result;
+    rows.push({ section: 'API', what: step.label, expected: String(status), actual: String(response.status), ok: response.status === status });
+    if (step.kind === 'payment' && step.idempotencyKey) {
+      firstAnswer.set(step.idempotencyKey, response);
+      const paymentId = (response.body as { paymentId?: unknown } | undefined)?.paymentId;
+      rows.push({
+        section: 'API',
+        what: `${step.label}: paymentId`,
+        expected: paymentIdFor(step.idempotencyKey),
+        actual: show(paymentId),
+        ok: paymentId === paymentIdFor(step.idempotencyKey),
+      });
+    }
+    if (step.kind === 'duplicate' && step.idempotencyKey) {
+      const first = firstAnswer.get(step.idempotencyKey);
+      const same = first !== undefined && JSON.stringify(first.body) === JSON.stringify(response.body);
+      rows.push({ section: 'API', what: `${step.label}: same body as first answer`, expected: 'same', actual: same ? 'same' : show(response.body), ok: same });
+    }
+  });
+  return rows;
+}
+
+/** Compares balances, events, deliveries and dead letters with the expected outcome. */
+export function comparePipeline(observed: ObservedState, expected: ExpectedOutcome): ComparisonRow[] {
+  const rows: ComparisonRow[] = [];
+  for (const account of expected.accounts) {
+    const seen = observed.accounts.get(account.accountId);
+    const view = seen?.view;
+    for (const field of ['balance', 'applied', 'rejected', 'currency'] as const) {
+      const actual = view?.[field];
+      rows.push({
+        section: 'Accounts',
+        what: `${account.accountId} ${field}`,
+        expected: show(account[field]),
+        actual: view ? show(actual) : `HTTP ${seen?.status ?? '—'}`,
+        ok: actual === account[field],
+      });
+    }
+  }
+  rows.push(...compareEvents('Outbox events', observed.outboxEvents, expected.events));
+  if (observed.delivered && observed.acceptedPerKey) {
+    rows.push(
+      ...compareEvents(
+        'Webhook deliveries',
+        observed.delivered.map((d) => d.event!),
+        expected.events,
+      ),
+    );
+    const badKeys = observed.delivered.filter((d) => d.idempotencyKey !== d.event?.eventId);
+    rows.push({
+      section: 'Webhook deliveries',
+      what: 'Idempotency-Key header = eventId',
+      expected: 'all',
+      actual: badKeys.length === 0 ? 'all' : `${badKeys.length} differ (${badKeys.map((d) => d.idempotencyKey).join(', ')})`,
+      ok: badKeys.length === 0,
+    });
+    const duplicates = [...observed.acceptedPerKey].filter(([, n]) => n > 1);
+    rows.push({
+      section: 'Webhook deliveries',
+      what: 'events accepted more than once',
+      expected: '0',
+      actual: duplicates.length === 0 ? '0' : duplicates.map(([k, n]) => `${k}×${n}`).join(', '),
+      ok: duplicates.length === 0,
+    });
+  }
+  for (const [name, depth] of Object.entries(observed.deadLetters)) {
+    rows.push({ section: 'Dead letters', what: `${name} messages`, expected: '0', actual: String(depth), ok: depth === 0 });
+  }
+  return rows;
+}
+
+function compareEvents(section: string, actual: readonly PaymentEvent[], expected: readonly ExpectedEvent[]): ComparisonRow[] {
+  const rows: ComparisonRow[] = [];
+  const byId = new Map<string, PaymentEvent[]>();
+  for (const event of actual) byId.set(event.eventId, [...(byId.get(event.eventId) ?? []), event]);
+  const count = (type: string) => actual.filter((e) => e.eventType === type).length;
+  rows.push({ section, what: 'events', expected: String(expected.length), actual: String(actual.length), ok: actual.length === expected.length });
+  for (const type of ['PaymentApplied', 'PaymentRejected'] as const) {
+    const want = expected.filter((e) => e.eventType === type).length;
+    rows.push({ section, what: `  ${type}`, expected: String(want), actual: String(count(type)), ok: count(type) === want });
+  }
+  for (const want of expected) {
+    const got = byId.get(want.eventId) ?? [];
+    const summary = (e: Partial<ExpectedEvent> | undefined) =>
+      e ? `${e.eventType} ${e.amount} ${e.currency} → ${e.balance}${e.reason ? ` ${e.reason}` : ''}` : 'missing';
+    const matches =
+      got.length === 1 &&
+      (['eventType', 'paymentId', 'idempotencyKey', 'accountId', 'amount', 'currency', 'balance', 'reason'] as const).every(
+        (field) => got[0]![field] === want[field],
+      );
+    rows.push({
+      section,
+      what: `  ${want.accountId} ${want.idempotencyKey.split(':').pop()}`,
+      expected: summary(want),
+      actual: got.length > 1 ? `${got.length} copies` : summary(got[0]),
+      ok: matches,
+    });
+  }
+  const unexpected = actual.filter((e) => !expected.some((w) => w.eventId === e.eventId));
+  if (unexpected.length > 0) {
+    rows.push({ section, what: 'unexpected events', expected: '0', actual: unexpected.map((e) => e.eventId).join(', '), ok: false });
+  }
+  return rows;
+}
+
+/** Formats rows as an aligned table, one section after the other, marking each line ✔ or ✘. */
+export function formatRows(rows: readonly ComparisonRow[]): string {
+  const width = (pick: (r: ComparisonRow) => string, min: number) => Math.max(min, ...rows.map((r) => pick(r).length));
+  const w1 = width((r) => r.what, 10);
+  const w2 = width((r) => r.expected, 8);
+  const lines: string[] = [];
+  let section = '';
+  for (const row of rows) {
+    if (row.section !== section) {
+      section = row.section;
+      lines.push('', `${section}`, `  ${'what'.padEnd(w1)}  ${'expected'.padEnd(w2)}  actual`);
+    }
+    lines.push(`${row.ok ? '✔' : '✘'} ${row.what.padEnd(w1)}  ${row.expected.padEnd(w2)}  ${row.actual}`);
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Latency
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Percentile (nearest-rank) of a list of numbers; NaN when empty. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+/** API request → first accepted webhook delivery of the payment's event, in ms, for each payment that arrived. */
+export function deliveryLatencies(results: readonly StepResult[], receiver: WebhookReceiver): { latencies: number[]; missing: number } {
+  const deliveredAt = new Map<string, number>();
+  for (const call of receiver.uniqueDeliveries()) {
+    if (call.idempotencyKey) deliveredAt.set(call.idempotencyKey, call.receivedAt);
+  }
+  const latencies: number[] = [];
+  let missing = 0;
+  for (const { step, sentAt } of results) {
+    if (step.kind !== 'payment') continue;
+    const at = deliveredAt.get(eventIdFor(paymentIdFor(step.idempotencyKey!)));
+    if (at === undefined) missing++;
+    else latencies.push(at - sentAt);
+  }
+  return { latencies, missing };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CLI
+// ---------------------------------------------------------------------------------------------------------------
+
+interface DemoArgs {
+  readonly bench: boolean;
+  readonly payments: number;
+  readonly accounts: number;
+  readonly lanes: number;
+  readonly verbose: boolean;
+}
+
+function parseArgs(argv: readonly string[]): DemoArgs {
+  const args = { bench: false, payments: 60, accounts: 6, lanes: 3, verbose: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const number = (name: string) => {
+      const value = Number(argv[++i]);
+      if (!Number.isInteger(value) || value < 1) throw new Error(`${name} (${argv[i]}) must be a positive integer, e.g. ${name} 60`);
+      return value;
+    };
+    if (arg === '--bench') args.bench = true;
+    else if (arg === '--payments') args.payments = number('--payments');
+    else if (arg === '--accounts') args.accounts = number('--accounts');
+    else if (arg === '--lanes') args.lanes = number('--lanes');
+    else if (arg === '--verbose') args.verbose = true;
+    else if (arg === '--help' || arg === '-h') {
+      console.log('npm run demo [-- --bench [--payments 60] [--accounts 6] [--lanes 3]] [--verbose]');
+      process.exit(0);
+    } else throw new Error(`Unknown argument ${arg}; try --help`);
+  }
+  return args;
+}
+
+/** The bench workload: `payments` credits spread over `accounts`, each account's payments in order, `lanes` accounts at once. */
+export function buildBenchScenario(runId: string, payments: number, accounts: number): ScenarioStep[][] {
+  const lanes: ScenarioStep[][] = Array.from({ length: accounts }, () => []);
+  for (let i = 0; i < payments; i++) {
+    const account = i % accounts;
+    const label = `bench-${i}`;
+    lanes[account]!.push({
+      label,
+      kind: 'payment',
+      idempotencyKey: keyFor(runId, label),
+      body: { accountId: `${runId}-acct${account}`, amount: 100 + i, currency: 'EUR' },
+    });
+  }
+  return lanes;
+}
+
+async function sendLanes(client: PaymentsApiClient, lanes: readonly ScenarioStep[][], parallel: number): Promise<StepResult[]> {
+  const results: StepResult[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < lanes.length) {
+      const lane = lanes[next++]!;
+      for (const step of lane) results.push(await sendStep(client, step));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, lanes.length) }, worker));
+  return results;
+}
+
+const ms = (value: number) => (Number.isNaN(value) ? '—' : `${Math.round(value)} ms`);
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const { startLocalRuntime } = await import('./runtime.js');
+  const { freePort } = await import('./emulators.js');
+  const receiver = await startWebhookReceiver();
+  let runtime: Awaited<ReturnType<typeof startLocalRuntime>> | undefined;
+  let stopping = false;
+  const stopAll = async () => {
+    if (stopping) return;
+    stopping = true;
+    await runtime?.stop().catch((error: unknown) => console.error('runtime stop failed:', error));
+    await receiver.stop();
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: stopping…`);
+    void stopAll().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    console.log(`Webhook receiver on ${receiver.url}`);
+    console.log('Starting the local runtime (synth, emulators, resources, functions)…');
+    const startedAt = performance.now();
+    runtime = await startLocalRuntime({
+      context: { webhookUrl: receiver.url },
+      ports: { api: await freePort(), dynamodb: await freePort(), sqs: await freePort() },
+      quiet: !args.verbose,
+      outDir: '.local/demo',
+    });
+    const readyMs = performance.now() - startedAt;
+    console.log(`Ready in ${ms(readyMs)} — API ${runtime.endpoints.api}`);
+
+    const outputs = pickStackOutputs(runtime.outputs);
+    const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+    const region = runtime.env.AWS_REGION ?? 'us-east-1';
+    const handles: PipelineHandles = {
+      outputs,
+      api: new PaymentsApiClient({ apiUrl: requireOutput(outputs, 'ApiUrl'), region, credentials }),
+      dynamodb: new DynamoDBClient({ endpoint: runtime.endpoints.dynamodb, region, credentials }),
+      sqs: new SQSClient({ endpoint: runtime.endpoints.sqs, region, credentials }),
+      receiver,
+    };
+
+    const runId = newRunId('demo');
+    const scenario = buildDemoScenario(runId);
+    const expected = expectedOutcome(scenario);
+    console.log(`\nSending ${scenario.length} requests (run ${runId})…`);
+    const results = await sendScenario(handles.api, scenario);
+    const drainStart = performance.now();
+    await runtime.waitForIdle({ timeoutMs: 120_000 });
+    console.log(`Pipeline drained ${ms(performance.now() - drainStart)} after the last request`);
+
+    const observed = await observePipeline(handles, expected.accounts.map((a) => a.accountId));
+    const rows = [...compareResponses(results, expected), ...comparePipeline(observed, expected)];
+    console.log(formatRows(rows));
+    console.log(`\nRaw webhook calls: ${observed.rawWebhookCalls} (unique deliveries: ${observed.delivered?.length ?? 0})`);
+    const { latencies } = deliveryLatencies(results, receiver);
+    console.log(`Ready: ${ms(readyMs)}; API → webhook latency over ${latencies.length} payments: p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}`);
+    const failed = rows.filter((r) => !r.ok);
+
+    let benchFailed = false;
+    if (args.bench) benchFailed = !(await bench(args, handles, runtime, receiver, readyMs));
+
+    if (failed.length > 0) {
+      console.log(`\n✘ ${failed.length} figure(s) differ from the expected values:`);
+      for (const row of failed) console.log(`  ${row.section} / ${row.what}: expected ${row.expected}, got ${row.actual}`);
+      return 1;
+    }
+    console.log('\n✔ Every figure matches: each payment took effect exactly once, each event was delivered exactly once.');
+    return benchFailed ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await stopAll();
+  }
+}
+
+async function bench(
+  args: DemoArgs,
+  handles: PipelineHandles,
+  runtime: { waitForIdle(options?: { timeoutMs?: number }): Promise<void>; stats(): unknown },
+  receiver: WebhookReceiver,
+  readyMs: number,
+): Promise<boolean> {
+  const runId = newRunId('bench');
+  const lanes = buildBenchScenario(runId, args.payments, args.accounts);
+  console.log(`\nBenchmark: ${args.payments} payments over ${args.accounts} accounts, ${args.lanes} accounts sending at once…`);
+  const started = performance.now();
+  const results = await sendLanes(handles.api, lanes, args.lanes);
+  const eventIds = new Set(results.map((r) => eventIdFor(paymentIdFor(r.step.idempotencyKey!))));
+  await receiver.waitFor((r) => r.uniqueDeliveries().filter((c) => eventIds.has(c.idempotencyKey ?? '')).length >= eventIds.size, {
+    timeoutMs: 180_000,
+  });
+  const elapsed = performance.now() - started;
+  await runtime.waitForIdle({ timeoutMs: 60_000 });
+  const { latencies, missing } = deliveryLatencies(results, receiver);
+  const api = results.map((r) => r.response.durationMs);
+  const non202 = results.filter((r) => r.response.status !== 202).length;
+  console.log(
+    [
+      `  time to ready                 ${ms(readyMs)}`,
+      `  API answer (202)              p50 ${ms(percentile(api, 50))}, p99 ${ms(percentile(api, 99))}`,
+      `  API request → webhook         p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, max ${ms(Math.max(...latencies))}`,
+      `  throughput                    ${(results.length / (elapsed / 1000)).toFixed(1)} payments/s end to end (${ms(elapsed)})`,
+      `  not 202 / not delivered       ${non202} / ${missing}`,
+    ].join('\n'),
+  );
+  return non202 === 0 && missing === 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import {
+  buildBenchScenario,
+  buildDemoScenario,
+  comparePipeline,
+  compareResponses,
+  expectedOutcome,
+  formatRows,
+  percentile,
+  pickStackOutputs,
+  type ObservedState,
+  type StepResult,
+} from '../../local/demo.js';
+import { eventIdFor, IDEMPOTENCY_KEY_PATTERN, paymentIdFor, PaymentRequestSchema, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
+
+/**
+ * The demo exits 0 only when its comparison finds nothing wrong, so the expected-outcome model and the comparison
+ * must be right — and must be able to fail.
+ */
+describe('demo scenario and expected outcome', () => {
+  const runId = 'run-test-1';
+  const scenario = buildDemoScenario(runId);
+  const expected = expectedOutcome(scenario);
+  const account = (name: string) => expected.accounts.find((a) => a.accountId === `${runId}-${name}`);
+
+  it('computes balances and counts by the ledger rules (overdraft and currency mismatch are rejections)', () => {
+    // Assess: hand-computed from the scenario
+    expect(account('alice')).toEqual({ accountId: `${runId}-alice`, currency: 'EUR', balance: 7_500, applied: 2, rejected: 1 });
+    expect(account('bob')).toEqual({ accountId: `${runId}-bob`, currency: 'USD', balance: 50, applied: 4, rejected: 0 });
+    expect(account('carol')).toEqual({ accountId: `${runId}-carol`, currency: 'GBP', balance: 3_200, applied: 2, rejected: 1 });
+  });
+
+  it('expects one event per unique payment with a stable id, and none for retries, conflicts or malformed requests', () => {
+    expect(expected.events).toHaveLength(10);
+    expect(new Set(expected.events.map((e) => e.eventId)).size).toBe(10);
+    const overdraft = expected.events.find((e) => e.idempotencyKey.endsWith('alice-car'))!;
+    expect(overdraft).toMatchObject({ eventType: 'PaymentRejected', reason: 'INSUFFICIENT_FUNDS', balance: 7_500, amount: -9_000 });
+    expect(overdraft.eventId).toBe(eventIdFor(paymentIdFor(`${runId}:alice-car`)));
+    expect(expected.events.find((e) => e.idempotencyKey.endsWith('carol-in-usd'))).toMatchObject({ reason: 'CURRENCY_MISMATCH', balance: 3_200 });
+  });
+
+  it('uses keys the API accepts and bodies that are valid exactly when a 2xx is expected', () => {
+    scenario.forEach((step, i) => {
+      if (step.idempotencyKey) expect(step.idempotencyKey).toMatch(IDEMPOTENCY_KEY_PATTERN);
+      if (step.kind === 'payment' || step.kind === 'duplicate') expect(PaymentRequestSchema.safeParse(step.body).success).toBe(true);
+      expect(expected.statuses[i]).toBe({ payment: 202, duplicate: 202, conflict: 422, malformed: 400 }[step.kind]);
+    });
+    expect(scenario.filter((s) => s.kind === 'malformed').length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('throws when a scenario would reject a payment to an account that does not exist yet', () => {
+    expect(() =>
+      expectedOutcome([{ label: 'first debit', kind: 'payment', idempotencyKey: 'key-00001', body: { accountId: 'x', amount: -1, currency: 'EUR' } }]),
+    ).toThrow(/open accounts with a credit/);
+  });
+
+  it('builds bench lanes of credits, one lane per account, in order', () => {
+    const lanes = buildBenchScenario('bench-x', 10, 3);
+    expect(lanes.map((l) => l.length)).toEqual([4, 3, 3]);
+    expect(lanes[0]!.map((s) => (s.body as { amount: number }).amount)).toEqual([100, 103, 106, 109]);
+  });
+});
+
+describe('demo comparison', () => {
+  const runId = 'run-test-2';
+  const scenario = buildDemoScenario(runId);
+  const expected = expectedOutcome(scenario);
+
+  /** The state a correct pipeline leaves: exactly what the model says. */
+  function perfectState(): ObservedState {
+    const events: PaymentEvent[] = expected.events.map((e) => ({ ...e, occurredAt: '2026-01-01T00:00:00.000Z' }));
+    return {
+      accounts: new Map(expected.accounts.map((a) => [a.accountId, { status: 200, view: { ...a } }])),
+      outboxEvents: events,
+      delivered: events.map((event) => ({ idempotencyKey: event.eventId, event })),
+      acceptedPerKey: new Map(events.map((e) => [e.eventId, 1])),
+      rawWebhookCalls: events.length,
+      deadLetters: { PaymentsDlqUrl: 0, EventsDlqUrl: 0, RelayFailureQueueUrl: 0 },
+    };
+  }
+
+  it('finds nothing wrong in a state that matches the model', () => {
+    const rows = comparePipeline(perfectState(), expected);
+    expect(rows.filter((r) => !r.ok)).toEqual([]);
+    expect(formatRows(rows)).toContain('✔');
+  });
+
+  it('fails on a wrong balance, naming the account and both values', () => {
+    // Prepare
+    const state = perfectState();
+    const bob = `${runId}-bob`;
+    (state.accounts as Map<string, { status: number; view?: Record<string, unknown> }>).get(bob)!.view!.balance = 100;
+    // Act
+    const failed = comparePipeline(state, expected).filter((r) => !r.ok);
+    // Assess
+    expect(failed).toEqual([expect.objectContaining({ what: `${bob} balance`, expected: '50', actual: '100' })]);
+  });
+
+  it('fails on a duplicated and on a missing outbox event', () => {
+    const duplicated = perfectState();
+    (duplicated.outboxEvents as PaymentEvent[]).push(duplicated.outboxEvents[0]!);
+    expect(comparePipeline(duplicated, expected).filter((r) => !r.ok).map((r) => r.actual)).toContain('2 copies');
+
+    const missing = perfectState();
+    (missing.outboxEvents as PaymentEvent[]).pop();
+    expect(comparePipeline(missing, expected).some((r) => !r.ok && r.actual === 'missing')).toBe(true);
+  });
+
+  it('fails when an event was accepted twice by the webhook or carried the wrong Idempotency-Key', () => {
+    const twice = perfectState();
+    (twice.acceptedPerKey as Map<string, number>).set(expected.events[3]!.eventId, 2);
+    expect(comparePipeline(twice, expected).find((r) => r.what === 'events accepted more than once')!.ok).toBe(false);
+
+    const wrongKey = perfectState();
+    (wrongKey.delivered as { idempotencyKey?: string }[])[0]!.idempotencyKey = 'something-else';
+    expect(comparePipeline(wrongKey, expected).find((r) => r.what === 'Idempotency-Key header = eventId')!.ok).toBe(false);
+  });
+
+  it('fails when a dead-letter queue holds a message, and on an event of the wrong type', () => {
+    const state = { ...perfectState(), deadLetters: { PaymentsDlqUrl: 1 } };
+    expect(comparePipeline(state, expected).find((r) => r.section === 'Dead letters')!.ok).toBe(false);
+
+    const wrongType = perfectState();
+    const events = wrongType.outboxEvents as PaymentEvent[];
+    events[0] = { ...events[0]!, eventType: 'PaymentRejected' };
+    expect(comparePipeline(wrongType, expected).filter((r) => !r.ok).length).toBeGreaterThan(0);
+  });
+
+  it('fails a retried request whose answer differs from the first one, and a wrong status', () => {
+    // Prepare: answers as a correct API gives them
+    const results: StepResult[] = scenario.map((step, i) => ({
+      step,
+      sentAt: 0,
+      response: {
+        status: expected.statuses[i]!,
+        headers: {},
+        text: '',
+        durationMs: 1,
+        body: step.idempotencyKey && expected.statuses[i] === 202 ? { paymentId: paymentIdFor(step.idempotencyKey), status: 'ACCEPTED' } : { message: 'no' },
+      },
+    }));
+    expect(compareResponses(results, expected).filter((r) => !r.ok)).toEqual([]);
+    // Act: the retry answers another body, a malformed request gets a 202
+    const retry = scenario.findIndex((s) => s.kind === 'duplicate');
+    const malformed = scenario.findIndex((s) => s.kind === 'malformed');
+    results[retry] = { ...results[retry]!, response: { ...results[retry]!.response, body: { paymentId: 'other', status: 'ACCEPTED' } } };
+    results[malformed] = { ...results[malformed]!, response: { ...results[malformed]!.response, status: 202 } };
+    // Assess
+    const failed = compareResponses(results, expected).filter((r) => !r.ok);
+    expect(failed.map((r) => r.what)).toEqual([`${scenario[retry]!.label}: same body as first answer`, scenario[malformed]!.label]);
+  });
+});
+
+describe('helpers', () => {
+  it('computes nearest-rank percentiles', () => {
+    const values = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(values, 50)).toBe(50);
+    expect(percentile(values, 99)).toBe(99);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([], 50)).toBeNaN();
+  });
+
+  it('picks the stack with an ApiUrl from an outputs file, and rejects an ambiguous one', () => {
+    expect(pickStackOutputs({ Other: { X: '1' }, 'ExactlyOncePayments-dev': { ApiUrl: 'http://a/' } })).toEqual({ ApiUrl: 'http://a/' });
+    expect(() => pickStackOutputs({ A: { ApiUrl: 'x' }, B: { ApiUrl: 'y' } })).toThrow(/exactly one stack/);
+    expect(pickStackOutputs({ A: { ApiUrl: 'x' }, B: { ApiUrl: 'y' } }, 'B')).toEqual({ ApiUrl: 'y' });
+  });
+});
