@@ -49,7 +49,7 @@ async function account(accountId: string) {
   return Item;
 }
 
-const strategy = () => new WatermarkStrategy({ client, tableName });
+const strategy = () => new WatermarkStrategy({ dynamodb: client, tableName });
 
 describe('watermark strategy against DynamoDB Local', () => {
   it('applies a payment with one write and carries the event on the account item', async () => {
@@ -75,7 +75,7 @@ describe('watermark strategy against DynamoDB Local', () => {
     await strategy().apply(first);
     // Act
     const warm = await strategy().apply(first);
-    const redeliveredElsewhere = await new WatermarkStrategy({ client, tableName }).apply({ ...first, receiveCount: 2 });
+    const redeliveredElsewhere = await new WatermarkStrategy({ dynamodb: client, tableName }).apply({ ...first, receiveCount: 2 });
     // Assess
     expect(warm.status).toBe('duplicate');
     expect(redeliveredElsewhere.status).toBe('duplicate');

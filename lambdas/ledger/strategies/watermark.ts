@@ -4,8 +4,10 @@ import {
   UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
+import { fromAttributeMap } from '../../shared/attribute-values.js';
 import { accountKey } from '../../shared/ledger-keys.js';
-import { eventIdFor, type PaymentEvent, type PaymentMessage } from '../../shared/payments-model.js';
+import { eventIdFor, type PaymentMessage } from '../../shared/payments-model.js';
+import { accountFromItem, decide, emptyAccount, paymentEvent, type Account, type Decision } from '../ledger.js';
 import type { LedgerOutcome, LedgerStrategy, PaymentDelivery } from '../strategy.js';
 
 /**
@@ -53,7 +55,7 @@ export class WatermarkStrategy implements LedgerStrategy {
   private readonly maxAttempts: number;
 
   constructor(options: WatermarkStrategyOptions) {
-    this.client = options.client;
+    this.client = options.dynamodb;
     this.tableName = options.tableName;
     this.clock = options.clock ?? (() => new Date());
     this.cache = new AccountCache(options.cacheSize ?? 10_000);
@@ -75,59 +77,42 @@ export class WatermarkStrategy implements LedgerStrategy {
       if (state !== undefined && state.lastSequence >= sequence) {
         return { status: 'duplicate', paymentId: message.paymentId, eventId };
       }
-      const decision = decide(state, message);
-      const event: PaymentEvent = {
-        eventId,
-        eventType: decision.kind === 'applied' ? 'PaymentApplied' : 'PaymentRejected',
-        paymentId: message.paymentId,
-        idempotencyKey: message.idempotencyKey,
-        accountId: message.accountId,
-        amount: message.amount,
-        currency: message.currency,
-        balance: decision.balance,
-        ...(decision.kind === 'rejected' ? { reason: decision.reason } : {}),
-        occurredAt: this.clock().toISOString(),
-      };
+      const account = state?.account ?? emptyAccount(message.accountId);
+      const decision = decide(account, message);
       try {
-        const result = await this.client.send(this.buildUpdate(state, message, sequence, decision, event));
-        this.cache.set(message.accountId, stateFrom(result.Attributes));
-        return { status: decision.kind, paymentId: message.paymentId, eventId, balance: decision.balance };
+        const result = await this.client.send(this.buildUpdate(account, message, sequence, decision));
+        this.cache.set(message.accountId, stateFrom(message.accountId, result.Attributes));
+        return { status: decision.outcome, paymentId: message.paymentId, eventId, balance: decision.balance };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
         // ALL_OLD rides back on the failure at no read cost: it is the current state of the account.
-        state = error.Item === undefined ? undefined : stateFrom(error.Item);
-        if (state === undefined) this.cache.delete(message.accountId);
-        else this.cache.set(message.accountId, state);
+        state = stateFrom(message.accountId, error.Item);
+        this.cache.set(message.accountId, state);
       }
     }
     throw new WatermarkContentionError(message.accountId, sequence, this.maxAttempts);
   }
 
-  private buildUpdate(
-    state: AccountState | undefined,
-    message: PaymentMessage,
-    sequence: bigint,
-    decision: Decision,
-    event: PaymentEvent,
-  ): UpdateItemCommand {
+  private buildUpdate(account: Account, message: PaymentMessage, sequence: bigint, decision: Decision): UpdateItemCommand {
     const key = accountKey(message.accountId);
+    const event = paymentEvent(message, decision, this.clock());
     const values: Record<string, AttributeValue> = {
       ':balance': { N: String(decision.balance) },
-      ':applied': { N: String((state?.applied ?? 0) + (decision.kind === 'applied' ? 1 : 0)) },
-      ':rejected': { N: String((state?.rejected ?? 0) + (decision.kind === 'rejected' ? 1 : 0)) },
-      ':currency': { S: state?.currency ?? message.currency },
-      ':version': { N: String((state?.version ?? 0) + 1) },
+      ':applied': { N: String(account.applied + (decision.outcome === 'applied' ? 1 : 0)) },
+      ':rejected': { N: String(account.rejected + (decision.outcome === 'rejected' ? 1 : 0)) },
+      ':currency': { S: account.currency ?? message.currency },
+      ':version': { N: String(account.version + 1) },
       ':seq': { N: sequence.toString() },
       ':event': { S: JSON.stringify(event) },
     };
     const conditions: string[] = [];
-    if (state === undefined) {
+    if (!account.exists) {
       conditions.push('attribute_not_exists(pk)');
     } else {
       // The version pins the state the decision was computed from; the watermark is the dedup check itself.
       conditions.push('#version = :expected', '(attribute_not_exists(lastSequence) OR lastSequence < :seq)');
-      values[':expected'] = { N: String(state.version) };
-      if (decision.kind === 'applied' && message.amount < 0) {
+      values[':expected'] = { N: String(account.version) };
+      if (decision.outcome === 'applied' && message.amount < 0) {
         conditions.push('balance >= :debit');
         values[':debit'] = { N: String(-message.amount) };
       }
@@ -151,7 +136,7 @@ export class WatermarkStrategy implements LedgerStrategy {
 /** Options for {@link WatermarkStrategy}. */
 export interface WatermarkStrategyOptions {
   /** DynamoDB client (created once at module scope by the handler). */
-  readonly client: DynamoDBClient;
+  readonly dynamodb: DynamoDBClient;
   /** Ledger table name. */
   readonly tableName: string;
   /** Clock for `occurredAt`. @default () => new Date() */
@@ -166,6 +151,8 @@ export interface WatermarkStrategyOptions {
 export function createWatermarkStrategy(options: WatermarkStrategyOptions): WatermarkStrategy {
   return new WatermarkStrategy(options);
 }
+
+export default createWatermarkStrategy;
 
 /** Base class of the watermark strategy's errors. */
 export class WatermarkError extends Error {
@@ -202,25 +189,9 @@ export class WatermarkContentionError extends WatermarkError {
 }
 
 interface AccountState {
-  readonly balance: number;
-  readonly applied: number;
-  readonly rejected: number;
-  readonly currency: string;
-  readonly version: number;
+  readonly account: Account;
+  /** -1 for an account that another strategy wrote first: every sequence is newer. */
   readonly lastSequence: bigint;
-}
-
-type Decision =
-  | { readonly kind: 'applied'; readonly balance: number }
-  | { readonly kind: 'rejected'; readonly balance: number; readonly reason: 'INSUFFICIENT_FUNDS' | 'CURRENCY_MISMATCH' };
-
-function decide(state: AccountState | undefined, message: PaymentMessage): Decision {
-  const balance = state?.balance ?? 0;
-  if (state !== undefined && state.currency !== message.currency) {
-    return { kind: 'rejected', balance, reason: 'CURRENCY_MISMATCH' };
-  }
-  if (balance + message.amount < 0) return { kind: 'rejected', balance, reason: 'INSUFFICIENT_FUNDS' };
-  return { kind: 'applied', balance: balance + message.amount };
 }
 
 function parseSequence(delivery: PaymentDelivery): bigint {
@@ -229,17 +200,11 @@ function parseSequence(delivery: PaymentDelivery): bigint {
   return BigInt(raw);
 }
 
-function stateFrom(item: Record<string, AttributeValue> | undefined): AccountState | undefined {
-  if (item === undefined || item.version?.N === undefined) return undefined;
-  return {
-    balance: Number(item.balance?.N ?? '0'),
-    applied: Number(item.applied?.N ?? '0'),
-    rejected: Number(item.rejected?.N ?? '0'),
-    currency: item.currency?.S ?? '',
-    version: Number(item.version.N),
-    // An account written by another strategy first has no watermark yet: every sequence is newer.
-    lastSequence: item.lastSequence?.N === undefined ? -1n : BigInt(item.lastSequence.N),
-  };
+function stateFrom(accountId: string, item: Record<string, AttributeValue> | undefined): AccountState | undefined {
+  if (item === undefined || Object.keys(item).length === 0) return undefined;
+  const account = accountFromItem(accountId, fromAttributeMap(item));
+  const raw = item.lastSequence?.N;
+  return { account, lastSequence: raw === undefined ? -1n : BigInt(raw) };
 }
 
 /** Bounded insertion-order LRU: a container serves many groups, memory must not grow with them. */
@@ -256,6 +221,7 @@ class AccountCache {
     return value;
   }
 
+  /** Stores `state`, or forgets the account when `state` is undefined (it does not exist yet). */
   set(accountId: string, state: AccountState | undefined): void {
     this.entries.delete(accountId);
     if (state === undefined) return;
@@ -264,9 +230,5 @@ class AccountCache {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-  }
-
-  delete(accountId: string): void {
-    this.entries.delete(accountId);
   }
 }
