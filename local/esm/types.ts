@@ -80,6 +80,12 @@ export interface EventSourceMappingsOptions {
    * @default 5
    */
   readonly defaultSqsConcurrency?: number;
+  /**
+   * Clock for record age (D7), epoch ms. Tests inject one so MaximumRecordAgeInSeconds (minimum 60 s) can be
+   * exercised without waiting a minute.
+   * @default Date.now
+   */
+  readonly clock?: () => number;
 }
 
 /** Counters of one mapping. */
