@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { withFaults } from './faults.js';
 
 /**
  * AWS SDK clients shared by the handlers: created once per execution environment (module scope, lazily so that tests
@@ -11,7 +12,8 @@ let sqs: SQSClient | undefined;
 
 /** The shared DynamoDB client. */
 export function getDynamoDbClient(): DynamoDBClient {
-  dynamodb ??= new DynamoDBClient({});
+  // withFaults returns the client untouched unless a local fault plan asks for transient DynamoDB errors.
+  dynamodb ??= withFaults(new DynamoDBClient({}));
   return dynamodb;
 }
 

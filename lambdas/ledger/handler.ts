@@ -1,0 +1,30 @@
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { getDynamoDbClient } from '../shared/clients.js';
+import { ENV, optionalEnv, requireEnv } from '../shared/env.js';
+import { createObservability } from '../shared/observability.js';
+import { processLedgerBatch } from './consumer.js';
+import { loadLedgerStrategy } from './strategies/index.js';
+
+/** Payments FIFO queue consumer (partial batch responses on). Configuration is read once, at cold start. */
+const tableName = requireEnv(ENV.LEDGER_TABLE_NAME);
+const dedupTtlSeconds = positiveInteger(ENV.DEDUP_TTL_SECONDS, requireEnv(ENV.DEDUP_TTL_SECONDS));
+const strategyName = optionalEnv(ENV.LEDGER_STRATEGY, 'atomic');
+const observability = createObservability('ledger');
+const strategy = await loadLedgerStrategy(strategyName, {
+  client: getDynamoDbClient(),
+  tableName,
+  dedupTtlSeconds,
+  idempotencyTableName: process.env[ENV.IDEMPOTENCY_TABLE_NAME] || undefined,
+});
+
+/** Lambda entry point. */
+export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> =>
+  processLedgerBatch(event, context, { strategy, observability });
+
+function positiveInteger(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`Environment variable ${name} must be a positive integer number of seconds (got "${raw}")`);
+  }
+  return value;
+}

@@ -1,0 +1,57 @@
+import type { SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
+
+/** Why a record was reported failed. */
+export interface RecordFailure {
+  readonly record: SQSRecord;
+  /** The error of the record itself, or `undefined` when it was skipped behind an earlier failure of its group. */
+  readonly error?: unknown;
+  /** The messageId of the failed record that stopped the group, for a skipped record. */
+  readonly blockedBy?: string;
+}
+
+/** Options of {@link processFifoBatch}. */
+export interface FifoBatchOptions {
+  /** Called before every record but the first (the chaos harness's mid-batch crash point). */
+  readonly betweenRecords?: () => void;
+  /** Errors that must crash the whole invocation instead of failing one record (an injected crash). @default none */
+  readonly isFatal?: (error: unknown) => boolean;
+  /** Called once per reported record. */
+  readonly onFailure?: (failure: RecordFailure) => void;
+}
+
+/**
+ * Processes an SQS batch in order and builds the partial batch response, stopping each FIFO group at its first
+ * failure: the failed message and every later message of THAT group are reported, other groups go on (S10).
+ * Records without a MessageGroupId (standard queues) fail independently.
+ *
+ * Same contract as Powertools' `SqsFifoPartialProcessorAsync` with `skipGroupOnError`, plus fatal errors that end the
+ * invocation like a crash would (Powertools catches every error per record) and never a throw on a fully failed batch.
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
+ */
+export async function processFifoBatch(
+  records: readonly SQSRecord[],
+  handle: (record: SQSRecord) => Promise<void>,
+  options: FifoBatchOptions = {},
+): Promise<SQSBatchResponse> {
+  const failures: SQSBatchItemFailure[] = [];
+  const failedGroups = new Map<string, string>();
+  for (const [index, record] of records.entries()) {
+    if (index > 0) options.betweenRecords?.();
+    const group = record.attributes?.MessageGroupId;
+    const blockedBy = group === undefined ? undefined : failedGroups.get(group);
+    if (blockedBy !== undefined) {
+      failures.push({ itemIdentifier: record.messageId });
+      options.onFailure?.({ record, blockedBy });
+      continue;
+    }
+    try {
+      await handle(record);
+    } catch (error) {
+      if (options.isFatal?.(error)) throw error;
+      if (group !== undefined) failedGroups.set(group, record.messageId);
+      failures.push({ itemIdentifier: record.messageId });
+      options.onFailure?.({ record, error });
+    }
+  }
+  return { batchItemFailures: failures };
+}
