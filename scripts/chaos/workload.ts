@@ -1,0 +1,158 @@
+import { paymentIdFor, type PaymentRequest } from '../../lambdas/shared/payments-model.js';
+import { SeededRandom } from './random.js';
+
+/** One payment the workload intends to make happen exactly once. */
+export interface IntendedPayment {
+  /** Position among all intended payments (send order of first sends). */
+  readonly index: number;
+  /** Position within its account (FIFO group order). */
+  readonly accountIndex: number;
+  readonly idempotencyKey: string;
+  readonly paymentId: string;
+  readonly request: PaymentRequest;
+}
+
+/**
+ * One thing the harness does to the pipeline.
+ * - `send`: the first POST /payments of a payment (defines its FIFO position).
+ * - `api-retry`: the same POST again (same key, same body): absorbed by the API's idempotency.
+ * - `resend-in-window`: the producer re-sends the message straight to the FIFO queue with the same
+ *   MessageDeduplicationId, inside the 5-minute window: absorbed by SQS FIFO dedup.
+ * - `resend-beyond-window`: the same message with a NEW MessageDeduplicationId (what a re-send after the window
+ *   looks like to SQS): only the ledger's marker, keyed by the idempotency key, can absorb it.
+ * - `poison-fifo`: an unparseable message in an account's FIFO group: must dead-letter without blocking the group
+ *   for ever, and without touching other groups.
+ * - `poison-standard`: an unparseable message on the standard events queue: must dead-letter.
+ * - `event-twice`: once the pipeline is idle, a payment's event is sent to the events queue twice at once (the same
+ *   message delivered concurrently to two invocations): absorbed by the notifier's idempotency.
+ */
+export type WorkloadAction =
+  | { readonly kind: 'send' | 'api-retry' | 'resend-in-window' | 'resend-beyond-window'; readonly payment: IntendedPayment }
+  | { readonly kind: 'poison-fifo'; readonly accountId: string; readonly body: string }
+  | { readonly kind: 'poison-standard'; readonly body: string }
+  | { readonly kind: 'event-twice'; readonly payment: IntendedPayment };
+
+/** Duplicate and poison injections, each a fraction of the intended payments (or a count for poison). */
+export interface WorkloadInjections {
+  /** Fraction of payments POSTed twice. @default 0.1 */
+  readonly apiRetry?: number;
+  /** Fraction re-sent to the FIFO queue with the same dedup id. @default 0.1 */
+  readonly resendInWindow?: number;
+  /** Fraction re-sent to the FIFO queue with a new dedup id. @default 0.1 */
+  readonly resendBeyondWindow?: number;
+  /** Fraction whose event is sent twice, concurrently, to the events queue once idle. @default 0.1 */
+  readonly eventTwice?: number;
+  /** Number of poison messages in FIFO groups. @default 1 */
+  readonly poisonFifo?: number;
+  /** Number of poison messages on the standard events queue. @default 1 */
+  readonly poisonStandard?: number;
+}
+
+/** Options for {@link generateWorkload}. */
+export interface WorkloadOptions {
+  /** Unique intended payments. */
+  readonly messages: number;
+  readonly seed: number;
+  /** Accounts (FIFO groups). @default max(2, min(20, ceil(messages / 8))) */
+  readonly accounts?: number;
+  /** Fraction of payments that are debits (some of which overdraw). @default 0.25 */
+  readonly debitFraction?: number;
+  /** @default see {@link WorkloadInjections} */
+  readonly injections?: WorkloadInjections;
+  /** Prefix of idempotency keys and account ids, so runs never collide. @default `c<seed>` */
+  readonly runId?: string;
+}
+
+/** A generated workload: the intended payments and the actions, in the order the harness performs them. */
+export interface Workload {
+  readonly seed: number;
+  readonly runId: string;
+  readonly accounts: readonly string[];
+  readonly payments: readonly IntendedPayment[];
+  /** Actions to run while the pipeline is live (sends, retries, re-sends, poison). */
+  readonly actions: readonly WorkloadAction[];
+  /** Actions to run once the pipeline is idle (`event-twice`, `poison-standard`). */
+  readonly afterIdle: readonly WorkloadAction[];
+}
+
+/**
+ * Generates a seeded workload: `messages` unique payments over a few accounts, credits mostly and debits that
+ * sometimes overdraw, with duplicates and poison messages mixed in. Each account's first payment is a credit, so
+ * every account exists before its first debit.
+ */
+export function generateWorkload(options: WorkloadOptions): Workload {
+  const rnd = new SeededRandom(options.seed);
+  const runId = options.runId ?? `c${options.seed}${rnd.token(6)}`;
+  const accountCount = options.accounts ?? Math.max(2, Math.min(20, Math.ceil(options.messages / 8)));
+  const accounts = Array.from({ length: accountCount }, (_, i) => `${runId}-acct-${i}`);
+  const inj = {
+    apiRetry: 0.1,
+    resendInWindow: 0.1,
+    resendBeyondWindow: 0.1,
+    eventTwice: 0.1,
+    poisonFifo: 1,
+    poisonStandard: 1,
+    ...options.injections,
+  };
+  const debitFraction = options.debitFraction ?? 0.25;
+  const perAccount = new Map<string, number>();
+  // A rough running balance, only to size debits so that some overdraw; the checker computes the truth.
+  const rough = new Map<string, number>();
+  const payments: IntendedPayment[] = [];
+  const actions: WorkloadAction[] = [];
+  const afterIdle: WorkloadAction[] = [];
+
+  for (let index = 0; index < options.messages; index++) {
+    const accountId = index < accountCount ? accounts[index]! : rnd.pick(accounts);
+    const accountIndex = perAccount.get(accountId) ?? 0;
+    perAccount.set(accountId, accountIndex + 1);
+    const balance = rough.get(accountId) ?? 0;
+    let amount: number;
+    if (accountIndex > 0 && rnd.chance(debitFraction)) {
+      // Between 30 % and 150 % of the rough balance: about a third overdraw.
+      amount = -Math.max(1, Math.round(balance * (0.3 + rnd.next() * 1.2)));
+      if (-amount <= balance) rough.set(accountId, balance + amount);
+    } else {
+      amount = rnd.int(1, 500) * 10;
+      rough.set(accountId, balance + amount);
+    }
+    const idempotencyKey = `${runId}-pay-${index}-${rnd.token(6)}`;
+    const payment: IntendedPayment = {
+      index,
+      accountIndex,
+      idempotencyKey,
+      paymentId: paymentIdFor(idempotencyKey),
+      request: { accountId, amount, currency: 'EUR', reference: `chaos ${runId} #${index}` },
+    };
+    payments.push(payment);
+    actions.push({ kind: 'send', payment });
+    if (rnd.chance(inj.apiRetry)) actions.push({ kind: 'api-retry', payment });
+    if (rnd.chance(inj.resendInWindow)) actions.push({ kind: 'resend-in-window', payment });
+    if (rnd.chance(inj.resendBeyondWindow)) actions.push({ kind: 'resend-beyond-window', payment });
+    if (rnd.chance(inj.eventTwice)) afterIdle.push({ kind: 'event-twice', payment });
+  }
+  for (let i = 0; i < inj.poisonFifo; i++) {
+    // Placed among the sends, so later messages of its group queue up behind it.
+    const at = rnd.int(0, actions.length);
+    actions.splice(at, 0, { kind: 'poison-fifo', accountId: rnd.pick(accounts), body: `{"poison":${i},"amount":"lots"` });
+  }
+  for (let i = 0; i < inj.poisonStandard; i++) {
+    afterIdle.push({ kind: 'poison-standard', body: `not an event ${runId} #${i}` });
+  }
+  return { seed: options.seed, runId, accounts, payments, actions, afterIdle };
+}
+
+/** Counts of each action kind (for reports and tests). */
+export function countActions(workload: Workload): Record<WorkloadAction['kind'], number> {
+  const counts = {
+    send: 0,
+    'api-retry': 0,
+    'resend-in-window': 0,
+    'resend-beyond-window': 0,
+    'poison-fifo': 0,
+    'poison-standard': 0,
+    'event-twice': 0,
+  };
+  for (const action of [...workload.actions, ...workload.afterIdle]) counts[action.kind]++;
+  return counts;
+}
