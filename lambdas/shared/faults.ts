@@ -1,4 +1,3 @@
-import { getDynamoDbClient } from './clients.js';
 import { ENV } from './env.js';
 
 /**
@@ -209,10 +208,6 @@ export function withFaults<C extends ClientWithMiddleware>(client: C): C {
   });
   return client;
 }
-
-// The handlers share one DynamoDB client (clients.ts); when the plan injects DynamoDB faults, put the middleware on
-// it here, so no handler has to know about fault injection. Off (and free) without a plan.
-if (plan !== null && (plan.faults['ddb.transient'] || plan.faults['ddb.throttle'])) withFaults(getDynamoDbClient());
 
 /** The active plan (for logs and tests), or `null` when fault injection is off. */
 export function activeFaultPlan(): FaultPlan | null {
