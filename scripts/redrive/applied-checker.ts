@@ -1,0 +1,155 @@
+import { createHash } from 'node:crypto';
+import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { dedupKey, LEDGER_KEYS } from '../../lambdas/shared/ledger-keys.js';
+import { PaymentMessageSchema } from '../../lambdas/shared/payments-model.js';
+
+/**
+ * Scope under which the payments ledger consumer writes its dedup markers (`DEDUP#ledger#<idempotencyKey>`).
+ * @see lambdas/ledger (the atomic strategy's `commitOnce({ scope })`)
+ */
+export const LEDGER_DEDUP_SCOPE = 'ledger';
+
+/** Where a consumer records that a key's effect happened. */
+export type DedupStore =
+  /** A `DEDUP#<scope>#<key>` marker in the ledger table, written by the atomic core. */
+  | 'marker'
+  /** A Powertools idempotency record `<scope>#<md5 base64 of the JSON key>` (keyPrefix = scope). */
+  | 'powertools';
+
+/** How to find a message's dedup record: its scope, where to look, and which body field is the key. */
+export interface DedupProfile {
+  readonly scope: string;
+  readonly stores: readonly DedupStore[];
+  /** Body field holding the idempotency key. @default 'idempotencyKey' */
+  readonly keyField?: string;
+}
+
+/** What the checker found for one message. */
+export type AppliedVerdict =
+  | { readonly status: 'applied'; readonly key: string; readonly evidence: string }
+  | { readonly status: 'not-applied'; readonly key: string; readonly evidence: string }
+  | { readonly status: 'unknown'; readonly key?: string; readonly reason: string };
+
+/** Port: tells whether a dead-lettered message's effect already happened. */
+export interface AppliedChecker {
+  check(body: string): Promise<AppliedVerdict>;
+}
+
+/** Options of {@link IdempotencyAwareChecker}. */
+export interface IdempotencyAwareCheckerOptions {
+  readonly dynamodb: DynamoDBClient;
+  /** Table of the `DEDUP#` markers. @default - markers are not checked */
+  readonly ledgerTable?: string;
+  /** Powertools idempotency table. @default - Powertools records are not checked */
+  readonly idempotencyTable?: string;
+  /** Profile for this DLQ. @default - payments messages get the ledger profile, anything else is `unknown` */
+  readonly profile?: DedupProfile;
+  /** Clock. @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+/** The Powertools record id for `key` under `keyPrefix` (Powertools' default md5 / base64 hashing of the JSON key). */
+export function powertoolsRecordId(keyPrefix: string, key: string): string {
+  return `${keyPrefix}#${createHash('md5').update(JSON.stringify(key)).digest('base64')}`;
+}
+
+/**
+ * Looks up, per message, the dedup record its consumer keeps: the atomic core's marker (live when `expiresAt` is in
+ * the future: TTL deletes late, F6) or a Powertools record (COMPLETED and not expired). Strongly consistent reads.
+ */
+export class IdempotencyAwareChecker implements AppliedChecker {
+  readonly #options: IdempotencyAwareCheckerOptions;
+
+  constructor(options: IdempotencyAwareCheckerOptions) {
+    this.#options = options;
+  }
+
+  async check(body: string): Promise<AppliedVerdict> {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return { status: 'unknown', reason: 'body is not JSON (a poison message?)' };
+    }
+    const profile = this.#options.profile ?? this.#inferProfile(parsed);
+    if (!profile) {
+      return { status: 'unknown', reason: 'not a payments message and no --scope given: cannot tell which dedup record to read' };
+    }
+    const keyField = profile.keyField ?? 'idempotencyKey';
+    const key = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)[keyField] : undefined;
+    if (typeof key !== 'string' || key === '') {
+      return { status: 'unknown', reason: `body has no string "${keyField}" to look the dedup record up by` };
+    }
+    const nowSeconds = Math.floor((this.#options.now?.() ?? new Date()).getTime() / 1000);
+    const notes: string[] = [];
+    let checked = 0;
+    for (const store of profile.stores) {
+      const table = store === 'marker' ? this.#options.ledgerTable : this.#options.idempotencyTable;
+      if (!table) continue;
+      checked++;
+      const verdict =
+        store === 'marker'
+          ? await this.#checkMarker(table, profile.scope, key, nowSeconds)
+          : await this.#checkPowertools(table, profile.scope, key, nowSeconds);
+      if (verdict.status === 'applied') return verdict;
+      notes.push(verdict.evidence);
+    }
+    if (checked === 0) {
+      return { status: 'unknown', key, reason: `no table to check (${profile.stores.join('/')}): pass --ledger-table / --idempotency-table` };
+    }
+    return { status: 'not-applied', key, evidence: notes.join('; ') };
+  }
+
+  #inferProfile(body: unknown): DedupProfile | undefined {
+    return PaymentMessageSchema.safeParse(body).success ? { scope: LEDGER_DEDUP_SCOPE, stores: ['marker'] } : undefined;
+  }
+
+  async #checkMarker(table: string, scope: string, key: string, nowSeconds: number) {
+    const itemKey = dedupKey(scope, key);
+    const { Item } = await this.#options.dynamodb.send(
+      new GetItemCommand({
+        TableName: table,
+        Key: { pk: { S: itemKey.pk }, sk: { S: itemKey.sk } },
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item) return { status: 'not-applied' as const, key, evidence: `no marker ${itemKey.pk}` };
+    const expiresAt = numberOf(Item[LEDGER_KEYS.ttlAttribute]);
+    if (expiresAt !== undefined && expiresAt <= nowSeconds) {
+      return { status: 'not-applied' as const, key, evidence: `marker ${itemKey.pk} expired at ${isoOf(expiresAt)}` };
+    }
+    const created = Item['createdAt']?.S;
+    return {
+      status: 'applied' as const,
+      key,
+      evidence: `marker ${itemKey.pk}${created ? ` written ${created}` : ''}${expiresAt ? `, live until ${isoOf(expiresAt)}` : ''}`,
+    };
+  }
+
+  async #checkPowertools(table: string, scope: string, key: string, nowSeconds: number) {
+    const id = powertoolsRecordId(scope, key);
+    const { Item } = await this.#options.dynamodb.send(
+      new GetItemCommand({ TableName: table, Key: { id: { S: id } }, ConsistentRead: true }),
+    );
+    if (!Item) return { status: 'not-applied' as const, key, evidence: `no Powertools record ${id}` };
+    const status = Item['status']?.S;
+    const expiration = numberOf(Item['expiration']);
+    if (expiration !== undefined && expiration <= nowSeconds) {
+      return { status: 'not-applied' as const, key, evidence: `Powertools record ${id} expired at ${isoOf(expiration)}` };
+    }
+    if (status !== 'COMPLETED') {
+      return { status: 'not-applied' as const, key, evidence: `Powertools record ${id} is ${status ?? 'without status'}` };
+    }
+    return {
+      status: 'applied' as const,
+      key,
+      evidence: `Powertools record ${id} COMPLETED${expiration ? `, live until ${isoOf(expiration)}` : ''}`,
+    };
+  }
+}
+
+function numberOf(value: AttributeValue | undefined): number | undefined {
+  return value?.N !== undefined ? Number(value.N) : undefined;
+}
+
+const isoOf = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString();
