@@ -1,0 +1,139 @@
+import { LEDGER_STRATEGIES, type LedgerStrategyName } from '../lambdas/ledger/strategy.js';
+import { ConfigError } from './errors.js';
+
+/** Deployment stages with their own safe defaults. */
+export const STAGES = ['dev', 'prod'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Encryption-key choices for queues, tables and the alarm topic. */
+export const KMS_KEY_MODES = ['aws-managed', 'customer-managed'] as const;
+export type KmsKeyMode = (typeof KMS_KEY_MODES)[number];
+
+/** Typed configuration of the payments stack, read from CDK context (`-c key=value` or cdk.json). */
+export interface PaymentsConfig {
+  /** `dev` (DESTROY on delete) or `prod` (RETAIN, deletion protection). Context `stage`, default `dev`. */
+  readonly stage: Stage;
+  /** Webhook the notifier delivers events to (http or https). Context `webhookUrl`, required. */
+  readonly webhookUrl: string;
+  /** Ledger consumer strategy. Context `ledgerStrategy`, default `atomic`. */
+  readonly ledgerStrategy: LedgerStrategyName;
+  /** Email subscribed to the alarm topic. Context `alarmEmail`, optional. */
+  readonly alarmEmail?: string;
+  /** Existing SNS topic for alarms (instead of a created one). Context `alarmTopicArn`, optional. */
+  readonly alarmTopicArn?: string;
+  /** Key for encryption at rest. Context `kmsKey`, default `aws-managed`. */
+  readonly kmsKey: KmsKeyMode;
+  /** Require an API key (usage plan) on top of IAM auth. Context `apiKey`, default false. */
+  readonly apiKey: boolean;
+  /** Stage throttling: steady requests per second. Context `throttleRateLimit`, default 100. */
+  readonly throttleRateLimit: number;
+  /** Stage throttling: burst. Context `throttleBurstLimit`, default 200. */
+  readonly throttleBurstLimit: number;
+  /** Lambda memory (MB) of every function. Context `memorySize`, default 512. */
+  readonly memorySize: number;
+  /**
+   * Timeout (s) of the queue and stream consumers; queue visibility is 6 × this. Context `consumerTimeoutSeconds`,
+   * default 30 (the local chaos runs use a few seconds so redelivery is quick).
+   */
+  readonly consumerTimeoutSeconds: number;
+  /** Webhook request timeout (ms). Context `webhookTimeoutMs`, default 5000. */
+  readonly webhookTimeoutMs: number;
+  /** How long the API replays a response for the same Idempotency-Key (s). Context `apiIdempotencyTtlSeconds`, default 86400. */
+  readonly apiIdempotencyTtlSeconds: number;
+  /** Receives before a message is dead-lettered. Context `maxReceiveCount`, default 5. */
+  readonly maxReceiveCount: number;
+  /** Relay stream retries before the failure destination. Context `relayRetryAttempts`, default 10. */
+  readonly relayRetryAttempts: number;
+}
+
+/** Reads one context value (e.g. `node.tryGetContext`). */
+export type ContextReader = (key: string) => unknown;
+
+function text(read: ContextReader, key: string): string | undefined {
+  const value = read(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw new ConfigError(key, `expected a string, got ${JSON.stringify(value)}`);
+  return value.trim();
+}
+
+function oneOf<T extends string>(read: ContextReader, key: string, allowed: readonly T[], fallback: T): T {
+  const value = text(read, key) ?? fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(key, `"${value}" is not one of ${allowed.join(' | ')}; pass -c ${key}=${allowed[0]}`);
+  }
+  return value as T;
+}
+
+function integer(read: ContextReader, key: string, fallback: number, min: number, max: number): number {
+  const raw = read(key);
+  if (raw === undefined || raw === null || raw === '') return fallback;
+  const value = typeof raw === 'number' ? raw : Number(String(raw).trim());
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(key, `${JSON.stringify(raw)} must be an integer from ${min} to ${max}; pass -c ${key}=${fallback}`);
+  }
+  return value;
+}
+
+function bool(read: ContextReader, key: string, fallback: boolean): boolean {
+  const raw = read(key);
+  if (raw === undefined || raw === null || raw === '') return fallback;
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  throw new ConfigError(key, `${JSON.stringify(raw)} must be true or false; pass -c ${key}=true`);
+}
+
+/**
+ * Parses and validates the stack configuration from CDK context.
+ * @throws ConfigError naming the key, the value given and the fix.
+ */
+export function parseConfig(read: ContextReader): PaymentsConfig {
+  const webhookUrl = text(read, 'webhookUrl');
+  if (!webhookUrl) {
+    throw new ConfigError('webhookUrl', 'is required; pass -c webhookUrl=https://example.com/webhooks/payments');
+  }
+  let url: URL;
+  try {
+    url = new URL(webhookUrl);
+  } catch (error) {
+    throw new ConfigError('webhookUrl', `"${webhookUrl}" is not a URL; pass an absolute http(s) URL`, { cause: error });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError('webhookUrl', `"${webhookUrl}" must use http or https, not ${url.protocol}`);
+  }
+
+  const alarmEmail = text(read, 'alarmEmail');
+  if (alarmEmail && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
+    throw new ConfigError('alarmEmail', `"${alarmEmail}" is not an email address`);
+  }
+  const alarmTopicArn = text(read, 'alarmTopicArn');
+  if (alarmTopicArn && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+(\.fifo)?$/.test(alarmTopicArn)) {
+    throw new ConfigError('alarmTopicArn', `"${alarmTopicArn}" is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)`);
+  }
+  if (alarmTopicArn && alarmEmail) {
+    throw new ConfigError(
+      'alarmEmail',
+      'cannot be combined with alarmTopicArn (subscribe the email to that topic instead); pass only one of them',
+    );
+  }
+
+  const throttleRateLimit = integer(read, 'throttleRateLimit', 100, 1, 10_000);
+  const throttleBurstLimit = integer(read, 'throttleBurstLimit', 200, 1, 5_000);
+
+  return {
+    stage: oneOf(read, 'stage', STAGES, 'dev'),
+    webhookUrl,
+    ledgerStrategy: oneOf(read, 'ledgerStrategy', LEDGER_STRATEGIES, 'atomic'),
+    alarmEmail,
+    alarmTopicArn,
+    kmsKey: oneOf(read, 'kmsKey', KMS_KEY_MODES, 'aws-managed'),
+    apiKey: bool(read, 'apiKey', false),
+    throttleRateLimit,
+    throttleBurstLimit,
+    memorySize: integer(read, 'memorySize', 512, 128, 10_240),
+    consumerTimeoutSeconds: integer(read, 'consumerTimeoutSeconds', 30, 1, 900),
+    webhookTimeoutMs: integer(read, 'webhookTimeoutMs', 5_000, 100, 60_000),
+    apiIdempotencyTtlSeconds: integer(read, 'apiIdempotencyTtlSeconds', 86_400, 300, 30 * 86_400),
+    maxReceiveCount: integer(read, 'maxReceiveCount', 5, 1, 1_000),
+    relayRetryAttempts: integer(read, 'relayRetryAttempts', 10, 0, 10_000),
+  };
+}

@@ -1,0 +1,371 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { ENV } from '../lambdas/shared/env.js';
+import type { PaymentsConfig } from './config.js';
+import { HandlerFunction } from './constructs/handler-function.js';
+import { OutboxRelay } from './constructs/outbox-relay.js';
+import { PipelineMonitoring } from './constructs/pipeline-monitoring.js';
+import { QueueConsumer } from './constructs/queue-consumer.js';
+import { IdempotencyTable, LedgerTable } from './constructs/tables.js';
+import { UnsafeDeploymentError } from './errors.js';
+
+/** Environment variables that switch fault injection on; the stack refuses to synthesize them (issue 4). */
+export const FORBIDDEN_FUNCTION_ENV = [ENV.FAULT_PLAN, ENV.LOCAL_RUNTIME] as const;
+
+/** Powertools service names of the functions (the `service` dimension of their metrics). */
+export const SERVICE_NAMES = {
+  createPayment: 'create-payment',
+  getAccount: 'get-account',
+  ledger: 'ledger',
+  relay: 'relay',
+  notifier: 'notifier',
+} as const;
+
+const DEFAULT_LAMBDAS_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'lambdas');
+
+/** Props of {@link PaymentsStack}. */
+export interface PaymentsStackProps extends StackProps {
+  /** The parsed configuration (see `parseConfig`). */
+  readonly config: PaymentsConfig;
+  /**
+   * Folder holding `<function>/handler.ts` for every function.
+   * @default - the repository's `lambdas/` folder
+   */
+  readonly lambdasRoot?: string;
+}
+
+/**
+ * The exactly-once payments pipeline: REST API → payments FIFO queue → ledger consumer (one transaction per
+ * payment) → ledger stream → outbox relay → events queue → webhook notifier, with alarms and a dashboard.
+ */
+export class PaymentsStack extends Stack {
+  /** The API. */
+  readonly api: apigateway.RestApi;
+  /** Ledger table (accounts, dedup markers, outbox). */
+  readonly ledgerTable: LedgerTable;
+  /** Powertools idempotency table (API and notifier). */
+  readonly idempotencyTable: IdempotencyTable;
+  /** Payments FIFO queue and ledger consumer. */
+  readonly ledger: QueueConsumer;
+  /** Events queue and webhook notifier. */
+  readonly notifier: QueueConsumer;
+  /** Outbox relay mapping and its failure queue. */
+  readonly relay: OutboxRelay;
+  /** Alarms and dashboard. */
+  readonly monitoring: PipelineMonitoring;
+
+  constructor(scope: Construct, id: string, props: PaymentsStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const entry = (name: string) => path.join(props.lambdasRoot ?? DEFAULT_LAMBDAS_ROOT, name, 'handler.ts');
+    const prod = config.stage === 'prod';
+    const removalPolicy = prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const logRetention = prod ? logs.RetentionDays.ONE_YEAR : logs.RetentionDays.ONE_WEEK;
+    const functionDefaults = { memorySize: config.memorySize, logRetention, logRemovalPolicy: removalPolicy };
+    const consumerTimeout = Duration.seconds(config.consumerTimeoutSeconds);
+
+    const key =
+      config.kmsKey === 'customer-managed'
+        ? new kms.Key(this, 'DataKey', {
+            description: 'Encrypts the payments tables, queues and alarm topic',
+            enableKeyRotation: true,
+            removalPolicy,
+          })
+        : undefined;
+
+    // --- State -------------------------------------------------------------------------------------------------
+    this.ledgerTable = new LedgerTable(this, 'Ledger', {
+      encryptionKey: key,
+      removalPolicy,
+      // The watermark strategy carries its event on the account item; the relay compares it with the old image.
+      stream:
+        config.ledgerStrategy === 'watermark'
+          ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES
+          : dynamodb.StreamViewType.NEW_IMAGE,
+    });
+    this.idempotencyTable = new IdempotencyTable(this, 'Idempotency', { encryptionKey: key, removalPolicy });
+
+    // --- Ledger consumer on the payments FIFO queue ------------------------------------------------------------
+    this.ledger = new QueueConsumer(this, 'Payments', {
+      entry: entry('ledger'),
+      fifo: true,
+      serviceName: SERVICE_NAMES.ledger,
+      maxReceiveCount: config.maxReceiveCount,
+      encryptionKey: key,
+      removalPolicy,
+      dedupTtlEnvironmentVariable: ENV.DEDUP_TTL_SECONDS,
+      functionOptions: {
+        ...functionDefaults,
+        timeout: consumerTimeout,
+        description: 'Applies each payment once: dedup marker + balance + outbox event in one transaction',
+        environment: { [ENV.LEDGER_STRATEGY]: config.ledgerStrategy },
+      },
+    });
+    const ledgerFn = this.ledger.handler.function;
+    this.ledgerTable.grantLedgerWrite(ledgerFn);
+    if (config.ledgerStrategy === 'powertools') this.idempotencyTable.grantIdempotency(ledgerFn);
+
+    // --- Notifier on the events queue --------------------------------------------------------------------------
+    // Deliveries run one after another; size the batch so a batch of slow webhooks still ends before the timeout.
+    const notifierBatchSize = Math.max(
+      1,
+      Math.min(10, Math.floor((config.consumerTimeoutSeconds * 1000 - 1000) / config.webhookTimeoutMs)),
+    );
+    this.notifier = new QueueConsumer(this, 'Events', {
+      entry: entry('notifier'),
+      serviceName: SERVICE_NAMES.notifier,
+      batchSize: notifierBatchSize,
+      maxReceiveCount: config.maxReceiveCount,
+      encryptionKey: key,
+      removalPolicy,
+      dedupTtlEnvironmentVariable: ENV.IDEMPOTENCY_TTL_SECONDS,
+      functionOptions: {
+        ...functionDefaults,
+        timeout: consumerTimeout,
+        description: 'Delivers each event to the webhook once (Powertools idempotency per record)',
+        environment: {
+          [ENV.WEBHOOK_URL]: config.webhookUrl,
+          [ENV.WEBHOOK_TIMEOUT_MS]: String(config.webhookTimeoutMs),
+        },
+      },
+    });
+    this.idempotencyTable.grantIdempotency(this.notifier.handler.function);
+
+    // --- Outbox relay: ledger stream → events queue -------------------------------------------------------------
+    const relayFn = new HandlerFunction(this, 'Relay', {
+      ...functionDefaults,
+      entry: entry('relay'),
+      serviceName: SERVICE_NAMES.relay,
+      timeout: consumerTimeout,
+      description: 'Publishes outbox events from the ledger stream to the events queue',
+    });
+    this.relay = new OutboxRelay(this, 'OutboxRelay', {
+      table: this.ledgerTable.table,
+      handler: relayFn.function,
+      target: this.notifier.queue,
+      includeWatermarkEvents: config.ledgerStrategy === 'watermark',
+      retryAttempts: config.relayRetryAttempts,
+      encryptionKey: key,
+      removalPolicy,
+    });
+
+    // --- API -----------------------------------------------------------------------------------------------------
+    const createPayment = new HandlerFunction(this, 'CreatePayment', {
+      ...functionDefaults,
+      entry: entry('create-payment'),
+      serviceName: SERVICE_NAMES.createPayment,
+      timeout: Duration.seconds(10),
+      description: 'POST /payments: validates, dedups by Idempotency-Key, enqueues one FIFO message',
+      environment: { [ENV.IDEMPOTENCY_TTL_SECONDS]: String(config.apiIdempotencyTtlSeconds) },
+    });
+    this.idempotencyTable.grantIdempotency(createPayment.function);
+    this.ledger.queue.grant(createPayment.function, 'sqs:SendMessage');
+    key?.grant(createPayment.function, 'kms:GenerateDataKey', 'kms:Decrypt');
+    createPayment.function.addEnvironment(ENV.PAYMENTS_QUEUE_URL, this.ledger.queue.queueUrl);
+
+    const getAccount = new HandlerFunction(this, 'GetAccount', {
+      ...functionDefaults,
+      entry: entry('get-account'),
+      serviceName: SERVICE_NAMES.getAccount,
+      timeout: Duration.seconds(5),
+      description: 'GET /accounts/{accountId}: balance and counters of one account',
+    });
+    this.ledgerTable.grantLedgerRead(getAccount.function);
+
+    this.api = this.buildApi(config, createPayment.function, getAccount.function, removalPolicy, logRetention);
+
+    // --- Alarms and dashboard ------------------------------------------------------------------------------------
+    const topic = config.alarmTopicArn
+      ? sns.Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn)
+      : new sns.Topic(this, 'AlarmTopic', { enforceSSL: true, masterKey: key, displayName: `${id} alarms` });
+    if (config.alarmEmail && topic instanceof sns.Topic) {
+      topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
+    }
+    if (key) {
+      // CloudWatch publishes alarm notifications to the encrypted topic: it needs the key (key policy).
+      key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'AllowCloudWatchAlarmsToUseTheKey',
+          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+        }),
+      );
+    }
+    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+      topic,
+      functions: [
+        { label: 'CreatePayment', function: createPayment.function },
+        { label: 'GetAccount', function: getAccount.function },
+        { label: 'Ledger', function: ledgerFn },
+        { label: 'Relay', function: relayFn.function },
+        { label: 'Notifier', function: this.notifier.handler.function },
+      ],
+      queues: [
+        { label: 'PaymentsQueue', queue: this.ledger.queue },
+        { label: 'EventsQueue', queue: this.notifier.queue },
+      ],
+      deadLetterQueues: [
+        { label: 'PaymentsDlq', queue: this.ledger.deadLetterQueue },
+        { label: 'EventsDlq', queue: this.notifier.deadLetterQueue },
+        { label: 'RelayFailureQueue', queue: this.relay.failureQueue },
+      ],
+      streamConsumers: [{ label: 'Relay', function: relayFn.function }],
+      ledgerMetrics: { service: SERVICE_NAMES.ledger, layer: 'ledger' },
+      metricSources: [
+        { service: SERVICE_NAMES.createPayment, layer: 'api' },
+        { service: SERVICE_NAMES.ledger, layer: 'ledger' },
+        { service: SERVICE_NAMES.relay, layer: 'relay' },
+        { service: SERVICE_NAMES.notifier, layer: 'notifier' },
+      ],
+    });
+
+    // --- Outputs (names are a contract: the local runtime, the e2e suite and the scripts read them) -------------
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the payments API (SigV4)' });
+    new CfnOutput(this, 'PaymentsQueueUrl', { value: this.ledger.queue.queueUrl });
+    new CfnOutput(this, 'PaymentsDlqUrl', { value: this.ledger.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'EventsQueueUrl', { value: this.notifier.queue.queueUrl });
+    new CfnOutput(this, 'EventsDlqUrl', { value: this.notifier.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'RelayFailureQueueUrl', { value: this.relay.failureQueue.queueUrl });
+    new CfnOutput(this, 'LedgerTableName', { value: this.ledgerTable.table.tableName });
+    new CfnOutput(this, 'IdempotencyTableName', { value: this.idempotencyTable.table.tableName });
+
+    this.acknowledgeNagFindings(key, relayFn.role);
+    this.node.addValidation({ validate: () => this.findForbiddenEnvironment() });
+  }
+
+  private buildApi(
+    config: PaymentsConfig,
+    createPayment: lambda.IFunction,
+    getAccount: lambda.IFunction,
+    removalPolicy: RemovalPolicy,
+    logRetention: logs.RetentionDays,
+  ): apigateway.RestApi {
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logRetention, removalPolicy });
+    const api = new apigateway.RestApi(this, 'Api', {
+      description: 'Exactly-once payments API',
+      endpointTypes: [apigateway.EndpointType.REGIONAL],
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: removalPolicy,
+      deployOptions: {
+        stageName: config.stage,
+        throttlingRateLimit: config.throttleRateLimit,
+        throttlingBurstLimit: config.throttleBurstLimit,
+        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+        // Request bodies carry payment data: never copy them into execution logs.
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        tracingEnabled: true,
+        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
+      },
+      defaultMethodOptions: {
+        authorizationType: apigateway.AuthorizationType.IAM,
+        apiKeyRequired: config.apiKey,
+      },
+    });
+    // Validates required headers and path parameters; body validation needs a model, and the handler answers body
+    // errors with field-level messages API Gateway cannot give, so no body model is attached.
+    const validator = api.addRequestValidator('RequestValidator', {
+      validateRequestParameters: true,
+      validateRequestBody: true,
+    });
+    api.addGatewayResponse('BadRequestParameters', {
+      type: apigateway.ResponseType.BAD_REQUEST_PARAMETERS,
+      templates: { 'application/json': '{"message":"$context.error.validationErrorString"}' },
+    });
+
+    api.root.addResource('payments').addMethod('POST', new apigateway.LambdaIntegration(createPayment), {
+      requestValidator: validator,
+      requestParameters: { 'method.request.header.Idempotency-Key': true },
+    });
+    api.root
+      .addResource('accounts')
+      .addResource('{accountId}')
+      .addMethod('GET', new apigateway.LambdaIntegration(getAccount), {
+        requestValidator: validator,
+        requestParameters: { 'method.request.path.accountId': true },
+      });
+
+    if (config.apiKey) {
+      const plan = api.addUsagePlan('UsagePlan', {
+        description: 'Payments API clients',
+        throttle: { rateLimit: config.throttleRateLimit, burstLimit: config.throttleBurstLimit },
+        quota: { limit: 1_000_000, period: apigateway.Period.DAY },
+      });
+      plan.addApiStage({ stage: api.deploymentStage });
+      plan.addApiKey(api.addApiKey('ApiKey', { description: 'Payments API key' }));
+    }
+    return api;
+  }
+
+  /** cdk-nag findings accepted on purpose, each on the narrowest construct with its reason. */
+  private acknowledgeNagFindings(key: kms.Key | undefined, relayRole: iam.Role): void {
+    Validations.of(this.api).acknowledge(
+      {
+        id: 'AwsSolutions-APIG3',
+        reason: 'WAF is an account-level choice with its own cost; the API has IAM auth, stage throttling and request validation.',
+      },
+      {
+        id: 'AwsSolutions-COG4',
+        reason: 'The API uses IAM (SigV4) authorization, not Cognito: callers are services with AWS credentials.',
+      },
+    );
+    const cloudWatchRole = this.api.node.tryFindChild('CloudWatchRole');
+    if (cloudWatchRole) {
+      Validations.of(cloudWatchRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: 'The account-level API Gateway logging role; AWS documents this managed policy for it.',
+      });
+    }
+    // DynamoDB Streams mappings need dynamodb:ListStreams, which has no resource-level permission.
+    Validations.of(relayRole.node.findChild('DefaultPolicy')).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'dynamodb:ListStreams does not support resource-level permissions (AWS requires "*").',
+    });
+    Validations.of(this.relay.failureQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the on-failure destination of the stream mapping: it is the terminal dead-letter store.',
+    });
+    if (!key) {
+      const topic = this.node.tryFindChild('AlarmTopic');
+      if (topic instanceof sns.Topic) {
+        Validations.of(topic).acknowledge({
+          id: 'AwsSolutions-SNS2',
+          reason:
+            'CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key; alarm messages carry no payment data. Use -c kmsKey=customer-managed to encrypt it.',
+        });
+      }
+    }
+  }
+
+  private findForbiddenEnvironment(): string[] {
+    const errors: string[] = [];
+    for (const child of this.node.findAll()) {
+      if (!(child instanceof lambda.CfnFunction)) continue;
+      const environment = this.resolve(child.environment) as { Variables?: Record<string, unknown> } | undefined;
+      for (const name of FORBIDDEN_FUNCTION_ENV) {
+        if (environment?.Variables && name in environment.Variables) {
+          errors.push(
+            new UnsafeDeploymentError(
+              `${child.node.path} sets ${name}: fault injection is for the local runtime only and must never be ` +
+                'deployed; remove the variable (the local runtime passes it with functionEnv)',
+            ).message,
+          );
+        }
+      }
+    }
+    return errors;
+  }
+}
