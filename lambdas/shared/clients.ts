@@ -19,7 +19,10 @@ export function getDynamoDbClient(): DynamoDBClient {
 
 /** The shared SQS client. */
 export function getSqsClient(): SQSClient {
-  sqs ??= new SQSClient({});
+  // Send to the configured endpoint (AWS_ENDPOINT_URL_SQS locally), not to the queue URL's host: local emulators
+  // hand out URLs such as http://sqs.us-east-1.localhost:port/… whose host does not resolve. On AWS the regional
+  // endpoint serves every queue URL of the region, so this changes nothing there.
+  sqs ??= new SQSClient({ useQueueUrlAsEndpoint: false });
   return sqs;
 }
 
