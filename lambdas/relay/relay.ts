@@ -21,7 +21,7 @@ export interface RelayResult {
   readonly failedSequenceNumbers: string[];
   readonly published: PaymentEvent[];
   /** Records that carry no event (other item types, unchanged `lastEvent`). */
-  readonly skipped: number;
+  skipped: number;
   readonly unprocessable: UnprocessableRecordError[];
   /** Why entries failed, per sequence number. */
   readonly sendFailures: { readonly sequenceNumber: string; readonly eventId: string; readonly reason: string }[];

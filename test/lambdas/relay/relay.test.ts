@@ -127,7 +127,7 @@ describe('relayRecords', () => {
       send: async (command: SendMessageBatchCommand) => {
         const ids = command.input.Entries!.map((e) => e.Id!);
         calls.push(ids);
-        const refused = ids.filter((id) => id === '1' || id === '11');
+        const refused: string[] = ids.filter((id) => id === '1' || id === '11');
         return {
           Successful: ids.filter((id) => !refused.includes(id)).map((Id) => ({ Id, MessageId: `m-${Id}`, MD5OfMessageBody: '' })),
           Failed: refused.map((Id) => ({ Id, Code: 'InternalError', SenderFault: false, Message: 'try again' })),
