@@ -1,0 +1,36 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { parseConfig } from '../../lib/config.js';
+import { PaymentsStack } from '../../lib/payments-stack.js';
+
+/**
+ * Stand-in handlers: with bundling skipped (`aws:cdk:bundling-stacks: []`) NodejsFunction only needs the entry files
+ * to exist, so the infra tests do not depend on the handlers' code.
+ */
+export const FIXTURE_LAMBDAS = new URL('./fixtures/lambdas', import.meta.url).pathname;
+
+/** One fixture entry. */
+export const fixtureEntry = (name = 'ledger') => `${FIXTURE_LAMBDAS}/${name}/handler.ts`;
+
+/** An App that skips esbuild (placeholder assets) so a synth takes milliseconds. */
+export function newApp(): App {
+  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+}
+
+/** A fresh empty stack for construct tests. */
+export function newStack(): Stack {
+  return new Stack(newApp(), 'TestStack');
+}
+
+/** Context every payments stack test starts from. */
+export const BASE_CONTEXT = { webhookUrl: 'https://hooks.example.com/payments' };
+
+/** A fresh payments stack built from CDK-style string context, and its template. */
+export function paymentsStack(context: Record<string, unknown> = {}): { stack: PaymentsStack; template: Template } {
+  const all: Record<string, unknown> = { ...BASE_CONTEXT, ...context };
+  const stack = new PaymentsStack(newApp(), 'ExactlyOncePayments-test', {
+    config: parseConfig((key) => all[key]),
+    lambdasRoot: FIXTURE_LAMBDAS,
+  });
+  return { stack, template: Template.fromStack(stack) };
+}
