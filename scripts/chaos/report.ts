@@ -1,0 +1,60 @@
+import type { ChaosResult } from './runner.js';
+
+/** Renders rows as a plain-text table (first row = header). */
+export function table(rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
+  const cells = rows.map((r) => r.map((c) => String(c)));
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+/** The summary a chaos run prints: verdict, per-layer comparison, dead letters, absorbed duplicates, findings. */
+export function formatChaosReport(result: ChaosResult, options: { maxFindings?: number } = {}): string {
+  const { report } = result;
+  const out: string[] = [];
+  const verdict = result.ok ? 'PASS: nothing lost, nothing duplicated' : 'FAIL: effects lost or duplicated';
+  out.push(
+    `chaos run: ${result.options.messages} payments, seed ${result.options.seed}, consumer ${result.options.consumer}`,
+    `faults: ${result.options.faults.join(', ') || 'none'}`,
+    `timing: runtime ready ${ms(result.timings.startMs)}, sends ${ms(result.timings.sendMs)}, drain ${ms(result.timings.drainMs)}, total ${ms(result.timings.totalMs)}`,
+    '',
+    table([
+      ['layer', 'expected', 'observed', 'lost', 'duplicated'],
+      ...report.layers.map((l) => [l.layer, l.expected, l.observed, l.lost, l.duplicated]),
+    ]),
+    '',
+    `lost ${report.lost} | duplicated ${report.duplicated} | out of order ${report.outOfOrder} | unexpected ${report.unexpected} | parked in DLQ ${report.parked.length}`,
+    '',
+    table([
+      ['duplicates absorbed at', 'injected', 'absorbed', 'source'],
+      ...result.absorbed.map((a) => [a.layer, a.injected, a.absorbed ?? 'n/a', a.source]),
+    ]),
+    '',
+    table([
+      ['dead-lettered (queue)', 'count', 'reason'],
+      ...(report.deadLettered.length > 0
+        ? report.deadLettered.map((d) => [d.queue, d.count, d.reason])
+        : [['none', 0, '']]),
+    ]),
+    '',
+    `webhook: ${result.webhook.calls} calls, ${result.webhook.accepted} accepted, ${result.webhook.failed} answered 5xx, ${result.webhook.hung} hung`,
+  );
+  const fnRows = Object.entries(result.functionErrors);
+  if (fnRows.length > 0) {
+    out.push('', table([['function', 'invocations', 'errors'], ...fnRows.map(([n, s]) => [n, s.invocations, s.errors])]));
+  }
+  const findings = report.findings.filter((f) => f.kind !== 'unexpected' || !f.detail.includes('follows from'));
+  if (findings.length > 0) {
+    const max = options.maxFindings ?? 15;
+    out.push('', `findings (${findings.length}${findings.length > max ? `, first ${max}` : ''}):`);
+    for (const f of findings.slice(0, max)) {
+      out.push(`  ${f.kind} @ ${f.layer}${f.accountId ? ` ${f.accountId}` : ''}${f.paymentId ? ` ${f.paymentId}` : ''}: ${f.detail}`);
+    }
+  }
+  out.push('', verdict);
+  return out.join('\n');
+}
+
+function ms(value: number): string {
+  return value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${value} ms`;
+}

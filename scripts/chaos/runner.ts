@@ -1,0 +1,430 @@
+import { randomUUID } from 'node:crypto';
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ENV } from '../../lambdas/shared/env.js';
+import { ACCOUNT_PREFIX, OUTBOX_PREFIX } from '../../lambdas/shared/ledger-keys.js';
+import { deduplicationIdFor, type PaymentEvent, type PaymentMessage } from '../../lambdas/shared/payments-model.js';
+import { PaymentsApiClient } from '../../local/api-client.js';
+import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver.js';
+import { check, type CheckReport, type ObservedAccount, type ObservedDeadLetter } from './checker.js';
+import { captureFunctionMetrics, type MetricCapture } from './metrics-capture.js';
+import { ALL_FAULT_KINDS, buildChaosPlan, CHAOS_CONTEXT, CHAOS_TIMINGS, type ChaosPlan, type FaultKind } from './plans.js';
+import { countActions, generateWorkload, type IntendedPayment, type Workload, type WorkloadAction } from './workload.js';
+
+/** Consumer strategies a chaos run can put behind the payments queue. */
+export const CHAOS_CONSUMERS = ['atomic', 'powertools', 'at-least-once'] as const;
+export type ChaosConsumer = (typeof CHAOS_CONSUMERS)[number];
+
+/** Options of {@link runChaos}. */
+export interface ChaosOptions {
+  /** Unique intended payments. */
+  readonly messages: number;
+  readonly seed: number;
+  /** Fault kinds to switch on. @default every kind */
+  readonly faults?: readonly FaultKind[];
+  /** Ledger strategy behind the payments queue. @default 'atomic' */
+  readonly consumer?: ChaosConsumer;
+  /** Accounts (FIFO groups). @default see {@link generateWorkload} */
+  readonly accounts?: number;
+  /** Multiplies every fault probability. @default 1 */
+  readonly faultScale?: number;
+  /** Requests in flight at once (one per account at a time, to keep each group's order). @default 4 */
+  readonly concurrency?: number;
+  /** Longest wait for the pipeline to drain, per phase. @default 300000 */
+  readonly idleTimeoutMs?: number;
+  /** Progress lines. @default none */
+  readonly log?: (line: string) => void;
+  /** Keep the functions' own log lines on stdout. @default false */
+  readonly showFunctionLogs?: boolean;
+}
+
+/** Duplicates injected at a layer and what the layer reports it absorbed. */
+export interface AbsorbedRow {
+  readonly layer: 'api idempotency' | 'FIFO dedup' | 'ledger marker' | 'notifier idempotency';
+  /** Duplicates the harness injected aimed at this layer (redeliveries caused by faults are not counted here). */
+  readonly injected: number;
+  /** Duplicates the layer absorbed, as it reported them (EMF `DuplicatesSkipped`) or as measured by the harness. */
+  readonly absorbed: number | undefined;
+  readonly source: string;
+}
+
+/** Result of one chaos run. */
+export interface ChaosResult {
+  readonly options: Required<Pick<ChaosOptions, 'messages' | 'seed' | 'consumer'>> & { faults: readonly FaultKind[] };
+  readonly plan: ChaosPlan;
+  readonly workload: Workload;
+  readonly injected: ReturnType<typeof countActions>;
+  readonly report: CheckReport;
+  readonly absorbed: readonly AbsorbedRow[];
+  readonly webhook: { readonly calls: number; readonly accepted: number; readonly failed: number; readonly hung: number };
+  readonly functionErrors: Readonly<Record<string, { invocations: number; errors: number }>>;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly timings: { readonly startMs: number; readonly sendMs: number; readonly drainMs: number; readonly totalMs: number };
+  /** True when nothing was lost or duplicated (the CLI's exit status). */
+  readonly ok: boolean;
+}
+
+/** What the harness needs of the local runtime (see local/runtime.ts). */
+interface LocalRuntimeLike {
+  readonly outputs: Record<string, Record<string, string>>;
+  readonly endpoints: { readonly api: string; readonly dynamodb: string; readonly sqs: string };
+  waitForIdle(options?: { timeoutMs?: number }): Promise<void>;
+  stats(): unknown;
+  stop(): Promise<void>;
+}
+type StartLocalRuntime = (options: {
+  context?: Record<string, string>;
+  functionEnv?: Record<string, string>;
+  ports?: { api?: number; dynamodb?: number; sqs?: number };
+  quiet?: boolean;
+  outDir?: string;
+}) => Promise<LocalRuntimeLike>;
+
+// Loaded at run time, so the harness (and its unit tests) compile on their own.
+const RUNTIME_MODULE = '../../local/runtime.js';
+
+/**
+ * Runs one chaos pass on the local runtime: starts a webhook receiver and the synthesized app (ledger strategy =
+ * `consumer`, fault plan in every function's environment), drives the seeded workload through the public API and
+ * straight onto the queues, waits for the pipeline to drain, then reads the ledger, the receiver and the DLQs and
+ * hands them to the checker.
+ */
+export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const log = options.log ?? (() => {});
+  const consumer = options.consumer ?? 'atomic';
+  const kinds = options.faults ?? ALL_FAULT_KINDS;
+  const plan = buildChaosPlan(kinds, options.seed, options.faultScale ?? 1);
+  const workload = generateWorkload({
+    messages: options.messages,
+    seed: options.seed,
+    accounts: options.accounts,
+    injections: plan.injections,
+  });
+  const idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
+  const started = Date.now();
+  const capture = captureFunctionMetrics({ passThrough: options.showFunctionLogs ?? false });
+  let receiver: WebhookReceiver | undefined;
+  let runtime: LocalRuntimeLike | undefined;
+  try {
+    receiver = await startWebhookReceiver({ behaviour: plan.webhook });
+    const { startLocalRuntime } = (await import(RUNTIME_MODULE)) as { startLocalRuntime: StartLocalRuntime };
+    log(`starting the local runtime (consumer ${consumer}, faults: ${plan.kinds.join(', ') || 'none'})`);
+    runtime = await startLocalRuntime({
+      context: { ledgerStrategy: consumer, webhookUrl: receiver.url, ...CHAOS_CONTEXT },
+      functionEnv: { [ENV.FAULT_PLAN]: JSON.stringify(plan.faultPlan) },
+      ports: { api: await freePort(), dynamodb: await freePort(), sqs: await freePort() },
+      quiet: true,
+      outDir: `.chaos/${workload.runId}`,
+    });
+    const startMs = Date.now() - started;
+    const outputs = stackOutputs(runtime.outputs);
+    const sqs = new SQSClient({ endpoint: runtime.endpoints.sqs, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const ddb = new DynamoDBClient({ endpoint: runtime.endpoints.dynamodb, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    try {
+      // Redeliveries in seconds: the stack sets visibility = 6 × the consumer timeout; the run shortens it below the
+      // zombie's stall so a stalled invocation really loses its message to a newer attempt.
+      for (const url of [outputs.PaymentsQueueUrl, outputs.EventsQueueUrl]) {
+        await sqs.send(
+          new SetQueueAttributesCommand({
+            QueueUrl: url,
+            Attributes: { VisibilityTimeout: String(CHAOS_TIMINGS.visibilityTimeoutSeconds) },
+          }),
+        );
+      }
+      const api = new PaymentsApiClient({ apiUrl: outputs.ApiUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+      const apiReplays = { sent: 0, same: 0 };
+      log(`sending ${workload.payments.length} payments (${workload.actions.length} actions) to ${outputs.ApiUrl}`);
+      const sendStarted = Date.now();
+      await runActions(workload.actions, options.concurrency ?? 4, (action) =>
+        perform(action, { api, sqs, outputs, apiReplays }),
+      );
+      const sendMs = Date.now() - sendStarted;
+      log(`sent in ${sendMs} ms; waiting for the pipeline to drain`);
+      const drainStarted = Date.now();
+      await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
+      if (workload.afterIdle.length > 0) {
+        const events = await scanLedger(ddb, outputs.LedgerTableName);
+        await Promise.all(workload.afterIdle.map((action) => performAfterIdle(action, sqs, outputs, events.events)));
+        await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
+      }
+      const drainMs = Date.now() - drainStarted;
+      log(`drained in ${drainMs} ms; checking`);
+
+      const ledger = await scanLedger(ddb, outputs.LedgerTableName);
+      const deadLetters = [
+        ...(await drain(sqs, outputs.PaymentsDlqUrl)).map((body) => ({ queue: 'payments', body }) as ObservedDeadLetter),
+        ...(await drain(sqs, outputs.EventsDlqUrl)).map((body) => ({ queue: 'events', body }) as ObservedDeadLetter),
+        ...(await drain(sqs, outputs.RelayFailureQueueUrl)).map((body) => ({ queue: 'relay-failure', body }) as ObservedDeadLetter),
+      ];
+      const calls = receiver.calls();
+      const report = check(workload.payments, {
+        accounts: ledger.accounts,
+        outboxEvents: ledger.events,
+        webhookCalls: calls,
+        deadLetters,
+      });
+      const injected = countActions(workload);
+      const metrics = capture.totals();
+      const skipped = (layer: string) => metrics[`DuplicatesSkipped|${layer}`];
+      const absorbed: AbsorbedRow[] = [
+        {
+          layer: 'api idempotency',
+          injected: injected['api-retry'],
+          absorbed: skipped('api') ?? apiReplays.same,
+          source: skipped('api') === undefined ? 'replayed responses equal to the first' : 'EMF DuplicatesSkipped',
+        },
+        {
+          layer: 'FIFO dedup',
+          injected: injected['resend-in-window'],
+          absorbed: undefined,
+          source: 'accepted by SQS, never delivered: shows as no duplicate downstream',
+        },
+        {
+          layer: 'ledger marker',
+          injected: injected['resend-beyond-window'],
+          absorbed: skipped('ledger'),
+          source: 'EMF DuplicatesSkipped (includes redeliveries caused by crashes and zombies)',
+        },
+        {
+          layer: 'notifier idempotency',
+          injected: injected['event-twice'] * 2,
+          absorbed: skipped('notifier'),
+          source: 'EMF DuplicatesSkipped (includes relay re-publishes and notifier crashes)',
+        },
+      ];
+      const totalMs = Date.now() - started;
+      return {
+        options: { messages: options.messages, seed: options.seed, consumer, faults: plan.kinds },
+        plan,
+        workload,
+        injected,
+        report,
+        absorbed,
+        webhook: {
+          calls: calls.length,
+          accepted: calls.filter((c) => c.outcome === 'accepted').length,
+          failed: calls.filter((c) => c.outcome === 'failed').length,
+          hung: calls.filter((c) => c.outcome === 'hung').length,
+        },
+        functionErrors: summarizeStats(runtime.stats()),
+        metrics,
+        timings: { startMs, sendMs, drainMs, totalMs },
+        ok: report.lost === 0 && report.duplicated === 0,
+      };
+    } finally {
+      sqs.destroy();
+      ddb.destroy();
+    }
+  } finally {
+    await runtime?.stop().catch(() => {});
+    await receiver?.stop().catch(() => {});
+    capture.stop();
+  }
+}
+
+type Outputs = Record<
+  | 'ApiUrl'
+  | 'PaymentsQueueUrl'
+  | 'PaymentsDlqUrl'
+  | 'EventsQueueUrl'
+  | 'EventsDlqUrl'
+  | 'RelayFailureQueueUrl'
+  | 'LedgerTableName'
+  | 'IdempotencyTableName',
+  string
+>;
+
+function stackOutputs(all: Record<string, Record<string, string>>): Outputs {
+  const stack = Object.values(all).find((o) => o.PaymentsQueueUrl !== undefined);
+  if (!stack) throw new Error(`No stack output PaymentsQueueUrl among ${Object.keys(all).join(', ') || 'no stacks'}`);
+  return stack as Outputs;
+}
+
+interface ActionPorts {
+  readonly api: PaymentsApiClient;
+  readonly sqs: SQSClient;
+  readonly outputs: Outputs;
+  readonly apiReplays: { sent: number; same: number };
+}
+
+const firstPaymentIds = new Map<string, string>();
+
+function paymentMessage(payment: IntendedPayment): PaymentMessage {
+  return {
+    ...payment.request,
+    paymentId: payment.paymentId,
+    idempotencyKey: payment.idempotencyKey,
+    requestedAt: new Date().toISOString(),
+  };
+}
+
+async function post(api: PaymentsApiClient, payment: IntendedPayment): Promise<string> {
+  // The API is idempotent by key: a 409 (first request still in progress) or a 5xx is simply retried.
+  for (let attempt = 1; ; attempt++) {
+    const response = await api.createPayment({ body: payment.request, idempotencyKey: payment.idempotencyKey });
+    if (response.status === 202) return response.text;
+    if (attempt >= 8 || (response.status < 500 && response.status !== 409 && response.status !== 429)) {
+      throw new Error(`POST /payments for ${payment.idempotencyKey} answered ${response.status}: ${response.text}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+  }
+}
+
+async function perform(action: WorkloadAction, ports: ActionPorts): Promise<void> {
+  const { sqs, outputs } = ports;
+  switch (action.kind) {
+    case 'send': {
+      const body = await post(ports.api, action.payment);
+      firstPaymentIds.set(action.payment.idempotencyKey, body);
+      return;
+    }
+    case 'api-retry': {
+      const body = await post(ports.api, action.payment);
+      ports.apiReplays.sent++;
+      if (body === firstPaymentIds.get(action.payment.idempotencyKey)) ports.apiReplays.same++;
+      return;
+    }
+    case 'resend-in-window':
+    case 'resend-beyond-window': {
+      const dedup = deduplicationIdFor(action.payment.idempotencyKey);
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: outputs.PaymentsQueueUrl,
+          MessageBody: JSON.stringify(paymentMessage(action.payment)),
+          MessageGroupId: action.payment.request.accountId,
+          // Beyond the 5-minute window SQS no longer knows the first dedup id: a fresh one has the same effect.
+          MessageDeduplicationId: action.kind === 'resend-in-window' ? dedup : `${dedup.slice(0, 32)}-late-${randomUUID()}`,
+        }),
+      );
+      return;
+    }
+    case 'poison-fifo':
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: outputs.PaymentsQueueUrl,
+          MessageBody: action.body,
+          MessageGroupId: action.accountId,
+          MessageDeduplicationId: randomUUID(),
+        }),
+      );
+      return;
+    default:
+      throw new Error(`${action.kind} runs once the pipeline is idle`);
+  }
+}
+
+async function performAfterIdle(action: WorkloadAction, sqs: SQSClient, outputs: Outputs, events: readonly PaymentEvent[]) {
+  if (action.kind === 'poison-standard') {
+    await sqs.send(new SendMessageCommand({ QueueUrl: outputs.EventsQueueUrl, MessageBody: action.body }));
+    return;
+  }
+  if (action.kind !== 'event-twice') throw new Error(`${action.kind} runs while the pipeline is live`);
+  const event = events.find((e) => e.paymentId === action.payment.paymentId);
+  if (!event) return; // Lost upstream: the checker reports it.
+  const send = () =>
+    sqs.send(
+      new SendMessageCommand({
+        QueueUrl: outputs.EventsQueueUrl,
+        MessageBody: JSON.stringify(event),
+        MessageAttributes: {
+          eventType: { DataType: 'String', StringValue: event.eventType },
+          eventId: { DataType: 'String', StringValue: event.eventId },
+        },
+      }),
+    );
+  await Promise.all([send(), send()]);
+}
+
+/** Runs actions with at most `concurrency` in flight, and one at a time per account (FIFO order of the sends). */
+async function runActions(actions: readonly WorkloadAction[], concurrency: number, run: (a: WorkloadAction) => Promise<void>) {
+  const tails = new Map<string, Promise<void>>();
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  const acquire = async () => {
+    while (active >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+  };
+  const release = () => {
+    active--;
+    waiting.shift()?.();
+  };
+  const all: Promise<void>[] = [];
+  for (const action of actions) {
+    const account = 'payment' in action ? action.payment.request.accountId : 'accountId' in action ? action.accountId : '';
+    const previous = tails.get(account) ?? Promise.resolve();
+    await acquire();
+    const next = previous.then(() => run(action)).finally(release);
+    tails.set(account, next.catch(() => {}));
+    all.push(next);
+  }
+  await Promise.all(all);
+}
+
+async function scanLedger(ddb: DynamoDBClient, tableName: string) {
+  const doc = DynamoDBDocumentClient.from(ddb);
+  const accounts: ObservedAccount[] = [];
+  const events: PaymentEvent[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }));
+    for (const item of page.Items ?? []) {
+      const pk = String(item.pk);
+      if (pk.startsWith(ACCOUNT_PREFIX)) {
+        accounts.push({
+          accountId: pk.slice(ACCOUNT_PREFIX.length),
+          balance: Number(item.balance ?? 0),
+          applied: Number(item.applied ?? 0),
+          rejected: Number(item.rejected ?? 0),
+        });
+      } else if (pk.startsWith(OUTBOX_PREFIX) && typeof item.event === 'string') {
+        events.push(JSON.parse(item.event) as PaymentEvent);
+      }
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return { accounts, events };
+}
+
+/** Reads (and deletes) every message of a queue. */
+async function drain(sqs: SQSClient, url: string | undefined): Promise<string[]> {
+  if (!url) return [];
+  const bodies: string[] = [];
+  for (let empty = 0; empty < 2; ) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 60, WaitTimeSeconds: 0 }),
+    );
+    if (Messages.length === 0) {
+      empty++;
+      continue;
+    }
+    bodies.push(...Messages.map((m) => m.Body ?? ''));
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: url,
+        Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+      }),
+    );
+  }
+  return bodies;
+}
+
+function summarizeStats(stats: unknown): Record<string, { invocations: number; errors: number }> {
+  const out: Record<string, { invocations: number; errors: number }> = {};
+  if (!stats || typeof stats !== 'object') return out;
+  const entries = stats instanceof Map ? [...stats.entries()] : Object.entries(stats as Record<string, unknown>);
+  for (const [name, value] of entries) {
+    const v = value as { count?: number; invocations?: number; errors?: number };
+    out[String(name)] = { invocations: Number(v.count ?? v.invocations ?? 0), errors: Number(v.errors ?? 0) };
+  }
+  return out;
+}
+
+export type { MetricCapture };
