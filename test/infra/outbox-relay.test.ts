@@ -1,0 +1,166 @@
+import { Duration } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { describe, expect, it } from 'vitest';
+import { HandlerFunction } from '../../lib/constructs/handler-function.js';
+import { OutboxRelay, type OutboxRelayProps } from '../../lib/constructs/outbox-relay.js';
+import { LedgerTable } from '../../lib/constructs/tables.js';
+import { fixtureEntry, newStack } from './support.js';
+
+function relay(props: Partial<OutboxRelayProps> = {}, options: { key?: boolean } = {}) {
+  const stack = newStack();
+  const key = options.key ? new kms.Key(stack, 'Key', { enableKeyRotation: true }) : undefined;
+  const ledger = new LedgerTable(stack, 'Ledger', { encryptionKey: key });
+  const fn = new HandlerFunction(stack, 'Relay', { entry: fixtureEntry('relay') });
+  const target = new sqs.Queue(stack, 'Target', { encryptionMasterKey: key, enforceSSL: true });
+  const construct = new OutboxRelay(stack, 'OutboxRelay', {
+    table: ledger.table,
+    handler: fn.function,
+    target,
+    encryptionKey: key,
+    ...props,
+  });
+  return { stack, construct, template: Template.fromStack(stack) };
+}
+
+const OUTBOX_PATTERN = {
+  eventName: ['INSERT'],
+  dynamodb: { Keys: { pk: { S: [{ prefix: 'OUTBOX#' }] } } },
+};
+
+describe('OutboxRelay', () => {
+  it('maps the stream from TRIM_HORIZON with partial batch responses, bisect, bounded retries and record age', () => {
+    // GIVEN / WHEN defaults
+    const { template } = relay();
+    // THEN
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Ledger'), 'StreamArn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 3600,
+      ParallelizationFactor: 1,
+      BatchSize: 100,
+    });
+  });
+
+  it('filters the stream to outbox INSERTs only', () => {
+    const { template } = relay();
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify(OUTBOX_PATTERN) }] },
+    });
+  });
+
+  it('adds the account-item pattern (INSERT or MODIFY carrying lastEvent) for the watermark strategy', () => {
+    const { template } = relay({ includeWatermarkEvents: true });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FilterCriteria: {
+        Filters: [
+          { Pattern: JSON.stringify(OUTBOX_PATTERN) },
+          {
+            Pattern: JSON.stringify({
+              eventName: ['INSERT', 'MODIFY'],
+              dynamodb: {
+                Keys: { pk: { S: [{ prefix: 'ACCOUNT#' }] } },
+                NewImage: { lastEvent: { S: [{ exists: true }] } },
+              },
+            }),
+          },
+        ],
+      },
+    });
+  });
+
+  it('sends exhausted batches to an encrypted, TLS-only failure queue', () => {
+    const { template } = relay();
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OutboxRelayFailureQueue'), 'Arn'] } },
+      },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: Match.stringLikeRegexp('^OutboxRelayFailureQueue') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('grants the relay SendMessage on the target and the failure queue, and injects EVENTS_QUEUE_URL', () => {
+    const { template } = relay();
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        // the mapping binds (failure queue) before the target grant
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'sqs:SendMessage',
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OutboxRelayFailureQueue'), 'Arn'] },
+          }),
+          Match.objectLike({ Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Target'), 'Arn'] } }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ EVENTS_QUEUE_URL: { Ref: Match.stringLikeRegexp('^Target') } }) },
+    });
+  });
+
+  it('grants exact KMS actions (no wildcards) when the queues use a customer-managed key', () => {
+    const { template } = relay({}, { key: true });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: ['kms:GenerateDataKey', 'kms:Decrypt'] })]),
+      },
+    });
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    expect(policies).not.toMatch(/kms:[A-Za-z]*\*/);
+  });
+
+  it('honours custom retries, record age and parallelization', () => {
+    const { template } = relay({ retryAttempts: 2, maxRecordAge: Duration.minutes(2), parallelizationFactor: 4 });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      MaximumRetryAttempts: 2,
+      MaximumRecordAgeInSeconds: 120,
+      ParallelizationFactor: 4,
+    });
+  });
+
+  describe('validation', () => {
+    it('throws when retryAttempts is outside 0–10,000', () => {
+      expect(() => relay({ retryAttempts: -1 })).toThrow(/retryAttempts \(-1\) must be an integer from 0 to 10000/);
+      expect(() => relay({ retryAttempts: 10_001 })).toThrow(/retryAttempts \(10001\)/);
+    });
+
+    it('throws when maxRecordAge is outside 60 s–7 days', () => {
+      expect(() => relay({ maxRecordAge: Duration.seconds(59) })).toThrow(/maxRecordAge \(59 s\) must be from 60 s to 7 days/);
+      expect(() => relay({ maxRecordAge: Duration.days(8) })).toThrow(/maxRecordAge \(691200 s \(8 days\)\)/);
+    });
+
+    it('throws when parallelizationFactor is outside 1–10', () => {
+      expect(() => relay({ parallelizationFactor: 11 })).toThrow(/parallelizationFactor \(11\) must be an integer from 1 to 10/);
+      expect(() => relay({ parallelizationFactor: 0 })).toThrow(/parallelizationFactor \(0\)/);
+    });
+
+    it('throws when batchSize is outside 1–10,000', () => {
+      expect(() => relay({ batchSize: 0 })).toThrow(/batchSize \(0\) must be an integer from 1 to 10000/);
+    });
+
+    it('throws when the table has no stream', () => {
+      const stack = newStack();
+      const table = new dynamodb.Table(stack, 'NoStream', {
+        partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      });
+      const fn = new HandlerFunction(stack, 'Relay', { entry: fixtureEntry('relay') });
+      const target = new sqs.Queue(stack, 'Target');
+      expect(() => new OutboxRelay(stack, 'OutboxRelay', { table, handler: fn.function, target })).toThrow(
+        /has no stream; create it with stream: NEW_IMAGE/,
+      );
+    });
+  });
+});
