@@ -44,7 +44,7 @@ export interface SqsPollerDeps {
   readonly region: string;
   readonly stats: MappingStats;
   readonly log: (line: string) => void;
-  /** Concurrent pollers, each receiving and invoking one batch at a time (S11). */
+  /** Concurrent invocations (S11): MaximumConcurrency, or AWS's initial 5 for a mapping without it. */
   readonly concurrency: number;
   readonly waitTimeSeconds: number;
   /** How often the queue depth behind {@link SqsPoller.idle} is refreshed. */
@@ -88,15 +88,15 @@ export function toSqsEventRecord(message: Message, eventSourceARN: string, awsRe
 const recordBytes = (record: SqsEventRecord) => Buffer.byteLength(JSON.stringify(record)) + 1;
 
 /**
- * Runs one SQS event source mapping the way Lambda does (S1–S15): long-polls the queue with `concurrency` pollers,
- * assembles batches (size, window, 6 MB), drops messages the filters reject, invokes synchronously, deletes what
- * succeeded and leaves the rest to reappear after the visibility timeout. It never shortens the visibility timeout.
+ * Runs one SQS event source mapping the way Lambda does (S1–S15): long-polls the queue, assembles batches (size,
+ * window, 6 MB), deletes messages the filters reject, invokes synchronously with at most `concurrency` invocations,
+ * deletes what succeeded and leaves the rest to reappear after the visibility timeout, which it never shortens.
  * FIFO group ordering (S9) relies on the queue: fauxqs, like SQS, hands out no message of a group while an earlier
  * one of that group is in flight.
  */
 export class SqsPoller {
   private readonly abort = new AbortController();
-  private readonly workers: Promise<void>[] = [];
+  private loop?: Promise<void>;
   private depthLoop?: Promise<void>;
   private running = 0;
   private messagesInHand = 0;
@@ -115,14 +115,14 @@ export class SqsPoller {
 
   /** Starts the pollers and the queue-depth refresher. */
   start(): void {
-    for (let i = 0; i < this.deps.concurrency; i++) this.workers.push(this.pollLoop());
+    this.loop = this.pollLoop();
     this.depthLoop = this.refreshDepthLoop();
   }
 
   /** Stops polling and waits for running invocations; messages in hand reappear after their visibility timeout. */
   async stop(): Promise<void> {
     this.abort.abort();
-    await Promise.allSettled([...this.workers, this.depthLoop]);
+    await Promise.allSettled([this.loop, this.depthLoop]);
   }
 
   /** No visible, delayed or in-flight message on the queue (last refresh) and nothing in hand or running. */
@@ -155,14 +155,23 @@ export class SqsPoller {
     }
   }
 
+  /**
+   * One receiver assembles batches one at a time and hands each to a free invocation slot; it receives nothing while
+   * every slot is busy, so no message sits in flight waiting for a slot (S11: `concurrency` caps invocations).
+   */
   private async pollLoop(): Promise<void> {
     let carry: SqsEventRecord[] = [];
+    const inFlight = new Set<Promise<void>>();
     while (!this.stopped) {
+      if (inFlight.size >= this.deps.concurrency) {
+        await Promise.race(inFlight);
+        continue;
+      }
       let batch: SqsEventRecord[];
       try {
         ({ batch, carry } = await this.collectBatch(carry));
       } catch (error) {
-        if (this.stopped) return;
+        if (this.stopped) break;
         this.deps.log(`${this.mapping.logicalId}: ReceiveMessage failed: ${(error as Error).message}`);
         await sleep(1000, this.abort.signal);
         continue;
@@ -170,12 +179,15 @@ export class SqsPoller {
       if (batch.length === 0) continue;
       this.messagesInHand -= batch.length;
       this.running++;
-      try {
-        await this.process(batch);
-      } finally {
-        this.running--;
-      }
+      const invocation: Promise<void> = this.process(batch)
+        .catch((error: unknown) => this.deps.log(`${this.mapping.logicalId}: ${(error as Error).message}`))
+        .finally(() => {
+          this.running--;
+          inFlight.delete(invocation);
+        });
+      inFlight.add(invocation);
     }
+    await Promise.allSettled(inFlight);
     // Messages carried over stay in flight and reappear after the visibility timeout.
     this.messagesInHand -= carry.length;
   }
