@@ -1,0 +1,23 @@
+import { InvalidInputError, RetryableError } from '../shared/errors.js';
+
+/** The webhook did not confirm the delivery (non-2xx, timeout, network error): the record is retried. */
+export class WebhookDeliveryError extends RetryableError {
+  readonly eventId: string;
+  /** HTTP status, when the webhook answered. */
+  readonly status?: number;
+
+  constructor(eventId: string, message: string, status?: number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'WebhookDeliveryError';
+    this.eventId = eventId;
+    this.status = status;
+  }
+}
+
+/** An events queue message that is not a payment event: reported failed, it dead-letters after maxReceiveCount. */
+export class InvalidEventMessageError extends InvalidInputError {
+  constructor(messageId: string, reasons: readonly string[], options?: ErrorOptions) {
+    super(`Message ${messageId} is not a valid payment event: ${reasons.join('; ')}`, reasons, options);
+    this.name = 'InvalidEventMessageError';
+  }
+}

@@ -1,0 +1,136 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { formatIssues } from '../shared/errors.js';
+import { faultPoint, InjectedFault } from '../shared/faults.js';
+import { METRIC, type Observability } from '../shared/observability.js';
+import { PaymentEventSchema, type PaymentEvent } from '../shared/payments-model.js';
+import { InvalidEventMessageError, WebhookDeliveryError } from './errors.js';
+import type { WebhookClient } from './webhook-client.js';
+
+/** Idempotency key prefix of notifier records: stable across function renames (Powertools defaults to the name). */
+export const NOTIFIER_KEY_PREFIX = 'notifier';
+
+/** Ports and settings of the notifier. */
+export interface NotifierDeps {
+  readonly webhook: WebhookClient;
+  readonly persistenceStore: BasePersistenceLayer;
+  /** Lifetime of a delivery record, in seconds. */
+  readonly expiresAfterSeconds: number;
+  readonly observability: Observability;
+}
+
+/** What one record's delivery returned (stored by Powertools and replayed for duplicates). */
+export interface DeliveryResult {
+  readonly eventId: string;
+  readonly status: number;
+  readonly deliveredAt: string;
+}
+
+/** The notifier: a batch handler delivering each event once per event id. */
+export interface Notifier {
+  handle(event: SQSEvent, context: Context): Promise<SQSBatchResponse>;
+}
+
+/**
+ * Parses an events queue record.
+ * @throws InvalidEventMessageError naming every problem.
+ */
+export function parseEventRecord(record: SQSRecord): PaymentEvent {
+  let json: unknown;
+  try {
+    json = JSON.parse(record.body);
+  } catch (error) {
+    throw new InvalidEventMessageError(record.messageId, [`body is not JSON (${(error as Error).message})`], { cause: error });
+  }
+  const parsed = PaymentEventSchema.safeParse(json);
+  if (!parsed.success) throw new InvalidEventMessageError(record.messageId, formatIssues(parsed.error.issues), { cause: parsed.error });
+  return parsed.data;
+}
+
+/**
+ * Builds the notifier: Powertools BatchProcessor (partial batch responses) + makeIdempotent keyed by the event id,
+ * so an event already delivered is not POSTed again — except in the window Powertools leaves open: a crash after
+ * the webhook answered and before the record is marked COMPLETED re-runs the call (the receiver must dedup by the
+ * `Idempotency-Key` header, which is why it is sent).
+ * @see https://docs.powertools.aws.dev/lambda/typescript/latest/features/idempotency/
+ */
+export function createNotifier(deps: NotifierDeps): Notifier {
+  const { observability, webhook } = deps;
+  const { logger } = observability;
+  const config = new IdempotencyConfig({
+    eventKeyJmesPath: 'eventId',
+    expiresAfterSeconds: deps.expiresAfterSeconds,
+    throwOnNoIdempotencyKey: true,
+    responseHook: (response) => {
+      observability.count(METRIC.DuplicatesSkipped);
+      logger.info('Event already delivered: webhook not called again');
+      return response;
+    },
+  });
+
+  const deliverOnce = makeIdempotent(
+    async (event: PaymentEvent): Promise<DeliveryResult> => {
+      observability.count(METRIC.WebhookAttempts);
+      let status: number;
+      try {
+        ({ status } = await webhook.deliver(event));
+      } catch (error) {
+        observability.count(METRIC.WebhookFailures);
+        throw error;
+      }
+      faultPoint('notifier.afterWebhook');
+      logger.info('Event delivered to the webhook', { status });
+      return { eventId: event.eventId, status, deliveredAt: new Date().toISOString() };
+    },
+    { persistenceStore: deps.persistenceStore, config, keyPrefix: NOTIFIER_KEY_PREFIX },
+  );
+
+  const recordHandler = async (record: SQSRecord): Promise<DeliveryResult> => {
+    let event: PaymentEvent;
+    try {
+      event = parseEventRecord(record);
+    } catch (error) {
+      logger.error('Invalid event message: reported failed, it will dead-letter after maxReceiveCount', {
+        messageId: record.messageId,
+        reasons: (error as InvalidEventMessageError).reasons,
+      });
+      throw error;
+    }
+    logger.appendKeys({ eventId: event.eventId, paymentId: event.paymentId, idempotencyKey: event.idempotencyKey });
+    try {
+      return await deliverOnce(event);
+    } catch (error) {
+      if (error instanceof WebhookDeliveryError) {
+        logger.warn('Webhook delivery failed: reported for retry', { messageId: record.messageId, status: error.status, reason: error.message });
+      } else if (!(error instanceof InjectedFault)) {
+        logger.error('Event delivery failed: reported for retry', { messageId: record.messageId, error: error as Error });
+      }
+      throw error;
+    } finally {
+      logger.removeKeys(['eventId', 'paymentId', 'idempotencyKey']);
+    }
+  };
+
+  return {
+    async handle(event, context) {
+      config.registerLambdaContext(context);
+      const processor = new BatchProcessor(EventType.SQS);
+      try {
+        const response = await processPartialResponse(event, recordHandler, processor, {
+          context,
+          // One record at a time: the webhook sees calls in queue order, and a crash stops the rest of the batch.
+          processInParallel: false,
+          throwOnFullBatchFailure: false,
+        });
+        // An injected crash must end the invocation like a real one, not become one reported record.
+        const crash = processor.errors.find((error) => error instanceof InjectedFault);
+        if (crash) throw crash;
+        return response;
+      } finally {
+        observability.flush();
+      }
+    },
+  };
+}
