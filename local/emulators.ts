@@ -14,6 +14,11 @@ export interface EmulatorOptions {
   readonly host?: string;
   /** How long to wait for DynamoDB Local to answer. @default 30000 */
   readonly startTimeoutMs?: number;
+  /**
+   * One database for every access key and region (DynamoDB Local's `-sharedDb`), so clients with any dummy
+   * credentials see the same tables. @default false
+   */
+  readonly sharedDb?: boolean;
 }
 
 /** Running emulators: endpoints and a `stop()` that kills the JVM and closes fauxqs. */
@@ -39,7 +44,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const dynamodbPort = options.dynamodbPort === 0 ? await freePort(host) : (options.dynamodbPort ?? 8000);
   const sqsPort = options.sqsPort ?? 4566;
 
-  const jvm: ChildProcess = spawnDynamoDbLocal({ port: dynamodbPort, stdio: 'ignore' });
+  const jvm: ChildProcess = spawnDynamoDbLocal({ port: dynamodbPort, stdio: 'ignore', sharedDb: options.sharedDb ?? false });
   let jvmExited = false;
   jvm.once('exit', () => (jvmExited = true));
   const sqsServer = await startFauxqs({ port: sqsPort, logger: false });

@@ -1,0 +1,356 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { join, resolve } from 'node:path';
+import { readCloudAssembly, type AssemblyStack } from './assembly/cloud-assembly.js';
+import { synthesize } from './assembly/synthesize.js';
+import type { RestApiDefinition } from './api/rest-api-definitions.js';
+import { readRestApis } from './api/rest-api-definitions.js';
+import { startRestApiServer, type RestApiServer } from './api/rest-api-server.js';
+import { DEFAULT_OUT_DIR, DEFAULT_PORTS, LOCAL_ACCOUNT_ID, LOCAL_PARTITION, LOCAL_URL_SUFFIX } from './constants.js';
+import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from './emulators.js';
+import { LocalRuntimeError } from './errors.js';
+import { startEventSourceMappings, validateMappings, type EventSourceMappings, type MappingStats, type ResolvedMapping } from './esm/index.js';
+import { readFunctions, type FunctionDefinition, type SkippedFunction } from './lambda/function-definitions.js';
+import { LocalFunction, type FunctionStats } from './lambda/local-function.js';
+import type { InvokeResult } from './lambda/types.js';
+import { writeOutputFiles, type StackOutputs } from './output-files.js';
+import { readEventSourceMappings } from './resources/event-source-mappings.js';
+import { createQueues, type LocalQueue } from './resources/queues.js';
+import { createTables, type LocalTable } from './resources/tables.js';
+import { TemplateResolver } from './template/resolver.js';
+
+/** Options of {@link startLocalRuntime}. */
+export interface LocalRuntimeOptions {
+  /** App command, as `cdk --app`. @default - the `app` of cdk.json */
+  readonly app?: string;
+  /** An existing cloud assembly directory; skips synthesis. @default - synthesize the app */
+  readonly assembly?: string;
+  /** CDK context, as `-c key=value`. @default {} */
+  readonly context?: Readonly<Record<string, string>>;
+  /** Ports; 0 picks a free one. @default { api: 3000, dynamodb: 8000, sqs: 4566 } */
+  readonly ports?: { readonly api?: number; readonly dynamodb?: number; readonly sqs?: number };
+  /** No invocation lines and no function output. @default false */
+  readonly quiet?: boolean;
+  /** Extra environment for every function (for example the fault plan); wins over the template's. @default {} */
+  readonly functionEnv?: Readonly<Record<string, string>>;
+  /** Where outputs.json, env and the synthesized assembly go. @default '.local' */
+  readonly outDir?: string;
+  /** Project directory (cdk.json, relative paths). @default process.cwd() */
+  readonly projectDir?: string;
+  /** Receives progress lines while starting. @default - silent */
+  readonly onProgress?: (line: string) => void;
+  /** Receives invocation lines and function output unless quiet. @default console.log */
+  readonly log?: (line: string) => void;
+}
+
+/** What runs where, for the ready table. */
+export interface RuntimeDescription {
+  readonly stacks: readonly string[];
+  readonly functions: readonly { logicalId: string; functionName: string; timeoutSeconds: number; memorySize: number }[];
+  readonly skippedFunctions: readonly SkippedFunction[];
+  readonly queues: readonly LocalQueue[];
+  readonly tables: readonly LocalTable[];
+  readonly apis: readonly { logicalId: string; url: string; routes: readonly string[] }[];
+  readonly mappings: readonly ResolvedMapping[];
+  readonly notes: readonly string[];
+}
+
+/** A running local stack (see {@link startLocalRuntime}). */
+export interface LocalRuntime {
+  /** Stack name → output key → value, as `cdk deploy --outputs-file` writes it (ApiUrl points at the local API). */
+  readonly outputs: StackOutputs;
+  /** Base URLs: `api` (origin of the first REST API, '' when none), `dynamodb`, `sqs`. */
+  readonly endpoints: { readonly api: string; readonly dynamodb: string; readonly sqs: string };
+  /** AWS_ENDPOINT_URL_* / AWS_REGION / dummy credentials an SDK or the CLI needs (also written to `<outDir>/env`). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Functions by logical id (each is a FunctionInvoker). */
+  readonly functions: ReadonlyMap<string, LocalFunction>;
+  /** Queues and tables by logical id. */
+  readonly queues: ReadonlyMap<string, LocalQueue>;
+  readonly tables: ReadonlyMap<string, LocalTable>;
+  /** Milliseconds from the call to ready. */
+  readonly readyMs: number;
+  /** Paths of the files written. */
+  readonly files: { readonly outputs: string; readonly env: string; readonly assembly: string };
+  /** What runs where. */
+  describe(): RuntimeDescription;
+  /**
+   * Resolves when no queue with a mapping has visible, delayed or in-flight messages, every stream is read to its
+   * end and no invocation runs (checked three times in a row, 100 ms apart).
+   * @throws LocalRuntimeError naming what is still busy after `timeoutMs` (default 60000).
+   */
+  waitForIdle(options?: { timeoutMs?: number }): Promise<void>;
+  /** Invocations per function, by logical id. */
+  stats(): Record<string, FunctionStats>;
+  /** Counters per event source mapping. */
+  mappingStats(): MappingStats[];
+  /** Stops mappings, API servers, function instances and emulators; idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a CDK app on this machine without Docker or AWS: synthesizes it (or reads `assembly`), starts DynamoDB Local
+ * and fauxqs, creates the template's tables and queues, runs its Lambda functions from their bundled assets in
+ * worker threads, its SQS and DynamoDB Streams event source mappings and its REST APIs, and writes
+ * `<outDir>/outputs.json` and `<outDir>/env`.
+ *
+ * @throws AssemblyError, TemplateResolutionError, ProvisioningError or MappingValidationError naming the problem;
+ *   everything started so far is stopped first.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const started = performance.now();
+  const projectDir = resolve(options.projectDir ?? process.cwd());
+  const outDir = resolve(projectDir, options.outDir ?? DEFAULT_OUT_DIR);
+  const progress = options.onProgress ?? (() => {});
+  const log = options.log ?? ((line: string) => console.log(line));
+  const elapsed = () => `${Math.round(performance.now() - started)} ms`;
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const stopAll = async () => {
+    for (const step of cleanup.splice(0).reverse()) await step().catch(() => {});
+  };
+
+  try {
+    // Synthesis and the JVM start are the slow parts: run them side by side.
+    const assemblyPromise = (async () => {
+      if (options.assembly) return resolve(projectDir, options.assembly);
+      progress('synthesizing the app (esbuild bundles the functions)…');
+      const dir = await synthesize({ projectDir, app: options.app, context: options.context, outDir: join(outDir, 'cdk.out'), region: LOCAL_REGION });
+      progress(`synthesized in ${elapsed()}`);
+      return dir;
+    })();
+    const emulatorsPromise = (async () => {
+      const ports = options.ports ?? {};
+      const emulators = await startEmulators({
+        dynamodbPort: ports.dynamodb ?? DEFAULT_PORTS.dynamodb,
+        sqsPort: ports.sqs ?? DEFAULT_PORTS.sqs,
+        sharedDb: true,
+      });
+      cleanup.push(() => emulators.stop());
+      progress(`emulators up (DynamoDB Local ${emulators.dynamodbEndpoint}, fauxqs ${emulators.sqsEndpoint}) at ${elapsed()}`);
+      return emulators;
+    })();
+    const [assemblyResult, emulatorsResult] = await Promise.allSettled([assemblyPromise, emulatorsPromise]);
+    if (emulatorsResult.status === 'rejected') throw emulatorsResult.reason;
+    if (assemblyResult.status === 'rejected') throw assemblyResult.reason;
+    const assemblyDir = assemblyResult.value;
+    const emulators: Emulators = emulatorsResult.value;
+    const stacks = readCloudAssembly(assemblyDir);
+
+    const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    const sqs = new SQSClient({ ...clientConfig, endpoint: emulators.sqsEndpoint });
+    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: emulators.dynamodbEndpoint });
+    const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: emulators.dynamodbEndpoint });
+    cleanup.push(async () => [sqs, dynamodb, streams].forEach((client) => client.destroy()));
+
+    const env: Record<string, string> = {
+      AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodbEndpoint,
+      AWS_ENDPOINT_URL_DYNAMODB_STREAMS: emulators.dynamodbEndpoint,
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    };
+
+    // execute-api URLs in outputs and environments are rewritten to the local servers.
+    const localApis = new Map<string, string>();
+    const localize = (value: string) =>
+      value.replace(/https:\/\/([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/g, (match, apiId: string) => localApis.get(apiId) ?? match);
+
+    const functions = new Map<string, LocalFunction>();
+    const byArn = new Map<string, LocalFunction>();
+    const queues = new Map<string, LocalQueue>();
+    const tables = new Map<string, LocalTable>();
+    const mappings: ResolvedMapping[] = [];
+    const apiServers: { definition: RestApiDefinition; server: RestApiServer }[] = [];
+    const skippedFunctions: SkippedFunction[] = [];
+    const notes: string[] = [];
+    const outputs: StackOutputs = {};
+    const exportsByName = new Map<string, unknown>();
+    const definitions: FunctionDefinition[] = [];
+
+    for (const stack of stacks) {
+      const resolver = new TemplateResolver(stack.template, {
+        stackName: stack.stackName,
+        region: LOCAL_REGION,
+        accountId: LOCAL_ACCOUNT_ID,
+        partition: LOCAL_PARTITION,
+        urlSuffix: LOCAL_URL_SUFFIX,
+        sqsEndpoint: emulators.sqsEndpoint,
+        exports: exportsByName,
+        localize,
+      });
+      const [stackQueues, stackTables] = await Promise.all([createQueues(resolver, sqs), createTables(resolver, dynamodb)]);
+      stackQueues.forEach((queue, id) => queues.set(id, queue));
+      stackTables.forEach((table, id) => tables.set(id, table));
+      progress(`${stack.stackName}: ${stackTables.size} table(s), ${stackQueues.size} queue(s) created at ${elapsed()}`);
+
+      const { apis, notes: apiNotes } = readRestApis(resolver);
+      notes.push(...apiNotes);
+      for (const definition of apis) {
+        const port = apiServers.length === 0 ? (options.ports?.api ?? DEFAULT_PORTS.api) : 0;
+        const server = await startRestApiServer({ api: definition, port, invoker: (arn) => byArn.get(arn) });
+        cleanup.push(() => server.close());
+        localApis.set(definition.apiId, `http://127.0.0.1:${server.port}`);
+        apiServers.push({ definition, server });
+      }
+
+      const read = readFunctions(stack, resolver);
+      skippedFunctions.push(...read.skipped);
+      for (const definition of read.functions) {
+        definitions.push(definition);
+        const fn = new LocalFunction(definition, {
+          environment: functionEnvironment(definition, env, options.functionEnv ?? {}),
+          output: options.quiet ? undefined : (line) => log(`  ${definition.logicalId} | ${line}`),
+          onInvoked: options.quiet ? undefined : (f, event, result, cold) => log(invocationLine(f, event, result, cold)),
+        });
+        cleanup.push(() => fn.stop());
+        functions.set(definition.logicalId, fn);
+        byArn.set(definition.arn, fn);
+      }
+      mappings.push(...readEventSourceMappings(resolver, read.functions));
+      resolveOutputs(stack, resolver, outputs, exportsByName, notes);
+    }
+
+    const queueByArn = new Map([...queues.values()].map((queue) => [queue.arn, queue]));
+    validateMappings(mappings, {
+      queueAttributesByArn: new Map([...queueByArn].map(([arn, queue]) => [arn, queue.attributes])),
+      functionTimeoutByArn: new Map(definitions.map((d) => [d.arn, d.timeoutSeconds])),
+    });
+    const esm: EventSourceMappings = startEventSourceMappings({
+      mappings,
+      invokers: byArn,
+      sqs,
+      streams,
+      queueByArn: (arn) => queueByArn.get(arn),
+      log: options.quiet ? undefined : log,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+    });
+    cleanup.push(() => esm.stop());
+
+    const files = writeOutputFiles(outDir, outputs, env);
+    const readyMs = performance.now() - started;
+    progress(`ready in ${Math.round(readyMs)} ms`);
+
+    const mappedQueueUrls = mappings.map((m) => queueByArn.get(m.eventSourceArn)?.url).filter((url): url is string => url !== undefined);
+    const firstApi = apiServers[0];
+    let stopped: Promise<void> | undefined;
+    return {
+      outputs,
+      endpoints: { api: firstApi ? `http://127.0.0.1:${firstApi.server.port}` : '', dynamodb: emulators.dynamodbEndpoint, sqs: emulators.sqsEndpoint },
+      env,
+      functions,
+      queues,
+      tables,
+      readyMs,
+      files: { outputs: files.outputsFile, env: files.envFile, assembly: assemblyDir },
+      describe: () => ({
+        stacks: stacks.map((s) => s.stackName),
+        functions: definitions.map(({ logicalId, functionName, timeoutSeconds, memorySize }) => ({ logicalId, functionName, timeoutSeconds, memorySize })),
+        skippedFunctions,
+        queues: [...queues.values()],
+        tables: [...tables.values()],
+        apis: apiServers.map(({ definition, server }) => ({
+          logicalId: definition.logicalId,
+          url: server.url,
+          routes: definition.routes.map((route) => `${route.httpMethod} ${route.resourcePath}`),
+        })),
+        mappings,
+        notes,
+      }),
+      waitForIdle: (waitOptions) => waitForIdle(waitOptions?.timeoutMs ?? 60_000, sqs, mappedQueueUrls, esm, functions),
+      stats: () => Object.fromEntries([...functions].map(([id, fn]) => [id, { ...fn.stats, durations: [...fn.stats.durations] }])),
+      mappingStats: () => esm.stats(),
+      stop: () => (stopped ??= stopAll()),
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+function functionEnvironment(definition: FunctionDefinition, env: Record<string, string>, extra: Readonly<Record<string, string>>): Record<string, string> {
+  return {
+    // Only what a Lambda environment has: no variables of the developer's shell leak in.
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    LANG: 'en_US.UTF-8',
+    ...definition.environment,
+    ...env,
+    AWS_LAMBDA_FUNCTION_NAME: definition.functionName,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(definition.memorySize),
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${definition.functionName}`,
+    AWS_EXECUTION_ENV: `AWS_Lambda_${definition.runtime}`,
+    LAMBDA_TASK_ROOT: definition.codeDir,
+    _HANDLER: definition.handler,
+    EXACTLY_ONCE_LOCAL_RUNTIME: '1',
+    ...extra,
+  };
+}
+
+function resolveOutputs(stack: AssemblyStack, resolver: TemplateResolver, outputs: StackOutputs, exportsByName: Map<string, unknown>, notes: string[]): void {
+  const values: Record<string, string> = {};
+  for (const [key, output] of Object.entries(stack.template.Outputs ?? {})) {
+    if (output.Condition && !resolver.condition(output.Condition, `Outputs.${key}.Condition`)) continue;
+    try {
+      const value = resolver.resolve(output.Value, `Outputs.${key}.Value`);
+      values[key] = typeof value === 'string' ? value : JSON.stringify(value);
+      if (output.Export) exportsByName.set(String(resolver.resolve(output.Export.Name, `Outputs.${key}.Export.Name`)), value);
+    } catch (error) {
+      // One output that cannot be resolved locally must not stop the stack from running.
+      notes.push(`${stack.stackName} output ${key} left out: ${(error as Error).message}`);
+    }
+  }
+  outputs[stack.stackName] = values;
+}
+
+function invocationLine(fn: LocalFunction, event: unknown, result: InvokeResult, cold: boolean): string {
+  const records = (event as { Records?: unknown[] } | null)?.Records;
+  const api = event as { httpMethod?: string; path?: string } | null;
+  const what = Array.isArray(records) ? `batch=${records.length}` : api?.httpMethod ? `${api.httpMethod} ${api.path}` : 'event';
+  let outcome: string;
+  if (result.timedOut) outcome = `TIMEOUT after ${fn.timeoutSeconds}s`;
+  else if (!result.ok) outcome = `ERROR ${result.error?.errorType}: ${result.error?.errorMessage}`;
+  else {
+    const failures = (result.payload as { batchItemFailures?: unknown[] } | null)?.batchItemFailures;
+    const status = (result.payload as { statusCode?: number } | null)?.statusCode;
+    outcome = Array.isArray(failures) && failures.length ? `ok, ${failures.length} batch item failure(s)` : status ? `ok ${status}` : 'ok';
+  }
+  return `λ ${fn.definition.logicalId} ${what} ${Math.round(result.durationMs)}ms${cold ? ' (cold)' : ''} ${outcome}`;
+}
+
+async function waitForIdle(timeoutMs: number, sqs: SQSClient, queueUrls: readonly string[], esm: EventSourceMappings, functions: ReadonlyMap<string, LocalFunction>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let quietChecks = 0;
+  let busy = '';
+  while (quietChecks < 3) {
+    busy = await busyReason(sqs, queueUrls, esm, functions);
+    quietChecks = busy ? 0 : quietChecks + 1;
+    if (quietChecks >= 3) return;
+    if (Date.now() > deadline) throw new LocalRuntimeError(`not idle after ${timeoutMs} ms: ${busy}`);
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
+  }
+}
+
+async function busyReason(sqs: SQSClient, queueUrls: readonly string[], esm: EventSourceMappings, functions: ReadonlyMap<string, LocalFunction>): Promise<string> {
+  for (const [id, fn] of functions) if (fn.active > 0) return `${id} has ${fn.active} invocation(s) running`;
+  for (const url of queueUrls) {
+    const { Attributes = {} } = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+      }),
+    );
+    const count = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'].reduce(
+      (sum, key) => sum + Number(Attributes[key as keyof typeof Attributes] ?? 0),
+      0,
+    );
+    if (count > 0) return `${url} has ${count} message(s) visible, delayed or in flight`;
+  }
+  if (!esm.idle()) return 'an event source mapping is still reading or invoking';
+  return '';
+}
+
+export { freePort };
