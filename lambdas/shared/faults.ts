@@ -121,7 +121,10 @@ function random(): number {
 export function shouldFault(point: FaultPoint): boolean {
   if (plan === null) return false;
   const p = plan.faults[point];
-  return p !== undefined && p > 0 && random() < p;
+  const fires = p !== undefined && p > 0 && random() < p;
+  // One structured line per fired fault, so the harness can show which faults a run really injected.
+  if (fires) console.log(JSON.stringify({ level: 'WARN', message: 'Injected fault', injectedFault: point }));
+  return fires;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Collects the EMF metrics the functions print (Powertools Metrics writes one JSON line per flush to stdout; local
  * function workers pipe their stdout to this process), so a chaos run can report what each layer says it absorbed
- * (`DuplicatesSkipped` by `layer`) without CloudWatch. Function log lines are swallowed unless `passThrough`.
+ * (`DuplicatesSkipped` by `layer`) without CloudWatch, and which faults fired (`InjectedFault|<point>`, from the line
+ * lambdas/shared/faults.ts prints when a fault fires). Function log lines are swallowed unless `passThrough`.
  */
 export interface MetricCapture {
   /** Sums per `<metric>|<layer>` (and `<metric>` alone for metrics without a layer). */
@@ -16,6 +17,15 @@ export function captureFunctionMetrics(options: { passThrough?: boolean } = {}):
   const original = process.stdout.write.bind(process.stdout);
   let pending = '';
   const consume = (line: string): boolean => {
+    if (line.startsWith('{') && line.includes('"injectedFault"')) {
+      try {
+        const point = (JSON.parse(line) as { injectedFault?: string }).injectedFault;
+        if (point) totals[`InjectedFault|${point}`] = (totals[`InjectedFault|${point}`] ?? 0) + 1;
+        return true;
+      } catch {
+        return false;
+      }
+    }
     if (!line.startsWith('{') || !line.includes('"_aws"')) return false;
     try {
       const record = JSON.parse(line) as Record<string, unknown> & {

@@ -37,6 +37,12 @@ export function formatChaosReport(result: ChaosResult, options: { maxFindings?: 
         : [['none', 0, '']]),
     ]),
     '',
+    `faults fired: ${
+      Object.entries(result.metrics)
+        .filter(([k]) => k.startsWith('InjectedFault|'))
+        .map(([k, v]) => `${k.slice('InjectedFault|'.length)} ×${v}`)
+        .join(', ') || 'none seen'
+    }`,
     `webhook: ${result.webhook.calls} calls, ${result.webhook.accepted} accepted, ${result.webhook.failed} answered 5xx, ${result.webhook.hung} hung`,
   );
   const fnRows = Object.entries(result.functionErrors);

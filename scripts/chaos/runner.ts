@@ -91,24 +91,41 @@ type StartLocalRuntime = (options: {
 // Loaded at run time, so the harness (and its unit tests) compile on their own.
 const RUNTIME_MODULE = '../../local/runtime.js';
 
+/** A running chaos environment: the local runtime with one consumer and one fault plan, and a webhook receiver. */
+export interface ChaosStack {
+  readonly consumer: ChaosConsumer;
+  readonly plan: ChaosPlan;
+  readonly receiver: WebhookReceiver;
+  readonly outputs: Outputs;
+  readonly startMs: number;
+  /** Stops the runtime, the receiver and the stdout capture. */
+  stop(): Promise<void>;
+}
+
+interface StackInternals {
+  readonly runtime: LocalRuntimeLike;
+  readonly sqs: SQSClient;
+  readonly ddb: DynamoDBClient;
+  readonly capture: MetricCapture;
+}
+const internals = new WeakMap<ChaosStack, StackInternals>();
+
 /**
- * Runs one chaos pass on the local runtime: starts a webhook receiver and the synthesized app (ledger strategy =
- * `consumer`, fault plan in every function's environment), drives the seeded workload through the public API and
- * straight onto the queues, waits for the pipeline to drain, then reads the ledger, the receiver and the DLQs and
- * hands them to the checker.
+ * Starts a webhook receiver and the synthesized app on the local runtime, with ledger strategy = `consumer` and the
+ * fault plan of `kinds` in every function's environment. Several workloads can run on one stack
+ * ({@link runWorkload}); each only looks at its own accounts.
  */
-export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+export async function startChaosStack(options: {
+  readonly consumer?: ChaosConsumer;
+  readonly faults?: readonly FaultKind[];
+  readonly seed: number;
+  readonly faultScale?: number;
+  readonly showFunctionLogs?: boolean;
+  readonly log?: (line: string) => void;
+}): Promise<ChaosStack> {
   const log = options.log ?? (() => {});
   const consumer = options.consumer ?? 'atomic';
-  const kinds = options.faults ?? ALL_FAULT_KINDS;
-  const plan = buildChaosPlan(kinds, options.seed, options.faultScale ?? 1);
-  const workload = generateWorkload({
-    messages: options.messages,
-    seed: options.seed,
-    accounts: options.accounts,
-    injections: plan.injections,
-  });
-  const idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
+  const plan = buildChaosPlan(options.faults ?? ALL_FAULT_KINDS, options.seed, options.faultScale ?? 1);
   const started = Date.now();
   const capture = captureFunctionMetrics({ passThrough: options.showFunctionLogs ?? false });
   let receiver: WebhookReceiver | undefined;
@@ -122,115 +139,181 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       functionEnv: { [ENV.FAULT_PLAN]: JSON.stringify(plan.faultPlan) },
       ports: { api: await freePort(), dynamodb: await freePort(), sqs: await freePort() },
       quiet: true,
-      outDir: `.chaos/${workload.runId}`,
+      outDir: `.chaos/run-${process.pid}-${Date.now()}`,
     });
-    const startMs = Date.now() - started;
     const outputs = stackOutputs(runtime.outputs);
     const sqs = new SQSClient({ endpoint: runtime.endpoints.sqs, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     const ddb = new DynamoDBClient({ endpoint: runtime.endpoints.dynamodb, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-    try {
-      // Redeliveries in seconds: the stack sets visibility = 6 × the consumer timeout; the run shortens it below the
-      // zombie's stall so a stalled invocation really loses its message to a newer attempt.
-      for (const url of [outputs.PaymentsQueueUrl, outputs.EventsQueueUrl]) {
-        await sqs.send(
-          new SetQueueAttributesCommand({
-            QueueUrl: url,
-            Attributes: { VisibilityTimeout: String(CHAOS_TIMINGS.visibilityTimeoutSeconds) },
-          }),
-        );
-      }
-      const api = new PaymentsApiClient({ apiUrl: outputs.ApiUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-      const apiReplays = { sent: 0, same: 0 };
-      log(`sending ${workload.payments.length} payments (${workload.actions.length} actions) to ${outputs.ApiUrl}`);
-      const sendStarted = Date.now();
-      await runActions(workload.actions, options.concurrency ?? 4, (action) =>
-        perform(action, { api, sqs, outputs, apiReplays }),
+    // Redeliveries in seconds: the stack sets visibility = 6 × the consumer timeout; the run shortens it below the
+    // zombie's stall so a stalled invocation really loses its message to a newer attempt.
+    for (const url of [outputs.PaymentsQueueUrl, outputs.EventsQueueUrl]) {
+      await sqs.send(
+        new SetQueueAttributesCommand({
+          QueueUrl: url,
+          Attributes: { VisibilityTimeout: String(CHAOS_TIMINGS.visibilityTimeoutSeconds) },
+        }),
       );
-      const sendMs = Date.now() - sendStarted;
-      log(`sent in ${sendMs} ms; waiting for the pipeline to drain`);
-      const drainStarted = Date.now();
-      await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
-      if (workload.afterIdle.length > 0) {
-        const events = await scanLedger(ddb, outputs.LedgerTableName);
-        await Promise.all(workload.afterIdle.map((action) => performAfterIdle(action, sqs, outputs, events.events)));
-        await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
-      }
-      const drainMs = Date.now() - drainStarted;
-      log(`drained in ${drainMs} ms; checking`);
-
-      const ledger = await scanLedger(ddb, outputs.LedgerTableName);
-      const deadLetters = [
-        ...(await drain(sqs, outputs.PaymentsDlqUrl)).map((body) => ({ queue: 'payments', body }) as ObservedDeadLetter),
-        ...(await drain(sqs, outputs.EventsDlqUrl)).map((body) => ({ queue: 'events', body }) as ObservedDeadLetter),
-        ...(await drain(sqs, outputs.RelayFailureQueueUrl)).map((body) => ({ queue: 'relay-failure', body }) as ObservedDeadLetter),
-      ];
-      const calls = receiver.calls();
-      const report = check(workload.payments, {
-        accounts: ledger.accounts,
-        outboxEvents: ledger.events,
-        webhookCalls: calls,
-        deadLetters,
-      });
-      const injected = countActions(workload);
-      const metrics = capture.totals();
-      const skipped = (layer: string) => metrics[`DuplicatesSkipped|${layer}`];
-      const absorbed: AbsorbedRow[] = [
-        {
-          layer: 'api idempotency',
-          injected: injected['api-retry'],
-          absorbed: skipped('api') ?? apiReplays.same,
-          source: skipped('api') === undefined ? 'replayed responses equal to the first' : 'EMF DuplicatesSkipped',
-        },
-        {
-          layer: 'FIFO dedup',
-          injected: injected['resend-in-window'],
-          absorbed: undefined,
-          source: 'accepted by SQS, never delivered: shows as no duplicate downstream',
-        },
-        {
-          layer: 'ledger marker',
-          injected: injected['resend-beyond-window'],
-          absorbed: skipped('ledger'),
-          source: 'EMF DuplicatesSkipped (includes redeliveries caused by crashes and zombies)',
-        },
-        {
-          layer: 'notifier idempotency',
-          injected: injected['event-twice'] * 2,
-          absorbed: skipped('notifier'),
-          source: 'EMF DuplicatesSkipped (includes relay re-publishes and notifier crashes)',
-        },
-      ];
-      const totalMs = Date.now() - started;
-      return {
-        options: { messages: options.messages, seed: options.seed, consumer, faults: plan.kinds },
-        plan,
-        workload,
-        injected,
-        report,
-        absorbed,
-        webhook: {
-          calls: calls.length,
-          accepted: calls.filter((c) => c.outcome === 'accepted').length,
-          failed: calls.filter((c) => c.outcome === 'failed').length,
-          hung: calls.filter((c) => c.outcome === 'hung').length,
-        },
-        functionErrors: summarizeStats(runtime.stats()),
-        metrics,
-        timings: { startMs, sendMs, drainMs, totalMs },
-        ok: report.lost === 0 && report.duplicated === 0,
-      };
-    } finally {
-      sqs.destroy();
-      ddb.destroy();
     }
-  } finally {
+    const rt = runtime;
+    const rc = receiver;
+    const stack: ChaosStack = {
+      consumer,
+      plan,
+      receiver: rc,
+      outputs,
+      startMs: Date.now() - started,
+      stop: async () => {
+        sqs.destroy();
+        ddb.destroy();
+        await rt.stop().catch(() => {});
+        await rc.stop().catch(() => {});
+        capture.stop();
+      },
+    };
+    internals.set(stack, { runtime: rt, sqs, ddb, capture });
+    return stack;
+  } catch (error) {
     await runtime?.stop().catch(() => {});
     await receiver?.stop().catch(() => {});
     capture.stop();
+    throw error;
   }
 }
 
-type Outputs = Record<
+/**
+ * Drives one seeded workload through a running chaos stack, waits for the pipeline to drain, then reads the ledger
+ * (this workload's accounts only), the receiver and the DLQs and hands them to the checker.
+ */
+export async function runWorkload(
+  stack: ChaosStack,
+  options: { readonly messages: number; readonly seed: number; readonly accounts?: number; readonly concurrency?: number; readonly idleTimeoutMs?: number; readonly log?: (line: string) => void },
+): Promise<ChaosResult> {
+  const { runtime, sqs, ddb, capture } = internals.get(stack)!;
+  const { outputs, plan, receiver } = stack;
+  const log = options.log ?? (() => {});
+  const workload = generateWorkload({
+    messages: options.messages,
+    seed: options.seed,
+    accounts: options.accounts,
+    injections: plan.injections,
+  });
+  const idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
+  const started = Date.now();
+  const metricsBefore = capture.totals();
+  await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
+  receiver.reset();
+  await Promise.all([drain(sqs, outputs.PaymentsDlqUrl), drain(sqs, outputs.EventsDlqUrl), drain(sqs, outputs.RelayFailureQueueUrl)]);
+
+  const api = new PaymentsApiClient({ apiUrl: outputs.ApiUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const apiReplays = { sent: 0, same: 0 };
+  log(`run ${workload.runId}: sending ${workload.payments.length} payments (${workload.actions.length} actions)`);
+  const sendStarted = Date.now();
+  await runActions(workload.actions, options.concurrency ?? 4, (action) => perform(action, { api, sqs, outputs, apiReplays }));
+  const sendMs = Date.now() - sendStarted;
+  log(`sent in ${sendMs} ms; waiting for the pipeline to drain`);
+  const drainStarted = Date.now();
+  await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
+  if (workload.afterIdle.length > 0) {
+    const { events } = await scanLedger(ddb, outputs.LedgerTableName, workload.runId);
+    await Promise.all(workload.afterIdle.map((action) => performAfterIdle(action, sqs, outputs, events)));
+    await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
+  }
+  const drainMs = Date.now() - drainStarted;
+  log(`drained in ${drainMs} ms; checking`);
+
+  const ledger = await scanLedger(ddb, outputs.LedgerTableName, workload.runId);
+  const deadLetters = [
+    ...(await drain(sqs, outputs.PaymentsDlqUrl)).map((body) => ({ queue: 'payments', body }) as ObservedDeadLetter),
+    ...(await drain(sqs, outputs.EventsDlqUrl)).map((body) => ({ queue: 'events', body }) as ObservedDeadLetter),
+    ...(await drain(sqs, outputs.RelayFailureQueueUrl)).map((body) => ({ queue: 'relay-failure', body }) as ObservedDeadLetter),
+  ];
+  const calls = [...receiver.calls()];
+  const report = check(workload.payments, {
+    accounts: ledger.accounts,
+    outboxEvents: ledger.events,
+    webhookCalls: calls,
+    deadLetters,
+  });
+  const injected = countActions(workload);
+  const metricsAfter = capture.totals();
+  const metrics: Record<string, number> = {};
+  for (const [key, value] of Object.entries(metricsAfter)) {
+    const delta = value - (metricsBefore[key] ?? 0);
+    if (delta !== 0) metrics[key] = delta;
+  }
+  const skipped = (layer: string) => metrics[`DuplicatesSkipped|${layer}`];
+  const anyMetrics = Object.keys(metricsAfter).length > 0;
+  const absorbed: AbsorbedRow[] = [
+    {
+      layer: 'api idempotency',
+      injected: injected['api-retry'],
+      absorbed: skipped('api') ?? apiReplays.same,
+      source: skipped('api') === undefined ? 'replays answered with the first response' : 'EMF DuplicatesSkipped',
+    },
+    {
+      layer: 'FIFO dedup',
+      injected: injected['resend-in-window'],
+      absorbed: undefined,
+      source: 'accepted by SQS, never delivered (no duplicate downstream)',
+    },
+    {
+      layer: 'ledger marker',
+      injected: injected['resend-beyond-window'],
+      absorbed: skipped('ledger') ?? (anyMetrics ? 0 : undefined),
+      source: 'EMF DuplicatesSkipped: also redeliveries after crashes and zombies',
+    },
+    {
+      layer: 'notifier idempotency',
+      injected: injected['event-twice'] * 2,
+      absorbed: skipped('notifier') ?? (anyMetrics ? 0 : undefined),
+      source: 'EMF DuplicatesSkipped: also relay re-publishes and notifier crashes',
+    },
+  ];
+  return {
+    options: { messages: options.messages, seed: options.seed, consumer: stack.consumer, faults: plan.kinds },
+    plan,
+    workload,
+    injected,
+    report,
+    absorbed,
+    webhook: {
+      calls: calls.length,
+      accepted: calls.filter((c) => c.outcome === 'accepted').length,
+      failed: calls.filter((c) => c.outcome === 'failed').length,
+      hung: calls.filter((c) => c.outcome === 'hung').length,
+    },
+    functionErrors: summarizeStats(runtime.stats()),
+    metrics,
+    timings: { startMs: stack.startMs, sendMs, drainMs, totalMs: Date.now() - started },
+    ok: report.lost === 0 && report.duplicated === 0,
+  };
+}
+
+/** One chaos pass: start a stack, run one workload, stop. What `npm run chaos` does. */
+export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const stack = await startChaosStack({
+    consumer: options.consumer,
+    faults: options.faults,
+    seed: options.seed,
+    faultScale: options.faultScale,
+    showFunctionLogs: options.showFunctionLogs,
+    log: options.log,
+  });
+  try {
+    return await runWorkload(stack, {
+      messages: options.messages,
+      seed: options.seed,
+      accounts: options.accounts,
+      concurrency: options.concurrency,
+      idleTimeoutMs: options.idleTimeoutMs,
+      log: options.log,
+    });
+  } finally {
+    await stack.stop();
+  }
+}
+
+export type Outputs = Record<
   | 'ApiUrl'
   | 'PaymentsQueueUrl'
   | 'PaymentsDlqUrl'
@@ -368,7 +451,8 @@ async function runActions(actions: readonly WorkloadAction[], concurrency: numbe
   await Promise.all(all);
 }
 
-async function scanLedger(ddb: DynamoDBClient, tableName: string) {
+async function scanLedger(ddb: DynamoDBClient, tableName: string, runId: string) {
+  const mine = `${runId}-`;
   const doc = DynamoDBDocumentClient.from(ddb);
   const accounts: ObservedAccount[] = [];
   const events: PaymentEvent[] = [];
@@ -377,7 +461,7 @@ async function scanLedger(ddb: DynamoDBClient, tableName: string) {
     const page = await doc.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }));
     for (const item of page.Items ?? []) {
       const pk = String(item.pk);
-      if (pk.startsWith(ACCOUNT_PREFIX)) {
+      if (pk.startsWith(`${ACCOUNT_PREFIX}${mine}`)) {
         accounts.push({
           accountId: pk.slice(ACCOUNT_PREFIX.length),
           balance: Number(item.balance ?? 0),
@@ -385,7 +469,8 @@ async function scanLedger(ddb: DynamoDBClient, tableName: string) {
           rejected: Number(item.rejected ?? 0),
         });
       } else if (pk.startsWith(OUTBOX_PREFIX) && typeof item.event === 'string') {
-        events.push(JSON.parse(item.event) as PaymentEvent);
+        const event = JSON.parse(item.event) as PaymentEvent;
+        if (event.accountId.startsWith(mine)) events.push(event);
       }
     }
     start = page.LastEvaluatedKey;

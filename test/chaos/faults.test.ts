@@ -1,6 +1,6 @@
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import {
   FaultPlanError,
@@ -61,8 +61,9 @@ describe('fault plan', () => {
     expect(loadFaultPlan(env({ 'ledger.zombie': 0.5 }))?.faults['ledger.zombie']).toBe(0.5);
   });
 
-  it('fires a fault point with its probability, reproducibly for a seed', () => {
+  it('fires a fault point with its probability, reproducibly for a seed, and says so on stdout', () => {
     // Prepare
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     const run = () => {
       setFaultPlanForTests({ seed: 42, faults: { 'ledger.afterCommit': 0.3 } });
       let fired = 0;
@@ -83,6 +84,9 @@ describe('fault plan', () => {
     expect(first).toBe(second);
     expect(first).toBeGreaterThan(200);
     expect(first).toBeLessThan(400);
+    expect(log).toHaveBeenCalledTimes(first * 2);
+    expect(JSON.parse(String(log.mock.calls[0]![0]))).toMatchObject({ injectedFault: 'ledger.afterCommit' });
+    log.mockRestore();
   });
 
   it('stalls a zombie for the planned delay, capped by the remaining time', async () => {
