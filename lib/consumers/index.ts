@@ -1,0 +1,26 @@
+import { Construct } from 'constructs';
+import type { ConsumerDeps, ConsumerRegistration } from './types.js';
+// scaffold:imports — `npm run new -- consumer <name> …` adds one import above this line.
+
+export type { ConsumerDeps, ConsumerRegistration } from './types.js';
+
+/**
+ * Every consumer added with `npm run new -- consumer <name> …`, in the order they were generated.
+ * The scaffold appends to this list; removing a consumer means deleting its line here and its files.
+ */
+export const CONSUMERS: readonly ConsumerRegistration[] = [
+  // scaffold:consumers — `npm run new` adds one entry above this line.
+];
+
+/**
+ * Adds every registered consumer to `scope` (one construct per consumer, id = its PascalCase name, under a
+ * `Consumers` construct so their logical ids do not collide with the stack's own).
+ * @param scope the stack (or any construct inside it)
+ * @param shared the tables and defaults the consumers use
+ * @returns the consumers' constructs, in registration order
+ */
+export function addConsumers(scope: Construct, shared: ConsumerDeps): Construct[] {
+  if (CONSUMERS.length === 0) return [];
+  const parent = new Construct(scope, 'Consumers');
+  return CONSUMERS.map((consumer) => consumer.add(parent, shared));
+}
