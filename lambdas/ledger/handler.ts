@@ -1,5 +1,6 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { getDynamoDbClient } from '../shared/clients.js';
+import { requirePositiveInteger } from '../shared/config.js';
 import { ENV, optionalEnv, requireEnv } from '../shared/env.js';
 import { createObservability } from '../shared/observability.js';
 import { processLedgerBatch } from './consumer.js';
@@ -7,7 +8,7 @@ import { loadLedgerStrategy } from './strategies/index.js';
 
 /** Payments FIFO queue consumer (partial batch responses on). Configuration is read once, at cold start. */
 const tableName = requireEnv(ENV.LEDGER_TABLE_NAME);
-const dedupTtlSeconds = positiveInteger(ENV.DEDUP_TTL_SECONDS, requireEnv(ENV.DEDUP_TTL_SECONDS));
+const dedupTtlSeconds = requirePositiveInteger(ENV.DEDUP_TTL_SECONDS);
 const strategyName = optionalEnv(ENV.LEDGER_STRATEGY, 'atomic');
 const observability = createObservability('ledger');
 const strategy = await loadLedgerStrategy(strategyName, {
@@ -21,10 +22,3 @@ const strategy = await loadLedgerStrategy(strategyName, {
 export const handler = async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> =>
   processLedgerBatch(event, context, { strategy, observability });
 
-function positiveInteger(name: string, raw: string): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new Error(`Environment variable ${name} must be a positive integer number of seconds (got "${raw}")`);
-  }
-  return value;
-}

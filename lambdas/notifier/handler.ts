@@ -1,6 +1,7 @@
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { getDynamoDbClient } from '../shared/clients.js';
+import { requirePositiveInteger } from '../shared/config.js';
 import { ENV, requireEnv } from '../shared/env.js';
 import { createObservability } from '../shared/observability.js';
 import { createNotifier } from './notifier.js';
@@ -10,23 +11,16 @@ import { HttpWebhookClient } from './webhook-client.js';
 const notifier = createNotifier({
   webhook: new HttpWebhookClient({
     url: requireEnv(ENV.WEBHOOK_URL),
-    timeoutMs: positiveInteger(ENV.WEBHOOK_TIMEOUT_MS, requireEnv(ENV.WEBHOOK_TIMEOUT_MS)),
+    timeoutMs: requirePositiveInteger(ENV.WEBHOOK_TIMEOUT_MS),
   }),
   persistenceStore: new DynamoDBPersistenceLayer({
     tableName: requireEnv(ENV.IDEMPOTENCY_TABLE_NAME),
     awsSdkV3Client: getDynamoDbClient(),
   }),
-  expiresAfterSeconds: positiveInteger(ENV.IDEMPOTENCY_TTL_SECONDS, requireEnv(ENV.IDEMPOTENCY_TTL_SECONDS)),
+  expiresAfterSeconds: requirePositiveInteger(ENV.IDEMPOTENCY_TTL_SECONDS),
   observability: createObservability('notifier'),
 });
 
 /** Lambda entry point (ReportBatchItemFailures on). */
 export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => notifier.handle(event, context);
 
-function positiveInteger(name: string, raw: string): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new Error(`Environment variable ${name} must be a positive integer (got "${raw}")`);
-  }
-  return value;
-}
