@@ -1,0 +1,70 @@
+/**
+ * `npm start`: runs the synthesized CDK app locally until Ctrl-C or SIGTERM (see {@link USAGE}).
+ */
+import { relative } from 'node:path';
+import { parseCliArgs, USAGE } from './cli-args.js';
+import { LocalRuntimeError } from './errors.js';
+import { startLocalRuntime, type LocalRuntime, type RuntimeDescription } from './runtime.js';
+
+function readyTable(description: RuntimeDescription, runtime: LocalRuntime): string {
+  const rows: [string, string, string][] = [];
+  for (const api of description.apis) rows.push(['API', api.logicalId, `${api.url}  (${api.routes.join(', ')})`]);
+  for (const fn of description.functions) rows.push(['Function', fn.logicalId, `${fn.functionName}  timeout ${fn.timeoutSeconds}s, ${fn.memorySize} MB`]);
+  for (const skipped of description.skippedFunctions) rows.push(['Function', skipped.logicalId, `not run: ${skipped.reason}`]);
+  for (const queue of description.queues) rows.push(['Queue', queue.logicalId, queue.url]);
+  for (const table of description.tables) rows.push(['Table', table.logicalId, `${table.name}${table.streamArn ? `  stream ${table.streamViewType}` : ''}`]);
+  for (const mapping of description.mappings) {
+    const fn = description.functions.find((f) => runtime.functions.get(f.logicalId)?.arn === mapping.functionRef);
+    rows.push(['Mapping', mapping.logicalId, `${mapping.eventSourceArn.split(':').slice(-1)[0]} → ${fn?.logicalId ?? mapping.functionRef}`]);
+  }
+  rows.push(['Endpoint', 'DynamoDB', runtime.endpoints.dynamodb], ['Endpoint', 'SQS', runtime.endpoints.sqs]);
+  const widths = [0, 1].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map(([kind, id, where]) => `  ${kind.padEnd(widths[0]!)}  ${id.padEnd(widths[1]!)}  ${where}`).join('\n');
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseCliArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error((error as Error).message);
+    return 2;
+  }
+  if (args.command === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  let runtime: LocalRuntime | undefined;
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping (mappings, API, functions, emulators)…`);
+    await runtime?.stop();
+    console.log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  try {
+    runtime = await startLocalRuntime({ ...args.options, onProgress: (line) => console.log(`… ${line}`) });
+  } catch (error) {
+    console.error(error instanceof LocalRuntimeError || (error as Error).name?.endsWith('Error') ? `local runtime failed to start: ${(error as Error).message}` : error);
+    return 1;
+  }
+  if (stopping) return 0;
+  console.log(`\nReady in ${Math.round(runtime.readyMs)} ms — ${runtime.describe().stacks.join(', ')}\n`);
+  console.log(readyTable(runtime.describe(), runtime));
+  for (const note of runtime.describe().notes) console.log(`  note: ${note}`);
+  console.log(`\n  outputs: ${relative(process.cwd(), runtime.files.outputs)}   env: ${relative(process.cwd(), runtime.files.env)}`);
+  console.log('  The local API accepts SigV4-signed requests without verifying signatures. Ctrl-C stops.\n');
+  return new Promise<number>(() => {}); // runs until a signal
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
