@@ -24,8 +24,8 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 
 /** What the parent tells the worker at start (JSON in argv[2]). */
 export interface WorkerConfig {
-  /** An esbuild bundle exporting `handler` (what deploys), or a bench-only adapter around a strategy module. */
-  readonly handler: { readonly kind: 'bundle'; readonly path: string } | { readonly kind: 'strategy'; readonly path: string };
+  /** The esbuild bundle of the handler, exporting `handler` (the code that deploys). */
+  readonly handler: { readonly kind: 'bundle'; readonly path: string };
   readonly queueUrl: string;
   readonly queueArn: string;
   /** Concurrent pollers (= concurrent invocations, as execution environments would be). */
@@ -49,14 +49,15 @@ export interface PhaseResult {
   readonly latenciesMs: number[];
   readonly startedAt: number;
   readonly finishedAt: number;
-  /** First SentTimestamp of the phase (for paced phases). */
+  /** Peak RSS of the worker process so far (handler + poller). */
   readonly peakRssBytes: number;
 }
 
 type Handler = (event: SQSEvent, context: Context) => Promise<{ batchItemFailures?: Array<{ itemIdentifier: string }> } | void>;
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
-const sqs = new SQSClient({});
+// Explicit endpoint: with only AWS_ENDPOINT_URL_SQS the SDK would follow the queue URL's host (fauxqs's own name).
+const sqs = new SQSClient({ endpoint: process.env.AWS_ENDPOINT_URL_SQS });
 let handler: Handler;
 
 interface PhaseState {
@@ -94,13 +95,9 @@ async function main(): Promise<void> {
 }
 
 async function loadHandler(): Promise<Handler> {
-  const mod = (await import(pathToFileURL(config.handler.path).href)) as { handler?: Handler; default?: unknown };
-  if (config.handler.kind === 'bundle') {
-    if (typeof mod.handler !== 'function') throw new Error(`${config.handler.path} exports no handler`);
-    return mod.handler;
-  }
-  const { createStrategyAdapter } = (await import('./strategy-adapter.js')) as typeof import('./strategy-adapter.js');
-  return createStrategyAdapter(mod);
+  const mod = (await import(pathToFileURL(config.handler.path).href)) as { handler?: Handler };
+  if (typeof mod.handler !== 'function') throw new Error(`${config.handler.path} exports no handler`);
+  return mod.handler;
 }
 
 async function runPhase(phase: string, expectUnique: number, expectRedeliveries: number, timeoutMs: number): Promise<void> {
