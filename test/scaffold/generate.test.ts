@@ -1,0 +1,185 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  ConsumerExistsError,
+  consumerNames,
+  generateConsumer,
+  InvalidConsumerNameError,
+  parseNewArgs,
+  renderTemplate,
+  ScaffoldError,
+  ScaffoldUsageError,
+  type GeneratedConsumer,
+} from '../../scripts/scaffold/index.js';
+import {
+  copyProject,
+  generateAll,
+  PROJECT_ROOT,
+  runBin,
+  VARIANTS,
+  writeOuterEmulatorsConfig,
+  writeScaffoldTsconfig,
+  type ProjectCopy,
+} from './project-copy.js';
+
+describe('npm run new -- consumer (each variant into a temporary copy of the project)', () => {
+  let copy: ProjectCopy;
+  let generated: GeneratedConsumer[];
+  let cli: Awaited<ReturnType<typeof runBin>>;
+
+  beforeAll(async () => {
+    copy = copyProject();
+    // Three variants through the module, one through the real CLI (`npm run new` runs `tsx scripts/new-consumer.ts`).
+    generated = generateAll(copy.root, VARIANTS.slice(0, 3));
+    const last = VARIANTS[3]!;
+    cli = await runBin(copy.root, 'tsx', [
+      'scripts/new-consumer.ts', 'consumer', last.name, '--queue', last.queue, '--effect', last.effect,
+    ]);
+    generated.push({
+      names: consumerNames(last.name),
+      files: [`lambdas/${last.name}/handler.ts`, `lambdas/${last.name}/${last.name}.ts`, `lambdas/${last.name}/errors.ts`,
+        `lib/consumers/${last.name}.ts`, `test/lambdas/${last.name}/${last.name}.test.ts`],
+      registry: 'lib/consumers/index.ts',
+      outputs: [],
+    });
+  });
+
+  afterAll(() => copy?.remove());
+
+  it('writes handler, domain, errors, tests and wiring for every variant and registers each once', () => {
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toContain('+ lambdas/std-ddb/handler.ts');
+    const registry = readFileSync(join(copy.root, 'lib/consumers/index.ts'), 'utf8');
+    for (const g of generated) {
+      for (const file of g.files) expect(existsSync(join(copy.root, file)), file).toBe(true);
+      expect(registry.match(new RegExp(`add${g.names.Pascal}Consumer }`, 'g'))).toHaveLength(2); // import + entry
+    }
+  });
+
+  it('writes working code, not stubs: no TODO, no placeholders left, the right core per effect', () => {
+    for (const g of generated) {
+      for (const file of g.files) {
+        const text = readFileSync(join(copy.root, file), 'utf8');
+        expect(text, file).not.toMatch(/TODO|FIXME|\{\{\w+\}\}|\/\/#(if|else|endif)/);
+      }
+    }
+    const read = (file: string) => readFileSync(join(copy.root, file), 'utf8');
+    expect(read('lambdas/fifo-ddb/fifo-ddb.ts')).toContain('commitOnce');
+    expect(read('lambdas/fifo-ddb/fifo-ddb.ts')).not.toContain('OUTBOX');
+    expect(read('lambdas/fifo-ddb-outbox/fifo-ddb-outbox.ts')).toContain('FIFO_DDB_OUTBOX_OUTBOX#');
+    expect(read('lambdas/std-external/handler.ts')).toMatch(/makeIdempotent[\s\S]*BatchProcessor\(EventType\.SQS\)/);
+    expect(read('lambdas/std-external/std-external.ts')).toContain("'idempotency-key': message.idempotencyKey");
+    expect(read('lib/consumers/fifo-ddb.ts')).toContain('fifo: true');
+    expect(read('lib/consumers/std-ddb.ts')).not.toContain('fifo: true');
+  });
+
+  it('typechecks under the project\'s strict tsconfig', async () => {
+    // Prepare
+    const tsconfig = writeScaffoldTsconfig(copy.root, generated);
+
+    // Act
+    const result = await runBin(copy.root, 'tsc', ['--noEmit', '-p', tsconfig]);
+
+    // Assess
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
+  it('passes its generated tests against the emulators (duplicate delivery → one effect)', async () => {
+    // Prepare
+    const config = writeOuterEmulatorsConfig(copy.root);
+    const testFiles = generated.map((g) => `test/lambdas/${g.names.name}/`);
+
+    // Act
+    const result = await runBin(copy.root, 'vitest', ['run', '-c', config, ...testFiles], {
+      SCAFFOLD_DDB_ENDPOINT: inject('ddbEndpoint'),
+      SCAFFOLD_SQS_ENDPOINT: inject('sqsEndpoint'),
+    });
+
+    // Assess: every generated file ran and passed
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/Test Files\s+4 passed \(4\)/);
+    expect(result.stdout).toMatch(/Tests\s+1[0-9] passed/);
+  });
+});
+
+describe('npm run new refusals', () => {
+  let root: string;
+  beforeAll(() => {
+    // A minimal project: the registry is all the generator needs to find.
+    root = mkdtempSync(join(tmpdir(), 'scaffold-refuse-'));
+    mkdirSync(join(root, 'lib/consumers'), { recursive: true });
+    writeFileSync(join(root, 'lib/consumers/index.ts'), readFileSync(join(PROJECT_ROOT, 'lib/consumers/index.ts'), 'utf8'));
+  });
+
+  it('rejects a name that already exists and writes nothing', () => {
+    // Prepare
+    mkdirSync(join(root, 'lambdas/loyalty-points'), { recursive: true });
+    const before = readFileSync(join(root, 'lib/consumers/index.ts'), 'utf8');
+
+    // Act + Assess
+    const attempt = () => generateConsumer({ root, spec: { name: 'loyalty-points', queue: 'fifo', effect: 'dynamodb', outbox: false } });
+    expect(attempt).toThrow(ConsumerExistsError);
+    expect(attempt).toThrow(/"loyalty-points" already exists \(lambdas\/loyalty-points\)/);
+    expect(readFileSync(join(root, 'lib/consumers/index.ts'), 'utf8')).toBe(before);
+    expect(existsSync(join(root, 'lib/consumers/loyalty-points.ts'))).toBe(false);
+  });
+
+  it('rejects generating the same consumer twice (its wiring exists)', () => {
+    // Prepare
+    generateConsumer({ root, spec: { name: 'audit-trail', queue: 'standard', effect: 'dynamodb', outbox: false } });
+
+    // Act + Assess
+    expect(() =>
+      generateConsumer({ root, spec: { name: 'audit-trail', queue: 'fifo', effect: 'external', outbox: false } }),
+    ).toThrow(/already exists \(lambdas\/audit-trail, lib\/consumers\/audit-trail\.ts, test\/lambdas\/audit-trail/);
+  });
+
+  it.each([
+    ['a', /2 to 40/],
+    ['x'.repeat(41), /2 to 40/],
+    ['LoyaltyPoints', /kebab-case/],
+    ['loyalty_points', /kebab-case/],
+    ['loyalty--points', /kebab-case/],
+    ['-loyalty', /kebab-case/],
+    ['9lives', /kebab-case/],
+    ['ledger', /reserved/],
+    ['notifier', /reserved/],
+    ['create-payment', /reserved/],
+    ['shared', /reserved/],
+  ])('rejects the invalid name %s', (name, reason) => {
+    const attempt = () => generateConsumer({ root, spec: { name, queue: 'fifo', effect: 'dynamodb', outbox: false } });
+    expect(attempt).toThrow(InvalidConsumerNameError);
+    expect(attempt).toThrow(reason);
+  });
+
+  it('rejects --outbox with an external effect, and missing or unknown options', () => {
+    expect(() => parseNewArgs(['consumer', 'x1', '--queue', 'fifo', '--effect', 'external', '--outbox'])).toThrow(
+      /--outbox needs --effect dynamodb/,
+    );
+    expect(() => parseNewArgs(['consumer', 'x1', '--effect', 'dynamodb'])).toThrow(/--queue must be fifo or standard/);
+    expect(() => parseNewArgs(['consumer', 'x1', '--queue', 'fifo', '--effect', 'lambda'])).toThrow(ScaffoldUsageError);
+    expect(() => parseNewArgs(['producer', 'x1'])).toThrow(/Expected "consumer"/);
+    expect(() => parseNewArgs(['consumer', 'x1', '--queue', 'fifo', '--effect', 'dynamodb', '--colour', 'red'])).toThrow(
+      /Unknown option --colour/,
+    );
+  });
+
+  it('rejects a name through the CLI with a clear message and exit code 2', async () => {
+    const result = await runBin(root, 'tsx', [
+      join(PROJECT_ROOT, 'scripts/new-consumer.ts'), 'consumer', 'relay', '--queue', 'fifo', '--effect', 'dynamodb',
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/Invalid consumer name "relay": it is reserved/);
+  });
+
+  it('throws on a template typo instead of shipping it', () => {
+    expect(() => renderTemplate('a {{nope}}', {}, {})).toThrow(/unknown placeholder \{\{nope\}\}/);
+    expect(() => renderTemplate('//#if missing\nx\n//#endif', {}, {})).toThrow(ScaffoldError);
+    expect(() => renderTemplate('//#if a\nx', { a: true }, {})).toThrow(/without \/\/#endif/);
+    expect(renderTemplate('//#if a\nyes\n//#else\nno\n//#endif\n{{v}}', { a: false }, { v: 'V' })).toBe('no\nV');
+  });
+});

@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { generateConsumer, type ConsumerSpec, type GeneratedConsumer } from '../../scripts/scaffold/index.js';
+
+/** The project under test (this checkout). */
+export const PROJECT_ROOT = resolve(import.meta.dirname, '../..');
+
+/** The four variants issue 7 asks for. */
+export const VARIANTS: readonly ConsumerSpec[] = [
+  { name: 'fifo-ddb', queue: 'fifo', effect: 'dynamodb', outbox: false },
+  { name: 'fifo-ddb-outbox', queue: 'fifo', effect: 'dynamodb', outbox: true },
+  { name: 'std-external', queue: 'standard', effect: 'external', outbox: false },
+  { name: 'std-ddb', queue: 'standard', effect: 'dynamodb', outbox: false },
+];
+
+const SKIP = new Set(['node_modules', '.git', 'cdk.out', '.local', '.bench', '.chaos', 'coverage']);
+
+/** A temporary copy of the project (without node_modules, which is symlinked), removed by `remove()`. */
+export interface ProjectCopy {
+  readonly root: string;
+  remove(): void;
+}
+
+/** Copies the project into a temporary folder and symlinks node_modules (fast: the repo without it is small). */
+export function copyProject(): ProjectCopy {
+  const root = mkdtempSync(join(tmpdir(), 'scaffold-'));
+  cpSync(PROJECT_ROOT, root, {
+    recursive: true,
+    filter: (source) => !SKIP.has(basename(source)) || source === PROJECT_ROOT,
+  });
+  symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
+  return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** Generates every spec into `root`. */
+export function generateAll(root: string, specs: readonly ConsumerSpec[]): GeneratedConsumer[] {
+  return specs.map((spec) => generateConsumer({ root, spec }));
+}
+
+/**
+ * Writes a tsconfig that checks only the generated files (and what they import), so a teammate's half-written
+ * module elsewhere cannot fail this test; strictness comes from the project's tsconfig.json.
+ */
+export function writeScaffoldTsconfig(root: string, generated: readonly GeneratedConsumer[]): string {
+  const file = join(root, 'tsconfig.scaffold.json');
+  writeFileSync(
+    file,
+    JSON.stringify({ extends: './tsconfig.json', include: [...generated.flatMap((g) => g.files), 'lib/consumers', 'test/support'] }),
+  );
+  return file;
+}
+
+/**
+ * A vitest config for the copy that reuses THIS run's emulators (endpoints passed through the environment) instead of
+ * starting a second DynamoDB Local.
+ */
+export function writeOuterEmulatorsConfig(root: string): string {
+  writeFileSync(
+    join(root, 'test/support/outer-emulators.ts'),
+    `import type { TestProject } from 'vitest/node';
+export default function setup(project: TestProject) {
+  project.provide('ddbEndpoint', process.env['SCAFFOLD_DDB_ENDPOINT']!);
+  project.provide('sqsEndpoint', process.env['SCAFFOLD_SQS_ENDPOINT']!);
+}
+`,
+  );
+  const file = join(root, 'vitest.scaffold.config.ts');
+  writeFileSync(
+    file,
+    `import { defineConfig } from 'vitest/config';
+export default defineConfig({
+  test: { globalSetup: ['test/support/outer-emulators.ts'], include: ['test/lambdas/**/*.test.ts'], testTimeout: 60_000, maxWorkers: 2 },
+});
+`,
+  );
+  return file;
+}
+
+/** Result of a child process. */
+export interface RunResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a binary of node_modules/.bin in `cwd` (async, so the test's own event loop keeps serving). */
+export function runBin(cwd: string, bin: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 80_000): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(join(PROJECT_ROOT, 'node_modules/.bin', bin), args, {
+      cwd,
+      env: { ...process.env, ...env, FORCE_COLOR: '0', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
