@@ -22,6 +22,19 @@ import { UnsafeDeploymentError } from './errors.js';
 /** Environment variables that switch fault injection on; the stack refuses to synthesize them (issue 4). */
 export const FORBIDDEN_FUNCTION_ENV = [ENV.FAULT_PLAN, ENV.LOCAL_RUNTIME] as const;
 
+/** Stack output names: a contract with the local runtime, the e2e suite and the scripts. */
+export const OUTPUT_NAMES = [
+  'ApiUrl',
+  'PaymentsQueueUrl',
+  'PaymentsDlqUrl',
+  'EventsQueueUrl',
+  'EventsDlqUrl',
+  'RelayFailureQueueUrl',
+  'LedgerTableName',
+  'IdempotencyTableName',
+] as const;
+export type OutputName = (typeof OUTPUT_NAMES)[number];
+
 /** Powertools service names of the functions (the `service` dimension of their metrics). */
 export const SERVICE_NAMES = {
   createPayment: 'create-payment',
@@ -232,14 +245,17 @@ export class PaymentsStack extends Stack {
     });
 
     // --- Outputs (names are a contract: the local runtime, the e2e suite and the scripts read them) -------------
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the payments API (SigV4)' });
-    new CfnOutput(this, 'PaymentsQueueUrl', { value: this.ledger.queue.queueUrl });
-    new CfnOutput(this, 'PaymentsDlqUrl', { value: this.ledger.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'EventsQueueUrl', { value: this.notifier.queue.queueUrl });
-    new CfnOutput(this, 'EventsDlqUrl', { value: this.notifier.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'RelayFailureQueueUrl', { value: this.relay.failureQueue.queueUrl });
-    new CfnOutput(this, 'LedgerTableName', { value: this.ledgerTable.table.tableName });
-    new CfnOutput(this, 'IdempotencyTableName', { value: this.idempotencyTable.table.tableName });
+    const outputs: Record<OutputName, string> = {
+      ApiUrl: this.api.url,
+      PaymentsQueueUrl: this.ledger.queue.queueUrl,
+      PaymentsDlqUrl: this.ledger.deadLetterQueue.queueUrl,
+      EventsQueueUrl: this.notifier.queue.queueUrl,
+      EventsDlqUrl: this.notifier.deadLetterQueue.queueUrl,
+      RelayFailureQueueUrl: this.relay.failureQueue.queueUrl,
+      LedgerTableName: this.ledgerTable.table.tableName,
+      IdempotencyTableName: this.idempotencyTable.table.tableName,
+    };
+    for (const name of OUTPUT_NAMES) new CfnOutput(this, name, { value: outputs[name] });
 
     this.acknowledgeNagFindings(key, relayFn.role);
     this.node.addValidation({ validate: () => this.findForbiddenEnvironment() });
@@ -307,6 +323,8 @@ export class PaymentsStack extends Stack {
       plan.addApiStage({ stage: api.deploymentStage });
       plan.addApiKey(api.addApiKey('ApiKey', { description: 'Payments API key' }));
     }
+    // RestApi adds an `Endpoint` output; the stack's outputs are a fixed contract (ApiUrl carries the same URL).
+    api.node.tryRemoveChild('Endpoint');
     return api;
   }
 
@@ -354,9 +372,12 @@ export class PaymentsStack extends Stack {
     const errors: string[] = [];
     for (const child of this.node.findAll()) {
       if (!(child instanceof lambda.CfnFunction)) continue;
-      const environment = this.resolve(child.environment) as { Variables?: Record<string, unknown> } | undefined;
+      const environment = this.resolve(child.environment) as
+        | { variables?: Record<string, unknown>; Variables?: Record<string, unknown> }
+        | undefined;
+      const variables = environment?.variables ?? environment?.Variables ?? {};
       for (const name of FORBIDDEN_FUNCTION_ENV) {
-        if (environment?.Variables && name in environment.Variables) {
+        if (name in variables) {
           errors.push(
             new UnsafeDeploymentError(
               `${child.node.path} sets ${name}: fault injection is for the local runtime only and must never be ` +

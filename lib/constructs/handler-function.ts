@@ -134,6 +134,7 @@ export class HandlerFunction extends Construct {
     // Only its own log group: no AWSLambdaBasicExecutionRole (that one allows every log group of the account).
     this.logGroup.grant(this.role, 'logs:CreateLogStream', 'logs:PutLogEvents');
 
+    const bundling = { ...BUNDLING_DEFAULTS, ...props.bundling };
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       entry: props.entry,
       handler: 'handler',
@@ -146,8 +147,10 @@ export class HandlerFunction extends Construct {
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
-      bundling: { ...BUNDLING_DEFAULTS, ...props.bundling },
+      bundling,
       environment: {
+        // Stack traces point at the TypeScript sources (the bundle ships its source map).
+        ...(bundling.sourceMap ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
         POWERTOOLS_SERVICE_NAME: this.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
