@@ -1,5 +1,5 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { IdempotencyAlreadyInProgressError, IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { formatIssues } from '../shared/errors.js';
@@ -102,7 +102,11 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     try {
       return await deliverOnce(event);
     } catch (error) {
-      if (error instanceof WebhookDeliveryError) {
+      if (error instanceof IdempotencyAlreadyInProgressError) {
+        // The same event is being delivered by another invocation (a duplicate on the standard queue): retry later,
+        // by then its record is COMPLETED and this copy is skipped.
+        logger.info('Event is being delivered by another invocation: reported for retry', { messageId: record.messageId });
+      } else if (error instanceof WebhookDeliveryError) {
         logger.warn('Webhook delivery failed: reported for retry', { messageId: record.messageId, status: error.status, reason: error.message });
       } else if (!(error instanceof InjectedFault)) {
         logger.error('Event delivery failed: reported for retry', { messageId: record.messageId, error: error as Error });

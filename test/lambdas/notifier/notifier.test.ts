@@ -14,7 +14,7 @@ interface Call {
 }
 let server: Server;
 let calls: Call[] = [];
-let script: (number | 'hang')[] = [];
+let script: (number | 'hang' | { readonly delayMs: number })[] = [];
 
 let handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
@@ -26,6 +26,10 @@ beforeAll(async () => {
       calls.push({ headers: req.headers, body });
       const next = script.shift() ?? 200;
       if (next === 'hang') return; // never answers: the notifier's timeout must fire
+      if (typeof next === 'object') {
+        setTimeout(() => res.writeHead(200).end('{}'), next.delayMs);
+        return;
+      }
       res.writeHead(next, { 'content-type': 'application/json' }).end('{}');
     });
   });
@@ -99,6 +103,24 @@ describe('notifier handler (DynamoDB Local + a webhook on 127.0.0.1)', () => {
     expect(duplicates.batchItemFailures).toEqual([]);
     expect(calls).toHaveLength(2);
     expect(calls.every((c) => c.headers['idempotency-key'] === event.eventId)).toBe(true);
+  });
+
+  it('calls the webhook once when two invocations get the same event at the same time (standard queue duplicate)', async () => {
+    // Prepare: the webhook takes 200 ms, so the second invocation finds the first one's INPROGRESS record.
+    const event = paymentEvent();
+    const a = sqsRecord({ body: event });
+    const b = sqsRecord({ body: event });
+    script = [{ delayMs: 200 }];
+
+    // Act
+    const [first, second] = await Promise.all([handler(sqsEvent(a), lambdaContext()), handler(sqsEvent(b), lambdaContext())]);
+    const retryOfSecond = await handler(sqsEvent(b), lambdaContext());
+
+    // Assess: one call; the concurrent copy was reported for retry, and its retry was skipped as already delivered.
+    expect(calls).toHaveLength(1);
+    expect([...first.batchItemFailures, ...second.batchItemFailures]).toHaveLength(1);
+    expect(retryOfSecond.batchItemFailures).toEqual([]);
+    expect(calls).toHaveLength(1);
   });
 
   it('fails the record when the webhook does not answer within WEBHOOK_TIMEOUT_MS', async () => {
