@@ -125,6 +125,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         dynamodbPort: ports.dynamodb ?? DEFAULT_PORTS.dynamodb,
         sqsPort: ports.sqs ?? DEFAULT_PORTS.sqs,
         sharedDb: true,
+        // A busy 2-core machine can take well over 30 s to start the JVM; failing early helps nobody.
+        startTimeoutMs: 120_000,
       });
       cleanup.push(() => emulators.stop());
       progress(`emulators up (DynamoDB Local ${emulators.dynamodbEndpoint}, fauxqs ${emulators.sqsEndpoint}) at ${elapsed()}`);
