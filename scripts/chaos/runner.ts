@@ -12,6 +12,7 @@ import { ENV } from '../../lambdas/shared/env.js';
 import { ACCOUNT_PREFIX, OUTBOX_PREFIX } from '../../lambdas/shared/ledger-keys.js';
 import { deduplicationIdFor, type PaymentEvent, type PaymentMessage } from '../../lambdas/shared/payments-model.js';
 import { PaymentsApiClient } from '../../local/api-client.js';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver.js';
 import { check, type CheckReport, type ObservedAccount, type ObservedDeadLetter } from './checker.js';
@@ -72,28 +73,11 @@ export interface ChaosResult {
   readonly ok: boolean;
 }
 
-/** What the harness needs of the local runtime (see local/runtime.ts). */
-interface LocalRuntimeLike {
-  readonly outputs: Record<string, Record<string, string>>;
-  readonly endpoints: { readonly api: string; readonly dynamodb: string; readonly sqs: string };
-  waitForIdle(options?: { timeoutMs?: number }): Promise<void>;
-  stats(): unknown;
-  stop(): Promise<void>;
-}
-type StartLocalRuntime = (options: {
-  context?: Record<string, string>;
-  functionEnv?: Record<string, string>;
-  ports?: { api?: number; dynamodb?: number; sqs?: number };
-  quiet?: boolean;
-  outDir?: string;
-}) => Promise<LocalRuntimeLike>;
-
-// Loaded at run time, so the harness (and its unit tests) compile on their own.
-const RUNTIME_MODULE = '../../local/runtime.js';
-
 /** A running chaos environment: the local runtime with one consumer and one fault plan, and a webhook receiver. */
 export interface ChaosStack {
   readonly consumer: ChaosConsumer;
+  /** The synthesized cloud assembly, reusable by another stack (`assembly` option). */
+  readonly assembly: string;
   readonly plan: ChaosPlan;
   readonly receiver: WebhookReceiver;
   readonly outputs: Outputs;
@@ -103,7 +87,7 @@ export interface ChaosStack {
 }
 
 interface StackInternals {
-  readonly runtime: LocalRuntimeLike;
+  readonly runtime: LocalRuntime;
   readonly sqs: SQSClient;
   readonly ddb: DynamoDBClient;
   readonly capture: MetricCapture;
@@ -122,23 +106,38 @@ export async function startChaosStack(options: {
   readonly faultScale?: number;
   readonly showFunctionLogs?: boolean;
   readonly log?: (line: string) => void;
+  /**
+   * Reuse a synthesized assembly instead of synthesizing again (faster). The consumer still applies: the run sets
+   * LEDGER_STRATEGY in every function's environment, which wins over the template's. For `powertools`, the assembly
+   * must come from a `powertools` synth (its ledger also needs IDEMPOTENCY_TABLE_NAME).
+   * @default - synthesize with context ledgerStrategy = consumer
+   */
+  readonly assembly?: string;
 }): Promise<ChaosStack> {
   const log = options.log ?? (() => {});
   const consumer = options.consumer ?? 'atomic';
   const plan = buildChaosPlan(options.faults ?? ALL_FAULT_KINDS, options.seed, options.faultScale ?? 1);
   const started = Date.now();
-  const capture = captureFunctionMetrics({ passThrough: options.showFunctionLogs ?? false });
+  const capture = captureFunctionMetrics(options.showFunctionLogs ? (line) => console.log(line) : undefined);
   let receiver: WebhookReceiver | undefined;
-  let runtime: LocalRuntimeLike | undefined;
+  let runtime: LocalRuntime | undefined;
   try {
     receiver = await startWebhookReceiver({ behaviour: plan.webhook });
-    const { startLocalRuntime } = (await import(RUNTIME_MODULE)) as { startLocalRuntime: StartLocalRuntime };
     log(`starting the local runtime (consumer ${consumer}, faults: ${plan.kinds.join(', ') || 'none'})`);
     runtime = await startLocalRuntime({
-      context: { ledgerStrategy: consumer, webhookUrl: receiver.url, ...CHAOS_CONTEXT },
-      functionEnv: { [ENV.FAULT_PLAN]: JSON.stringify(plan.faultPlan) },
+      ...(options.assembly
+        ? { assembly: options.assembly }
+        : { context: { ledgerStrategy: consumer, webhookUrl: receiver.url, ...CHAOS_CONTEXT } }),
+      functionEnv: {
+        [ENV.FAULT_PLAN]: JSON.stringify(plan.faultPlan),
+        [ENV.LEDGER_STRATEGY]: consumer,
+        // A reused assembly points at another receiver: this run's wins.
+        [ENV.WEBHOOK_URL]: receiver.url,
+      },
       ports: { api: await freePort(), dynamodb: await freePort(), sqs: await freePort() },
-      quiet: true,
+      // Not quiet: the function output lines carry the EMF metrics and fault notes the report counts.
+      quiet: false,
+      log: (line) => capture.line(line),
       outDir: `.chaos/run-${process.pid}-${Date.now()}`,
     });
     const outputs = stackOutputs(runtime.outputs);
@@ -158,6 +157,7 @@ export async function startChaosStack(options: {
     const rc = receiver;
     const stack: ChaosStack = {
       consumer,
+      assembly: rt.files.assembly,
       plan,
       receiver: rc,
       outputs,
@@ -167,7 +167,6 @@ export async function startChaosStack(options: {
         ddb.destroy();
         await rt.stop().catch(() => {});
         await rc.stop().catch(() => {});
-        capture.stop();
       },
     };
     internals.set(stack, { runtime: rt, sqs, ddb, capture });
@@ -175,7 +174,6 @@ export async function startChaosStack(options: {
   } catch (error) {
     await runtime?.stop().catch(() => {});
     await receiver?.stop().catch(() => {});
-    capture.stop();
     throw error;
   }
 }
@@ -200,6 +198,7 @@ export async function runWorkload(
   const idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
   const started = Date.now();
   const metricsBefore = capture.totals();
+  const statsBefore = summarizeStats(runtime.stats());
   await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
   receiver.reset();
   await Promise.all([drain(sqs, outputs.PaymentsDlqUrl), drain(sqs, outputs.EventsDlqUrl), drain(sqs, outputs.RelayFailureQueueUrl)]);
@@ -282,7 +281,7 @@ export async function runWorkload(
       failed: calls.filter((c) => c.outcome === 'failed').length,
       hung: calls.filter((c) => c.outcome === 'hung').length,
     },
-    functionErrors: summarizeStats(runtime.stats()),
+    functionErrors: diffStats(summarizeStats(runtime.stats()), statsBefore),
     metrics,
     timings: { startMs: stack.startMs, sendMs, drainMs, totalMs: Date.now() - started },
     ok: report.lost === 0 && report.duplicated === 0,
@@ -501,14 +500,17 @@ async function drain(sqs: SQSClient, url: string | undefined): Promise<string[]>
   return bodies;
 }
 
-function summarizeStats(stats: unknown): Record<string, { invocations: number; errors: number }> {
-  const out: Record<string, { invocations: number; errors: number }> = {};
-  if (!stats || typeof stats !== 'object') return out;
-  const entries = stats instanceof Map ? [...stats.entries()] : Object.entries(stats as Record<string, unknown>);
-  for (const [name, value] of entries) {
-    const v = value as { count?: number; invocations?: number; errors?: number };
-    out[String(name)] = { invocations: Number(v.count ?? v.invocations ?? 0), errors: Number(v.errors ?? 0) };
+function diffStats(after: Record<string, { invocations: number; errors: number }>, before: typeof after): typeof after {
+  const out: typeof after = {};
+  for (const [name, s] of Object.entries(after)) {
+    out[name] = { invocations: s.invocations - (before[name]?.invocations ?? 0), errors: s.errors - (before[name]?.errors ?? 0) };
   }
+  return out;
+}
+
+function summarizeStats(stats: ReturnType<LocalRuntime['stats']>): Record<string, { invocations: number; errors: number }> {
+  const out: Record<string, { invocations: number; errors: number }> = {};
+  for (const [name, value] of Object.entries(stats)) out[name] = { invocations: value.count, errors: value.errors + value.timeouts };
   return out;
 }
 

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { faultPoint, zombiePoint } from '../../shared/faults.js';
 import { accountKey, outboxKey } from '../../shared/ledger-keys.js';
 import { eventIdFor, type PaymentEvent, type PaymentMessage } from '../../shared/payments-model.js';
 import type { LedgerOutcome, LedgerStrategy, PaymentDelivery } from '../strategy.js';
@@ -124,11 +126,22 @@ export async function applyPaymentWithoutDedup(
  * applies the payment and writes an outbox event under a NEW random event id, so every duplicate delivery shows up
  * downstream as a double effect and an extra event: the checker must report it.
  */
-export function createAtLeastOnceStrategy(deps: PlainLedgerDeps): LedgerStrategy {
+export function createAtLeastOnceStrategy(deps: PlainLedgerDeps): LedgerStrategy & { registerLambdaContext(context: Context): void } {
+  let context: Context | undefined;
   return {
     name: 'at-least-once',
-    apply: (delivery: PaymentDelivery) =>
-      applyPaymentWithoutDedup(deps, delivery.message, `${eventIdFor(delivery.message.paymentId)}_${randomUUID().slice(0, 8)}`),
+    registerLambdaContext: (next) => {
+      context = next;
+    },
+    async apply(delivery: PaymentDelivery) {
+      // The chaos harness's fault points, at the same places as in the other strategies.
+      await zombiePoint(context);
+      faultPoint('ledger.beforeCommit');
+      const eventId = `${eventIdFor(delivery.message.paymentId)}_${randomUUID().slice(0, 8)}`;
+      const outcome = await applyPaymentWithoutDedup(deps, delivery.message, eventId);
+      faultPoint('ledger.afterCommit');
+      return outcome;
+    },
   };
 }
 

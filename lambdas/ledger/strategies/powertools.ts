@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context } from 'aws-lambda';
-import { faultPoint } from '../../shared/faults.js';
+import { faultPoint, zombiePoint } from '../../shared/faults.js';
 import { eventIdFor, type PaymentMessage } from '../../shared/payments-model.js';
 import type { LedgerOutcome, LedgerStrategy, PaymentDelivery } from '../strategy.js';
 import { applyPaymentWithoutDedup, type PlainLedgerDeps } from './at-least-once.js';
@@ -31,7 +31,7 @@ export interface PowertoolsLedgerStrategy extends LedgerStrategy {
  * COMPLETED. A crash after the write and before COMPLETED either deletes the record (the function threw) or leaves it
  * INPROGRESS until it expires (the sandbox died): either way the next delivery runs the write AGAIN and the payment is
  * applied twice. The fault point `ledger.afterCommit` is checked inside the idempotent function, right after the
- * effect, to open exactly that window; the handler's own `ledger.afterCommit` (after the record completed) is absorbed.
+ * effect, to open exactly that window (and `ledger.beforeCommit` before it: the record is deleted, the retry is clean).
  * @see https://docs.powertools.aws.dev/lambda/typescript/latest/features/idempotency/
  */
 export function createPowertoolsStrategy(deps: PowertoolsLedgerDeps): PowertoolsLedgerStrategy {
@@ -43,8 +43,10 @@ export function createPowertoolsStrategy(deps: PowertoolsLedgerDeps): Powertools
     // Runs only when Powertools returns the stored response of an earlier delivery: report it as a duplicate.
     responseHook: (response) => ({ ...(response as object), status: 'duplicate' }),
   });
+  let context: Context | undefined;
   const applyOnce = makeIdempotent(
     async (message: PaymentMessage): Promise<LedgerOutcome> => {
+      faultPoint('ledger.beforeCommit');
       const outcome = await applyPaymentWithoutDedup(deps, message, eventIdFor(message.paymentId));
       faultPoint('ledger.afterCommit');
       return outcome;
@@ -53,8 +55,14 @@ export function createPowertoolsStrategy(deps: PowertoolsLedgerDeps): Powertools
   );
   return {
     name: 'powertools',
-    registerLambdaContext: (context) => config.registerLambdaContext(context),
-    apply: (delivery: PaymentDelivery): Promise<LedgerOutcome> => applyOnce(delivery.message),
+    registerLambdaContext: (next) => {
+      context = next;
+      config.registerLambdaContext(next);
+    },
+    async apply(delivery: PaymentDelivery): Promise<LedgerOutcome> {
+      await zombiePoint(context);
+      return applyOnce(delivery.message);
+    },
   };
 }
 
