@@ -105,3 +105,67 @@ export function runBin(cwd: string, bin: string, args: readonly string[], env: N
     });
   });
 }
+
+/**
+ * Writes `scaffold-app.ts` into the copy: a CDK app (context from CDK_CONTEXT_JSON, like the CDK CLI passes it) that
+ * synthesizes, by SCAFFOLD_MODE:
+ * - `consumers` (default): a stack with the shared tables and every registered consumer;
+ * - `payments`: the real payments stack plus `addConsumers` (unless the stack already calls it);
+ * - `only:<name>`: one consumer and its tables (for a real bundling run).
+ * cdk-nag's AwsSolutions checks run on every synth, as in bin/app.ts.
+ */
+export function writeScaffoldApp(root: string): string {
+  const file = join(root, 'scaffold-app.ts');
+  writeFileSync(
+    file,
+    `import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { addConsumers, CONSUMERS } from './lib/consumers/index.js';
+import { IdempotencyTable, LedgerTable } from './lib/constructs/tables.js';
+
+const app = new App();
+const mode = process.env['SCAFFOLD_MODE'] ?? 'consumers';
+const webhookUrl = app.node.tryGetContext('webhookUrl') as string | undefined;
+if (mode === 'payments') {
+  const { parseConfig } = await import('./lib/config.js');
+  const { PaymentsStack } = await import('./lib/payments-stack.js');
+  const config = parseConfig((key) => app.node.tryGetContext(key));
+  const stack = new PaymentsStack(app, \`ExactlyOncePayments-\${config.stage}\`, { config });
+  if (!stack.node.tryFindChild('Consumers')) {
+    addConsumers(stack, {
+      ledgerTable: stack.ledgerTable,
+      idempotencyTable: stack.idempotencyTable,
+      webhookUrl: config.webhookUrl,
+      maxReceiveCount: config.maxReceiveCount,
+      functionDefaults: { timeout: Duration.seconds(config.consumerTimeoutSeconds) },
+    });
+  }
+} else {
+  const stack = new Stack(app, 'ConsumersTest');
+  const deps = { ledgerTable: new LedgerTable(stack, 'Ledger'), idempotencyTable: new IdempotencyTable(stack, 'Idempotency'), webhookUrl };
+  if (mode.startsWith('only:')) {
+    const consumer = CONSUMERS.find((c) => c.name === mode.slice(5));
+    if (!consumer) throw new Error(\`no consumer \${mode.slice(5)}\`);
+    consumer.add(stack, deps);
+  } else {
+    addConsumers(stack, deps);
+  }
+}
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+app.synth();
+`,
+  );
+  return file;
+}
+
+/** Synthesizes `scaffold-app.ts` in the copy into `outdir` (a child process with the copy as its working directory). */
+export async function synthCopy(
+  root: string,
+  options: { mode?: string; context?: Record<string, unknown>; outdir: string },
+): Promise<RunResult> {
+  return runBin(root, 'tsx', ['scaffold-app.ts'], {
+    SCAFFOLD_MODE: options.mode ?? 'consumers',
+    CDK_OUTDIR: options.outdir,
+    CDK_CONTEXT_JSON: JSON.stringify(options.context ?? {}),
+  });
+}

@@ -1,0 +1,133 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyProject, generateAll, synthCopy, VARIANTS, writeScaffoldApp, type ProjectCopy } from './project-copy.js';
+
+// The generated consumers' CDK wiring, synthesized in a temporary copy of the project by a child process (the copy is
+// its working directory, as for a user), with cdk-nag's AwsSolutions checks on.
+
+const BUNDLING_OFF = { 'aws:cdk:bundling-stacks': [] };
+const WEBHOOK = 'https://downstream.example.com/hook';
+const OWN_URL = 'https://crm.example.com/in';
+/** The four variants, plus a FIFO external consumer that has its own URL in context. */
+const SYNTH_VARIANTS = [...VARIANTS, { name: 'fifo-external', queue: 'fifo', effect: 'external', outbox: false } as const];
+let copy: ProjectCopy;
+let template: Template;
+
+beforeAll(async () => {
+  copy = copyProject();
+  generateAll(copy.root, SYNTH_VARIANTS);
+  writeScaffoldApp(copy.root);
+  const outdir = join(copy.root, 'cdk.out.consumers');
+  const result = await synthCopy(copy.root, { outdir, context: { ...BUNDLING_OFF, webhookUrl: WEBHOOK, fifoExternalUrl: OWN_URL } });
+  if (result.code !== 0) throw new Error(`synth failed:\n${result.stdout}\n${result.stderr}`);
+  template = Template.fromJSON(JSON.parse(readFileSync(join(outdir, 'ConsumersTest.template.json'), 'utf8')));
+});
+
+afterAll(() => copy?.remove());
+
+describe('generated consumers in a stack (synth with cdk-nag, bundling skipped)', () => {
+  it('creates a FIFO or standard queue with a DLQ (maxReceiveCount 5) per consumer, encrypted', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 10);
+    expect(Object.keys(template.findResources('AWS::SQS::Queue', { Properties: { FifoQueue: true } }))).toHaveLength(6);
+    template.resourcePropertiesCountIs(
+      'AWS::SQS::Queue',
+      { RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: Match.anyValue() }, SqsManagedSseEnabled: true },
+      5,
+    );
+  });
+
+  it('maps each queue to its function with partial batch responses, on Node 24 arm64', () => {
+    template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] }, 5);
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs24.x', Architectures: ['arm64'] }, 5);
+  });
+
+  it('gives each function the environment its handler reads, and nothing else', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^fifo-ddb-outbox:'),
+      Environment: {
+        Variables: Match.objectEquals({
+          POWERTOOLS_SERVICE_NAME: 'fifo-ddb-outbox',
+          POWERTOOLS_METRICS_NAMESPACE: 'ExactlyOncePayments',
+          POWERTOOLS_LOG_LEVEL: 'INFO',
+          NODE_OPTIONS: '--enable-source-maps',
+          DEDUP_TTL_SECONDS: Match.stringLikeRegexp('^[0-9]+$'),
+          LEDGER_TABLE_NAME: Match.anyValue(),
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^std-external:'),
+      Environment: {
+        Variables: Match.objectEquals({
+          POWERTOOLS_SERVICE_NAME: 'std-external',
+          POWERTOOLS_METRICS_NAMESPACE: 'ExactlyOncePayments',
+          POWERTOOLS_LOG_LEVEL: 'INFO',
+          NODE_OPTIONS: '--enable-source-maps',
+          IDEMPOTENCY_TTL_SECONDS: Match.stringLikeRegexp('^[0-9]+$'),
+          IDEMPOTENCY_TABLE_NAME: Match.anyValue(),
+          WEBHOOK_URL: WEBHOOK,
+          WEBHOOK_TIMEOUT_MS: '5000',
+        }),
+      },
+    });
+  });
+
+  it('grants each function only the table actions its effect needs, with no wildcard', () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as {
+      Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } };
+    }[];
+    const dynamoActions = policies.map((p) =>
+      p.Properties.PolicyDocument.Statement.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('dynamodb:')),
+    );
+    // Three DynamoDB-effect consumers write the ledger; the external ones use the Powertools table (DeleteItem).
+    expect(dynamoActions.filter((a) => a.includes('dynamodb:ConditionCheckItem'))).toHaveLength(3);
+    expect(dynamoActions.filter((a) => a.includes('dynamodb:DeleteItem'))).toHaveLength(2);
+    for (const policy of policies) {
+      for (const statement of policy.Properties.PolicyDocument.Statement) {
+        expect([statement.Action].flat().some((a) => a.includes('*'))).toBe(false);
+        expect(statement.Resource).not.toBe('*');
+      }
+    }
+  });
+
+  it('uses a consumer\'s own URL from context (<camelName>Url) over the shared webhook URL', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^fifo-external:'),
+      Environment: { Variables: Match.objectLike({ WEBHOOK_URL: OWN_URL }) },
+    });
+  });
+
+  it('outputs <Name>QueueUrl and <Name>DlqUrl at stack level (the keys npm run redrive uses)', () => {
+    for (const v of ['FifoDdb', 'FifoDdbOutbox', 'StdExternal', 'StdDdb', 'FifoExternal']) {
+      template.hasOutput(`${v}QueueUrl`, { Value: Match.anyValue() });
+      template.hasOutput(`${v}DlqUrl`, { Value: Match.anyValue() });
+    }
+  });
+});
+
+describe('generated consumer synth: context and bundling', () => {
+  it('fails synth when an external consumer has no downstream URL, naming the context key', async () => {
+    const result = await synthCopy(copy.root, { outdir: join(copy.root, 'cdk.out.nourl'), context: BUNDLING_OFF });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/std-external: the downstream URL \(unset\).*context stdExternalUrl/);
+  });
+
+  it('bundles a generated handler with the local esbuild into an ESM asset (no Docker)', async () => {
+    // Act
+    const outdir = join(copy.root, 'cdk.out.bundle');
+    const result = await synthCopy(copy.root, { mode: 'only:fifo-ddb-outbox', outdir });
+
+    // Assess
+    expect(result.code, result.stderr).toBe(0);
+    const bundles = readdirSync(outdir)
+      .filter((d) => d.startsWith('asset.'))
+      .map((d) => join(outdir, d, 'index.mjs'))
+      .filter((f) => existsSync(f));
+    expect(bundles).toHaveLength(1);
+    const code = readFileSync(bundles[0]!, 'utf8');
+    expect(code).toContain('FIFO_DDB_OUTBOX_OUTBOX#');
+    expect(code).toContain('createRequire');
+  });
+});
