@@ -65,6 +65,7 @@ function createPoller(
   log: (line: string) => void,
 ): { stats: MappingStats; poller: SqsPoller | StreamPoller } | undefined {
   const kind = sourceKindOf(mapping.eventSourceArn);
+  const logInvocation = options.logInvocations === false ? () => {} : log;
   if (mapping.enabled === false) {
     log(`${mapping.logicalId}: disabled (Enabled: false)`);
     return undefined;
@@ -100,6 +101,7 @@ function createPoller(
       region: options.region,
       stats,
       log,
+      logInvocation,
       concurrency,
       waitTimeSeconds: options.sqsWaitTimeSeconds ?? 1,
       depthRefreshMs: 200,
@@ -114,6 +116,7 @@ function createPoller(
     region: options.region,
     stats,
     log,
+    logInvocation,
     pollIntervalMs: options.streamPollIntervalMs ?? 250,
     shardDiscoveryMs: 1_000,
     clock: options.clock ?? Date.now,

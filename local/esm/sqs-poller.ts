@@ -44,6 +44,8 @@ export interface SqsPollerDeps {
   readonly region: string;
   readonly stats: MappingStats;
   readonly log: (line: string) => void;
+  /** One line per invocation (function, batch size, duration, outcome); may be a no-op when the caller logs them. */
+  readonly logInvocation: (line: string) => void;
   /** Concurrent invocations (S11): MaximumConcurrency, or AWS's initial 5 for a mapping without it. */
   readonly concurrency: number;
   readonly waitTimeSeconds: number;
@@ -258,12 +260,12 @@ export class SqsPoller {
     if (!result.ok) {
       stats.failures++;
       const why = result.timedOut ? 'timed out' : `${result.error?.errorType ?? 'Error'}: ${result.error?.errorMessage ?? ''}`;
-      this.deps.log(`${label} error (${why}); ${records.length} message(s) reappear after the visibility timeout`);
+      this.deps.logInvocation(`${label} error (${why}); ${records.length} message(s) reappear after the visibility timeout`);
       return;
     }
     if (!this.reportFailures) {
       await this.delete(records);
-      this.deps.log(`${label} ok`);
+      this.deps.logInvocation(`${label} ok`);
       return;
     }
     const outcome = interpretBatchResponse(result.payload, new Set(records.map((r) => r.messageId)));
@@ -275,7 +277,7 @@ export class SqsPoller {
     const failed = new Set(outcome.kind === 'partial' ? outcome.failedIds : []);
     stats.partialFailures += failed.size;
     await this.delete(records.filter((r) => !failed.has(r.messageId)));
-    this.deps.log(failed.size === 0 ? `${label} ok` : `${label} partial: ${failed.size}/${records.length} failed`);
+    this.deps.logInvocation(failed.size === 0 ? `${label} ok` : `${label} partial: ${failed.size}/${records.length} failed`);
   }
 
   private async delete(records: SqsEventRecord[]): Promise<void> {

@@ -65,6 +65,8 @@ export interface StreamPollerDeps {
   readonly region: string;
   readonly stats: MappingStats;
   readonly log: (line: string) => void;
+  /** One line per invocation (function, batch size, duration, outcome); may be a no-op when the caller logs them. */
+  readonly logInvocation: (line: string) => void;
   /** Per-shard GetRecords interval when the shard is caught up (D2), also the delay before a retry. */
   readonly pollIntervalMs: number;
   /** How often DescribeStream is called to find new shards. */
@@ -424,12 +426,12 @@ export class StreamPoller {
         }
       }
       if (!functionError && failedFrom < 0) {
-        this.deps.log(`${label} ok`);
+        this.deps.logInvocation(`${label} ok`);
         return;
       }
       stats.failures++;
       if (functionError) {
-        if (!last.ok) this.deps.log(`${label} error (${last.timedOut ? 'timed out' : `${last.error?.errorType}: ${last.error?.errorMessage}`})`);
+        if (!last.ok) this.deps.logInvocation(`${label} error (${last.timedOut ? 'timed out' : `${last.error?.errorType}: ${last.error?.errorMessage}`})`);
         if (this.mapping.bisectBatchOnFunctionError && current.length > 1) {
           const half = Math.ceil(current.length / 2);
           this.deps.log(`${label} bisecting into ${half} + ${current.length - half}`);
@@ -439,7 +441,7 @@ export class StreamPoller {
         }
       } else {
         // D5: checkpoint at the lowest failed sequence number; everything before it succeeded.
-        this.deps.log(`${label} partial: retrying from record ${failedFrom + 1} of ${current.length}`);
+        this.deps.logInvocation(`${label} partial: retrying from record ${failedFrom + 1} of ${current.length}`);
         current = current.slice(failedFrom);
       }
       spent++;

@@ -67,8 +67,14 @@ export interface EventSourceMappingsOptions {
   readonly streams: DynamoDBStreamsClient;
   /** Resolves a queue ARN (source or on-failure destination) to its URL and attributes; undefined if unknown. */
   readonly queueByArn: (arn: string) => QueueInfo | undefined;
-  /** One line per invocation and per notable event. @default - silent */
+  /** Lines for notable mapping events (invalid responses, bisection, discards, API errors). @default - silent */
   readonly log?: (line: string) => void;
+  /**
+   * Also log one line per invocation (function ← source, batch size, duration, outcome). Turn off when the function
+   * runtime already logs every invocation.
+   * @default true
+   */
+  readonly logInvocations?: boolean;
   readonly region: string;
   readonly accountId: string;
   /** Stream shard polling interval (D2: about 4 per second). @default 250 */

@@ -158,6 +158,25 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     expect(fn.calls).toHaveLength(2);
   });
 
+  it('S5: one log line per invocation names the function, source, batch size, duration and outcome', async (context) => {
+    // Prepare
+    const queue = await createQueue(sqs, uniqueName('s5log'), { VisibilityTimeout: '1' });
+    const quietQueue = await createQueue(sqs, uniqueName('s5quiet'), { VisibilityTimeout: '1' });
+    await sendBodies(sqs, queue.url, ['a', 'b']);
+    await sendBodies(sqs, quietQueue.url, ['a']);
+    const fn = testFunction('s5log', () => undefined);
+    const quietFn = testFunction('s5quiet', () => undefined);
+    // Act
+    const running = start(context, [sqsMapping(fn, queue)], [fn], [queue]);
+    const quiet = start(context, [sqsMapping(quietFn, quietQueue)], [quietFn], [quietQueue], { logInvocations: false });
+    await waitForIdle(running);
+    await waitForIdle(quiet);
+    // Assess
+    expect(running.lines).toEqual([expect.stringMatching(new RegExp(`^s5log ← ${queue.arn.split(':').pop()} batch=2 \\d+ms ok$`))]);
+    expect(quietFn.calls).toHaveLength(1);
+    expect(quiet.lines).toEqual([]);
+  });
+
   it('S6: with ReportBatchItemFailures only the listed messages return to the queue', async (context) => {
     // Prepare
     const queue = await createQueue(sqs, uniqueName('s6'), { VisibilityTimeout: '1' });
