@@ -5,6 +5,10 @@ import type { StrategyRun } from './strategies.js';
 export interface StrategyResult {
   readonly name: string;
   readonly duplicateRate: number;
+  /** Unique payments in the measured (backlog) phase. */
+  readonly payments: number;
+  /** Of which delivered twice. */
+  readonly duplicateDeliveries: number;
   /** DynamoDB write units per unique payment (applied or rejected), AWS billing rules. */
   readonly writeUnitsPerPayment: number;
   readonly readUnitsPerPayment: number;
@@ -63,6 +67,8 @@ export function summarizeStrategies(runs: readonly StrategyRun[]): StrategyResul
     return {
       name: run.strategy,
       duplicateRate: run.duplicateRate,
+      payments: n,
+      duplicateDeliveries: run.duplicateDeliveries,
       writeUnitsPerPayment: round(d.writeUnits / n, 3),
       readUnitsPerPayment: round(d.readUnits / n, 3),
       dynamodbRequestsPerPayment: round(ddbRequests / n, 3),
