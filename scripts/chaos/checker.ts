@@ -99,6 +99,12 @@ export interface CheckReport {
    * faults): not lost — `npm run redrive` brings them back — but left out of the expected state.
    */
   readonly parked: readonly string[];
+  /**
+   * Webhook calls accepted for an Idempotency-Key that was already accepted: re-deliveries the receiver dedups by
+   * key (the notifier's crash-after-call window). Not counted as duplicated effects; `webhook deliveries` counts
+   * unique keys, and a payment delivered under two different keys as duplicated.
+   */
+  readonly redeliveredSameKey: number;
   readonly expectedAccounts: readonly ExpectedAccount[];
 }
 
@@ -305,13 +311,12 @@ export function check(payments: readonly IntendedPayment[], observed: Observatio
     keys.add(key);
     keysByPayment.set(paymentId, keys);
   }
+  // The same Idempotency-Key accepted again is a re-delivery the receiver must dedup (that is what the header is for);
+  // it is the known window of an effect outside AWS (a crash after the call, before the record completes). Reported,
+  // not counted as a duplicated effect; a payment delivered under two DIFFERENT keys is.
+  let redeliveredSameKey = 0;
+  for (const count of byKey.values()) if (count > 1) redeliveredSameKey += count - 1;
   let webhookDuplicated = 0;
-  for (const [key, count] of byKey) {
-    if (count > 1) {
-      webhookDuplicated += count - 1;
-      findings.push({ kind: 'duplicated', layer: 'webhook', count: count - 1, detail: `Idempotency-Key ${key} accepted ${count} times` });
-    }
-  }
   let webhookLost = 0;
   for (const outcome of expected.outcomes.values()) {
     const { paymentId, request } = outcome.payment;
@@ -353,7 +358,7 @@ export function check(payments: readonly IntendedPayment[], observed: Observatio
     {
       layer: 'webhook deliveries',
       expected: expectedCount,
-      observed: accepted.length,
+      observed: byKey.size,
       lost: webhookLost,
       duplicated: webhookDuplicated,
     },
@@ -371,6 +376,7 @@ export function check(payments: readonly IntendedPayment[], observed: Observatio
     findings,
     deadLettered: [...deadLettered.values()],
     parked,
+    redeliveredSameKey,
     expectedAccounts: [...expected.accounts.values()],
   };
 }

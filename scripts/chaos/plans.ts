@@ -30,10 +30,10 @@ export const ALL_FAULT_KINDS = Object.keys(FAULT_KINDS) as FaultKind[];
 
 /** Fault point probabilities per kind (per call of the point). Kept low: every ledger crash fails a whole batch. */
 const POINTS: Partial<Record<FaultKind, [FaultPoint, number]>> = {
-  'crash-before-commit': ['ledger.beforeCommit', 0.03],
-  'crash-after-commit': ['ledger.afterCommit', 0.03],
+  'crash-before-commit': ['ledger.beforeCommit', 0.02],
+  'crash-after-commit': ['ledger.afterCommit', 0.02],
   'crash-mid-batch': ['ledger.midBatch', 0.01],
-  zombie: ['ledger.zombie', 0.02],
+  zombie: ['ledger.zombie', 0.03],
   'relay-crash': ['relay.afterPublish', 0.1],
   'notifier-crash': ['notifier.afterWebhook', 0.05],
   'ddb-transient': ['ddb.transient', 0.03],
@@ -43,17 +43,22 @@ const POINTS: Partial<Record<FaultKind, [FaultPoint, number]>> = {
 /** Timings the chaos run compresses so redeliveries take seconds, not minutes (see {@link CHAOS_CONTEXT}). */
 export const CHAOS_TIMINGS = {
   /** Function timeout of the queue and stream consumers (context `consumerTimeoutSeconds`). */
-  consumerTimeoutSeconds: 6,
-  /** Visibility timeout set on the payments and events queues once the runtime is up (below the zombie stall). */
-  visibilityTimeoutSeconds: 3,
-  /** How long a zombie stalls before committing: past the visibility timeout, before the function timeout. */
-  zombieDelayMs: 4_500,
+  consumerTimeoutSeconds: 5,
+  /**
+   * Visibility timeout set on the payments queue once the runtime is up: BELOW the zombie's stall (and so below the
+   * function timeout, which AWS would refuse at deploy), so a stalled ledger invocation really loses its message.
+   */
+  paymentsVisibilityTimeoutSeconds: 3,
+  /** Visibility timeout set on the events queue: above the function timeout, as a deployment has it (6 × is slow). */
+  eventsVisibilityTimeoutSeconds: 6,
+  /** How long a zombie stalls before committing: past the payments visibility timeout, before the function timeout. */
+  zombieDelayMs: 4_000,
   /** The notifier's webhook timeout (context `webhookTimeoutMs`). */
   webhookTimeoutMs: 1_000,
   /** How long a hung webhook call is held (past the notifier's timeout). */
   webhookHangMs: 2_500,
   /** Receives before dead-lettering (context `maxReceiveCount`): crash faults fail whole batches. */
-  maxReceiveCount: 10,
+  maxReceiveCount: 8,
 } as const;
 
 /** CDK context for a chaos run (besides `ledgerStrategy` and `webhookUrl`). */

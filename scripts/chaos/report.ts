@@ -43,7 +43,8 @@ export function formatChaosReport(result: ChaosResult, options: { maxFindings?: 
         .map(([k, v]) => `${k.slice('InjectedFault|'.length)} ×${v}`)
         .join(', ') || 'none seen'
     }`,
-    `webhook: ${result.webhook.calls} calls, ${result.webhook.accepted} accepted, ${result.webhook.failed} answered 5xx, ${result.webhook.hung} hung`,
+    `webhook: ${result.webhook.calls} calls, ${result.webhook.accepted} accepted, ${result.webhook.failed} answered 5xx, ${result.webhook.hung} hung; ` +
+      `${report.redeliveredSameKey} re-deliveries under an already-accepted Idempotency-Key (deduped by the receiver)`,
   );
   const fnRows = Object.entries(result.functionErrors);
   if (fnRows.length > 0) {

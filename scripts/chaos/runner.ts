@@ -145,13 +145,11 @@ export async function startChaosStack(options: {
     const ddb = new DynamoDBClient({ endpoint: runtime.endpoints.dynamodb, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     // Redeliveries in seconds: the stack sets visibility = 6 × the consumer timeout; the run shortens it below the
     // zombie's stall so a stalled invocation really loses its message to a newer attempt.
-    for (const url of [outputs.PaymentsQueueUrl, outputs.EventsQueueUrl]) {
-      await sqs.send(
-        new SetQueueAttributesCommand({
-          QueueUrl: url,
-          Attributes: { VisibilityTimeout: String(CHAOS_TIMINGS.visibilityTimeoutSeconds) },
-        }),
-      );
+    for (const [url, seconds] of [
+      [outputs.PaymentsQueueUrl, CHAOS_TIMINGS.paymentsVisibilityTimeoutSeconds],
+      [outputs.EventsQueueUrl, CHAOS_TIMINGS.eventsVisibilityTimeoutSeconds],
+    ] as const) {
+      await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { VisibilityTimeout: String(seconds) } }));
     }
     const rt = runtime;
     const rc = receiver;
@@ -388,6 +386,9 @@ async function perform(action: WorkloadAction, ports: ActionPorts): Promise<void
       );
       return;
     }
+    case 'poison-standard':
+      await sqs.send(new SendMessageCommand({ QueueUrl: outputs.EventsQueueUrl, MessageBody: action.body }));
+      return;
     case 'poison-fifo':
       await sqs.send(
         new SendMessageCommand({
@@ -404,10 +405,6 @@ async function perform(action: WorkloadAction, ports: ActionPorts): Promise<void
 }
 
 async function performAfterIdle(action: WorkloadAction, sqs: SQSClient, outputs: Outputs, events: readonly PaymentEvent[]) {
-  if (action.kind === 'poison-standard') {
-    await sqs.send(new SendMessageCommand({ QueueUrl: outputs.EventsQueueUrl, MessageBody: action.body }));
-    return;
-  }
   if (action.kind !== 'event-twice') throw new Error(`${action.kind} runs while the pipeline is live`);
   const event = events.find((e) => e.paymentId === action.payment.paymentId);
   if (!event) return; // Lost upstream: the checker reports it.

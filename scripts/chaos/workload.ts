@@ -22,7 +22,7 @@ export interface IntendedPayment {
  *   looks like to SQS): only the ledger's marker, keyed by the idempotency key, can absorb it.
  * - `poison-fifo`: an unparseable message in an account's FIFO group: must dead-letter without blocking the group
  *   for ever, and without touching other groups.
- * - `poison-standard`: an unparseable message on the standard events queue: must dead-letter.
+ * - `poison-standard`: an unparseable message on the standard events queue: must dead-letter (sent early).
  * - `event-twice`: once the pipeline is idle, a payment's event is sent to the events queue twice at once (the same
  *   message delivered concurrently to two invocations): absorbed by the notifier's idempotency.
  */
@@ -71,7 +71,7 @@ export interface Workload {
   readonly payments: readonly IntendedPayment[];
   /** Actions to run while the pipeline is live (sends, retries, re-sends, poison). */
   readonly actions: readonly WorkloadAction[];
-  /** Actions to run once the pipeline is idle (`event-twice`, `poison-standard`). */
+  /** Actions to run once the pipeline is idle (`event-twice`). */
   readonly afterIdle: readonly WorkloadAction[];
 }
 
@@ -137,7 +137,8 @@ export function generateWorkload(options: WorkloadOptions): Workload {
     actions.splice(at, 0, { kind: 'poison-fifo', accountId: rnd.pick(accounts), body: `{"poison":${i},"amount":"lots"` });
   }
   for (let i = 0; i < inj.poisonStandard; i++) {
-    afterIdle.push({ kind: 'poison-standard', body: `not an event ${runId} #${i}` });
+    // Early, so its redeliveries up to maxReceiveCount overlap with the rest of the run.
+    actions.splice(rnd.int(0, Math.min(3, actions.length)), 0, { kind: 'poison-standard', body: `not an event ${runId} #${i}` });
   }
   return { seed: options.seed, runId, accounts, payments, actions, afterIdle };
 }
