@@ -14,6 +14,7 @@ Options:
   --dynamodb-port <n>   DynamoDB Local port (default 8000)
   --sqs-port <n>        fauxqs (SQS) port (default 4566)
   --out-dir <dir>       where outputs.json, env and cdk.out go (default .local)
+  --fresh               synthesize even if the app and its sources are unchanged since the last run
   --quiet               no per-invocation lines and no function output
   -h, --help            this text`;
 
@@ -78,6 +79,9 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
         break;
       case '--quiet':
         options.quiet = true;
+        break;
+      case '--fresh':
+        options.fresh = true;
         break;
       case '-h':
       case '--help':

@@ -15,7 +15,9 @@ function readyTable(description: RuntimeDescription, runtime: LocalRuntime): str
   for (const table of description.tables) rows.push(['Table', table.logicalId, `${table.name}${table.streamArn ? `  stream ${table.streamViewType}` : ''}`]);
   for (const mapping of description.mappings) {
     const fn = description.functions.find((f) => runtime.functions.get(f.logicalId)?.arn === mapping.functionRef);
-    rows.push(['Mapping', mapping.logicalId, `${mapping.eventSourceArn.split(':').slice(-1)[0]} → ${fn?.logicalId ?? mapping.functionRef}`]);
+    // Queue ARNs end in the queue name; stream ARNs hold `table/<name>/stream/<timestamp with colons>`.
+    const source = /:(table\/[^/]+\/stream)\//.exec(mapping.eventSourceArn)?.[1] ?? mapping.eventSourceArn.split(':').pop();
+    rows.push(['Mapping', fn?.logicalId ?? mapping.logicalId, `${source} → ${fn?.functionName ?? mapping.functionRef}`]);
   }
   rows.push(['Endpoint', 'DynamoDB', runtime.endpoints.dynamodb], ['Endpoint', 'SQS', runtime.endpoints.sqs]);
   const widths = [0, 1].map((i) => Math.max(...rows.map((row) => row[i]!.length)));

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { readCloudAssembly, type AssemblyStack } from './assembly/cloud-assembly.js';
 import { synthesize } from './assembly/synthesize.js';
 import type { RestApiDefinition } from './api/rest-api-definitions.js';
@@ -38,6 +38,8 @@ export interface LocalRuntimeOptions {
   readonly outDir?: string;
   /** Project directory (cdk.json, relative paths). @default process.cwd() */
   readonly projectDir?: string;
+  /** Synthesize even when the app, context and sources are unchanged since the last run. @default false */
+  readonly fresh?: boolean;
   /** Receives progress lines while starting. @default - silent */
   readonly onProgress?: (line: string) => void;
   /** Receives invocation lines and function output unless quiet. @default console.log */
@@ -115,9 +117,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const assemblyPromise = (async () => {
       if (options.assembly) return resolve(projectDir, options.assembly);
       progress('synthesizing the app (esbuild bundles the functions)…');
-      const dir = await synthesize({ projectDir, app: options.app, context: options.context, outDir: join(outDir, 'cdk.out'), region: LOCAL_REGION });
-      progress(`synthesized in ${elapsed()}`);
-      return dir;
+      const synthesis = await synthesize({
+        projectDir,
+        app: options.app,
+        context: options.context,
+        outDir: join(outDir, 'cdk.out'),
+        region: LOCAL_REGION,
+        reuse: !options.fresh,
+      });
+      progress(synthesis.reused ? `app and sources unchanged: reusing ${relative(projectDir, synthesis.directory)} (--fresh to resynthesize)` : `synthesized in ${elapsed()}`);
+      return synthesis.directory;
     })();
     const emulatorsPromise = (async () => {
       const ports = options.ports ?? {};
@@ -205,7 +214,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         const fn = new LocalFunction(definition, {
           environment: functionEnvironment(definition, env, options.functionEnv ?? {}),
           output: options.quiet ? undefined : (line) => log(`  ${definition.logicalId} | ${line}`),
-          onInvoked: options.quiet ? undefined : (f, event, result, cold) => log(invocationLine(f, event, result, cold)),
+          // Batches from event source mappings get their line (with the mapping's outcome) from the pollers.
+          onInvoked: options.quiet ? undefined : (f, event, result, cold) => isMappingBatch(event) || log(invocationLine(f, event, result, cold)),
         });
         cleanup.push(() => fn.stop());
         functions.set(definition.logicalId, fn);
@@ -306,6 +316,11 @@ function resolveOutputs(stack: AssemblyStack, resolver: TemplateResolver, output
     }
   }
   outputs[stack.stackName] = values;
+}
+
+function isMappingBatch(event: unknown): boolean {
+  const first = (event as { Records?: Array<{ eventSource?: string }> } | null)?.Records?.[0];
+  return first?.eventSource === 'aws:sqs' || first?.eventSource === 'aws:dynamodb';
 }
 
 function invocationLine(fn: LocalFunction, event: unknown, result: InvokeResult, cold: boolean): string {

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { LOCAL_ACCOUNT_ID } from '../constants.js';
 import { AssemblyError } from '../errors.js';
+import { synthesisFingerprint } from './fingerprint.js';
 
 /** Options for {@link synthesize}. */
 export interface SynthesizeOptions {
@@ -16,6 +17,16 @@ export interface SynthesizeOptions {
   readonly outDir: string;
   /** Region the app sees as CDK_DEFAULT_REGION. */
   readonly region: string;
+  /** Reuse the assembly in `outDir` when the app, context and source files are unchanged since it was written. @default true */
+  readonly reuse?: boolean;
+}
+
+/** Result of {@link synthesize}. */
+export interface SynthesisResult {
+  /** The cloud assembly directory. */
+  readonly directory: string;
+  /** true when the previous assembly was reused (inputs unchanged). */
+  readonly reused: boolean;
 }
 
 /**
@@ -23,12 +34,16 @@ export interface SynthesizeOptions {
  * CDK_CONTEXT_JSON (cdk.json context, then cdk.context.json, then `-c` values). NodejsFunction assets are bundled
  * by the app itself with the local esbuild (never Docker: esbuild is installed).
  *
- * @returns the assembly directory.
+ * The assembly is reused, without running the app, when a fingerprint of its inputs (app command, context, files
+ * under cdk.json `watch.include` and next to the app's entry file) matches the one stored with it.
+ *
  * @throws AssemblyError with the app's stderr when the app fails.
  */
-export async function synthesize(options: SynthesizeOptions): Promise<string> {
+export async function synthesize(options: SynthesizeOptions): Promise<SynthesisResult> {
   const projectDir = resolve(options.projectDir ?? process.cwd());
-  const cdkJson = readOptionalJson(join(projectDir, 'cdk.json')) as { app?: string; context?: Record<string, unknown> } | undefined;
+  const cdkJson = readOptionalJson(join(projectDir, 'cdk.json')) as
+    | { app?: string; context?: Record<string, unknown>; watch?: { include?: string[] } }
+    | undefined;
   const app = options.app ?? cdkJson?.app;
   if (!app) throw new AssemblyError(`no app to synthesize: pass --app "<command>" or add "app" to ${join(projectDir, 'cdk.json')}`);
   const context: Record<string, unknown> = {
@@ -41,6 +56,17 @@ export async function synthesize(options: SynthesizeOptions): Promise<string> {
     'aws:cdk:bundling-stacks': ['**'],
   };
   const outDir = resolve(projectDir, options.outDir);
+  const fingerprintFile = join(outDir, 'local-runtime.fingerprint');
+  const fingerprint = synthesisFingerprint(projectDir, app, context, cdkJson?.watch?.include ?? [], outDir);
+  if (
+    (options.reuse ?? true) &&
+    existsSync(join(outDir, 'manifest.json')) &&
+    existsSync(fingerprintFile) &&
+    readFileSync(fingerprintFile, 'utf8') === fingerprint
+  ) {
+    return { directory: outDir, reused: true };
+  }
+  rmSync(fingerprintFile, { force: true });
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
 
@@ -60,7 +86,8 @@ export async function synthesize(options: SynthesizeOptions): Promise<string> {
   if (!existsSync(join(outDir, 'manifest.json'))) {
     throw new AssemblyError(`\`${app}\` wrote no cloud assembly to ${outDir} (does it call app.synth()?)`);
   }
-  return outDir;
+  writeFileSync(fingerprintFile, fingerprint);
+  return { directory: outDir, reused: false };
 }
 
 function run(command: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> {

@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -41,6 +41,7 @@ afterAll(async () => {
   dynamodb?.destroy();
   sqs?.destroy();
   await runtime?.stop();
+  rmSync(outDir, { recursive: true, force: true });
 });
 
 describe('resources', () => {
@@ -163,7 +164,7 @@ describe('REST API (Lambda proxy)', () => {
   it('serves the stage path with the REST proxy event and maps status and headers back', async () => {
     // Act
     const response = await fetch(`${apiUrl()}items/42?status=201&tag=a&tag=b`, { headers: { 'X-Custom': 'v' } });
-    const event = await response.json();
+    const event = (await response.json()) as any;
     // Assess
     expect(response.status).toBe(201);
     expect(response.headers.get('x-echo')).toBe('yes');
@@ -199,7 +200,7 @@ describe('REST API (Lambda proxy)', () => {
     });
     // Act
     const response = await fetch(url, { method: 'POST', headers: signed.headers, body });
-    const event = await response.json();
+    const event = (await response.json()) as any;
     // Assess
     expect(response.status).toBe(200);
     expect(event.body).toBe(body);
@@ -208,7 +209,7 @@ describe('REST API (Lambda proxy)', () => {
 
   it('matches a greedy {proxy+} resource with ANY and maps multi-value headers', async () => {
     const response = await fetch(`${apiUrl()}files/a/b.txt?multi=1`, { method: 'DELETE' });
-    const event = await response.json();
+    const event = (await response.json()) as any;
     expect(event).toMatchObject({ resource: '/files/{proxy+}', httpMethod: 'DELETE', pathParameters: { proxy: 'a/b.txt' } });
     expect(response.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
   });
