@@ -562,14 +562,15 @@ async function main(): Promise<number> {
   const { startLocalRuntime } = await import('./runtime.js');
   const { freePort } = await import('./emulators.js');
   const receiver = await startWebhookReceiver();
-  let runtime: Awaited<ReturnType<typeof startLocalRuntime>> | undefined;
-  let stopping = false;
-  const stopAll = async () => {
-    if (stopping) return;
-    stopping = true;
-    await runtime?.stop().catch((error: unknown) => console.error('runtime stop failed:', error));
-    await receiver.stop();
-  };
+  let starting: ReturnType<typeof startLocalRuntime> | undefined;
+  let stopping: Promise<void> | undefined;
+  // A signal during start-up waits for the runtime to come up, then stops it: no orphaned JVM or workers.
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      const runtime = await starting?.catch(() => undefined);
+      await runtime?.stop().catch((error: unknown) => console.error('runtime stop failed:', error));
+      await receiver.stop();
+    })());
   const onSignal = (signal: NodeJS.Signals) => {
     console.error(`\n${signal}: stopping…`);
     void stopAll().then(() => process.exit(130));
@@ -581,12 +582,15 @@ async function main(): Promise<number> {
     console.log(`Webhook receiver on ${receiver.url}`);
     console.log('Starting the local runtime (synth, emulators, resources, functions)…');
     const startedAt = performance.now();
-    runtime = await startLocalRuntime({
+    starting = startLocalRuntime({
       context: { webhookUrl: receiver.url },
       ports: { api: await freePort(), dynamodb: await freePort(), sqs: await freePort() },
       quiet: !args.verbose,
       outDir: '.local/demo',
+      onProgress: args.verbose ? (line) => console.log(`  ${line}`) : undefined,
     });
+    const runtime = await starting;
+    if (stopping) return 130;
     const readyMs = performance.now() - startedAt;
     console.log(`Ready in ${ms(readyMs)} — API ${runtime.endpoints.api}`);
 
@@ -612,7 +616,8 @@ async function main(): Promise<number> {
 
     const observed = await observePipeline(handles, expected.accounts.map((a) => a.accountId));
     const rows = [...compareResponses(results, expected), ...comparePipeline(observed, expected)];
-    console.log(formatRows(rows));
+    // The run id prefixes every account id; the report reads better without it.
+    console.log(formatRows(rows.map((row) => ({ ...row, what: row.what.replaceAll(`${runId}-`, '') }))));
     console.log(`\nRaw webhook calls: ${observed.rawWebhookCalls} (unique deliveries: ${observed.delivered?.length ?? 0})`);
     const { latencies } = deliveryLatencies(results, receiver);
     console.log(`Ready: ${ms(readyMs)}; API → webhook latency over ${latencies.length} payments: p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}`);
