@@ -3,6 +3,7 @@ import type { Context } from 'aws-lambda';
 import {
   AtomicIdempotency,
   BusinessConditionFailedError,
+  RETRYABLE_EXCEPTION_NAMES,
   RetryableCommitError,
 } from '../../shared/atomic-idempotency/index.js';
 import { faultPoint, zombiePoint } from '../../shared/faults.js';
@@ -86,7 +87,18 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
     const eventId = eventIdFor(paymentId);
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
-      const account = await readAccount(this.#client, this.#tableName, message.accountId);
+      let account: Account;
+      try {
+        account = await readAccount(this.#client, this.#tableName, message.accountId);
+      } catch (error) {
+        // Throttling that outlasted the SDK's own retries: back off and try again while attempts remain.
+        if (attempt < this.#maxAttempts && RETRYABLE_EXCEPTION_NAMES.has((error as Error).name)) {
+          lastError = error;
+          await sleep(Math.random() * 50 * attempt);
+          continue;
+        }
+        throw error;
+      }
       const decision = decide(account, message);
       const now = this.#now();
       await zombiePoint(this.#context);
@@ -134,7 +146,7 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
         }
         if (error instanceof RetryableCommitError && attempt < this.#maxAttempts) {
           lastError = error;
-          await sleep(Math.random() * 20 * attempt);
+          await sleep(Math.random() * 50 * attempt);
           continue;
         }
         throw error;

@@ -184,6 +184,39 @@ describe('ledger handler (atomic strategy, DynamoDB Local)', () => {
     expect(again.fenced).toBeUndefined();
   });
 
+  it('retries a throttled read and a conflicted transaction, then applies once (mocked: DynamoDB Local neither throttles nor conflicts on demand)', async () => {
+    // Prepare: the first GetItem is throttled past the SDK's retries, the first transaction hits a conflict.
+    const failures = new Map<string, Error>([
+      ['GetItemCommand', Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' })],
+      [
+        'TransactWriteItemsCommand',
+        Object.assign(new Error('cancelled'), {
+          name: 'TransactionCanceledException',
+          CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict' }, { Code: 'None' }],
+        }),
+      ],
+    ]);
+    const flaky = {
+      send: async (command: { constructor: { name: string } }) => {
+        const failure = failures.get(command.constructor.name);
+        failures.delete(command.constructor.name);
+        if (failure) throw failure;
+        return client.send(command as never);
+      },
+    } as unknown as DynamoDBClient;
+    const strategy = new AtomicLedgerStrategy({ client: flaky, tableName, dedupTtlSeconds: 60 });
+    const accountId = uniqueName('acc');
+    const message = paymentMessage(uniqueName('key-flaky'), { accountId, amount: 9 });
+
+    // Act
+    const outcome = await strategy.apply({ message, messageId: 'm', sequenceNumber: nextSequenceNumber(), receiveCount: 1 });
+
+    // Assess
+    expect(failures.size).toBe(0);
+    expect(outcome).toMatchObject({ status: 'applied', balance: 9 });
+    expect(await account(accountId)).toMatchObject({ balance: 9, applied: 1 });
+  });
+
   it('crashes the whole invocation on an injected fault instead of reporting one record', async () => {
     const strategy = {
       name: 'atomic' as const,
