@@ -108,7 +108,7 @@ export function runBin(cwd: string, bin: string, args: readonly string[], env: N
 
 /**
  * Writes `scaffold-app.ts` into the copy: a CDK app (context from CDK_CONTEXT_JSON, like the CDK CLI passes it) that
- * synthesizes, by SCAFFOLD_MODE:
+ * synthesizes, by SCAFFOLD_MODE (or context `scaffoldMode`):
  * - `consumers` (default): a stack with the shared tables and every registered consumer;
  * - `payments`: the real payments stack plus `addConsumers` (unless the stack already calls it);
  * - `only:<name>`: one consumer and its tables (for a real bundling run).
@@ -124,7 +124,7 @@ import { addConsumers, CONSUMERS } from './lib/consumers/index.js';
 import { IdempotencyTable, LedgerTable } from './lib/constructs/tables.js';
 
 const app = new App();
-const mode = process.env['SCAFFOLD_MODE'] ?? 'consumers';
+const mode = process.env['SCAFFOLD_MODE'] ?? (app.node.tryGetContext('scaffoldMode') as string | undefined) ?? 'consumers';
 const webhookUrl = app.node.tryGetContext('webhookUrl') as string | undefined;
 if (mode === 'payments') {
   const { parseConfig } = await import('./lib/config.js');
