@@ -32,10 +32,11 @@ export const ALL_FAULT_KINDS = Object.keys(FAULT_KINDS) as FaultKind[];
 const POINTS: Partial<Record<FaultKind, [FaultPoint, number]>> = {
   'crash-before-commit': ['ledger.beforeCommit', 0.02],
   'crash-after-commit': ['ledger.afterCommit', 0.02],
-  'crash-mid-batch': ['ledger.midBatch', 0.01],
+  // Checked only between two records of a batch (local batches are often single records): higher per check.
+  'crash-mid-batch': ['ledger.midBatch', 0.08],
   zombie: ['ledger.zombie', 0.03],
   'relay-crash': ['relay.afterPublish', 0.1],
-  'notifier-crash': ['notifier.afterWebhook', 0.05],
+  'notifier-crash': ['notifier.afterWebhook', 0.08],
   'ddb-transient': ['ddb.transient', 0.03],
   'ddb-throttle': ['ddb.throttle', 0.03],
 };
@@ -58,7 +59,7 @@ export const CHAOS_TIMINGS = {
   /** How long a hung webhook call is held (past the notifier's timeout). */
   webhookHangMs: 2_500,
   /** Receives before dead-lettering (context `maxReceiveCount`): crash faults fail whole batches. */
-  maxReceiveCount: 8,
+  maxReceiveCount: 5,
 } as const;
 
 /** CDK context for a chaos run (besides `ledgerStrategy` and `webhookUrl`). */
