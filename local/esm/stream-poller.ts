@@ -118,9 +118,13 @@ export function toStreamEventRecord(record: _Record, eventSourceARN: string, aws
     SizeBytes: dynamodb.SizeBytes,
     StreamViewType: dynamodb.StreamViewType,
   };
+  const known = record.eventName === 'INSERT' || record.eventName === 'MODIFY' || record.eventName === 'REMOVE';
+  // DynamoDB Local emits TTL deletions with the event name "UNKNOWN_TO_SDK_VERSION" and no userIdentity; on AWS they
+  // are REMOVE events by the DynamoDB service principal (D10).
+  const ttlDelete = !known;
   const event: StreamEventRecord = {
     eventID: record.eventID ?? randomUUID(),
-    eventName: (record.eventName ?? 'MODIFY') as StreamEventRecord['eventName'],
+    eventName: (known ? record.eventName : 'REMOVE') as StreamEventRecord['eventName'],
     eventVersion: record.eventVersion ?? '1.1',
     eventSource: 'aws:dynamodb',
     awsRegion,
@@ -129,6 +133,8 @@ export function toStreamEventRecord(record: _Record, eventSourceARN: string, aws
   };
   if (record.userIdentity?.Type && record.userIdentity.PrincipalId) {
     event.userIdentity = { type: record.userIdentity.Type, principalId: record.userIdentity.PrincipalId };
+  } else if (ttlDelete) {
+    event.userIdentity = { type: 'Service', principalId: 'dynamodb.amazonaws.com' };
   }
   return event;
 }

@@ -7,11 +7,9 @@
  *   never splits it, so the shard-split case is checked with a scripted stream client (the only fake in this suite).
  * - D3 "until the record expires (24 h)": the default −1 is checked as "retried and blocking"; 24 h expiry is not.
  * - D6 SNS destinations are not emulated (SQS destinations are).
- * - D10 TTL deletions with userIdentity: DynamoDB Local does not run TTL deletions on its own in a test's time span;
- *   the record converter passes userIdentity through when the stream has it.
  * - D7 uses an injected clock: the minimum MaximumRecordAgeInSeconds is 60 s, too long to wait for in a test.
  */
-import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand, UpdateItemCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { startEventSourceMappings, type StreamFailureRecord } from '../../../local/esm/index.js';
@@ -399,6 +397,27 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     expect(remove.dynamodb.NewImage).toBeUndefined();
     expect(remove.dynamodb.OldImage).toEqual({ pk: { S: 'acc' }, balance: { N: '101' } });
     expect(insert.dynamodb.OldImage).toBeUndefined();
+  });
+
+  it('D10: a TTL deletion is a REMOVE event by the DynamoDB service principal', async (context) => {
+    // Prepare: DynamoDB Local sweeps expired items within seconds (and names the event oddly; the mapping fixes it).
+    const { name, streamArn } = await newTable('d10ttl');
+    await ddb.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiresAt' } }));
+    await put(name, 'expired', { expiresAt: { N: String(Math.floor(Date.now() / 1000) - 60) } });
+    await put(name, 'deleted');
+    await ddb.send(new DeleteItemCommand({ TableName: name, Key: { pk: { S: 'deleted' } } }));
+    const fn = testFunction('d10ttl', () => undefined);
+    // Act
+    start(context, [streamMapping(fn, streamArn, { filterPatterns: [{ eventName: ['REMOVE'] }] })], [fn], []);
+    await waitFor('both removals', () => pks(fn).length === 2, 30_000);
+    // Assess
+    const removals = fn.calls.flatMap((c) => c.records);
+    const byTtl = removals.find((r) => pkOf(r) === 'expired');
+    const byUser = removals.find((r) => pkOf(r) === 'deleted');
+    expect(byTtl).toMatchObject({ eventName: 'REMOVE', userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' } });
+    expect(byTtl.dynamodb.OldImage.pk).toEqual({ S: 'expired' });
+    expect(byUser.eventName).toBe('REMOVE');
+    expect(byUser.userIdentity).toBeUndefined();
   });
 });
 
