@@ -1,13 +1,23 @@
 import { createHash } from 'node:crypto';
 import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dedupKey, LEDGER_KEYS } from '../../lambdas/shared/ledger-keys.js';
-import { PaymentMessageSchema } from '../../lambdas/shared/payments-model.js';
+import { PaymentEventSchema, PaymentMessageSchema } from '../../lambdas/shared/payments-model.js';
 
 /**
  * Scope under which the payments ledger consumer writes its dedup markers (`DEDUP#ledger#<idempotencyKey>`).
- * @see lambdas/ledger (the atomic strategy's `commitOnce({ scope })`)
+ * Same value as `LEDGER_SCOPE` in lambdas/ledger/strategies/atomic.ts (a test keeps them equal; importing it here
+ * would load the ledger's handler dependencies into a CLI).
  */
 export const LEDGER_DEDUP_SCOPE = 'ledger';
+
+/** Powertools key prefix of the notifier's records (`NOTIFIER_KEY_PREFIX` in lambdas/notifier/notifier.ts), keyed by eventId. */
+export const NOTIFIER_KEY_PREFIX = 'notifier';
+
+/** Dedup profile of the payments FIFO queue (ledger consumer). */
+export const PAYMENTS_PROFILE: DedupProfile = { scope: LEDGER_DEDUP_SCOPE, stores: ['marker'] };
+
+/** Dedup profile of the events queue (notifier: Powertools record per eventId). */
+export const EVENTS_PROFILE: DedupProfile = { scope: NOTIFIER_KEY_PREFIX, stores: ['powertools'], keyField: 'eventId' };
 
 /** Where a consumer records that a key's effect happened. */
 export type DedupStore =
@@ -42,7 +52,7 @@ export interface IdempotencyAwareCheckerOptions {
   readonly ledgerTable?: string;
   /** Powertools idempotency table. @default - Powertools records are not checked */
   readonly idempotencyTable?: string;
-  /** Profile for this DLQ. @default - payments messages get the ledger profile, anything else is `unknown` */
+  /** Profile for this DLQ. @default - payments messages get the ledger profile, payment events the notifier's, anything else is `unknown` */
   readonly profile?: DedupProfile;
   /** Clock. @default () => new Date() */
   readonly now?: () => Date;
@@ -73,7 +83,10 @@ export class IdempotencyAwareChecker implements AppliedChecker {
     }
     const profile = this.#options.profile ?? this.#inferProfile(parsed);
     if (!profile) {
-      return { status: 'unknown', reason: 'not a payments message and no --scope given: cannot tell which dedup record to read' };
+      return {
+        status: 'unknown',
+        reason: 'neither a payments message nor a payment event, and no --scope given: cannot tell which dedup record to read',
+      };
     }
     const keyField = profile.keyField ?? 'idempotencyKey';
     const key = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)[keyField] : undefined;
@@ -101,7 +114,9 @@ export class IdempotencyAwareChecker implements AppliedChecker {
   }
 
   #inferProfile(body: unknown): DedupProfile | undefined {
-    return PaymentMessageSchema.safeParse(body).success ? { scope: LEDGER_DEDUP_SCOPE, stores: ['marker'] } : undefined;
+    if (PaymentMessageSchema.safeParse(body).success) return PAYMENTS_PROFILE;
+    if (PaymentEventSchema.safeParse(body).success) return EVENTS_PROFILE;
+    return undefined;
   }
 
   async #checkMarker(table: string, scope: string, key: string, nowSeconds: number) {

@@ -1,21 +1,22 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { IdempotencyAwareChecker, LEDGER_DEDUP_SCOPE, type DedupProfile } from './applied-checker.js';
+import { EVENTS_PROFILE, IdempotencyAwareChecker, PAYMENTS_PROFILE, type DedupProfile } from './applied-checker.js';
 import type { RedriveCliOptions } from './args.js';
 import { findOutput, loadProjectConfig } from './project-config.js';
 import { redriveMessages, type RedriveEntry, type RedriveReport } from './redrive-messages.js';
 import { resolveQueue, resolveSourceQueue } from './resolve-queues.js';
 
 /**
- * Dedup profile of a DLQ named by a stack output: the payments DLQ's messages carry the ledger marker scope; a
- * consumer added with `npm run new` publishes `<Name>DlqUrl` and dedups under its kebab-case name (marker or
- * Powertools keyPrefix).
+ * Dedup profile of a DLQ named by a stack output: the payments DLQ → the ledger's markers, the events DLQ → the
+ * notifier's Powertools records (by eventId); a consumer added with `npm run new` publishes `<Name>DlqUrl` and dedups
+ * under its kebab-case name (marker or Powertools keyPrefix).
  */
 export function profileForOutputKey(outputKey: string | undefined): DedupProfile | undefined {
   if (!outputKey) return undefined;
-  if (outputKey === 'PaymentsDlqUrl') return { scope: LEDGER_DEDUP_SCOPE, stores: ['marker'] };
+  if (outputKey === 'PaymentsDlqUrl') return PAYMENTS_PROFILE;
+  if (outputKey === 'EventsDlqUrl') return EVENTS_PROFILE;
   const match = /^([A-Z][A-Za-z0-9]*)DlqUrl$/.exec(outputKey);
-  if (!match || match[1] === 'Events') return undefined;
+  if (!match) return undefined;
   const scope = match[1]!.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
   return { scope, stores: ['marker', 'powertools'] };
 }

@@ -17,9 +17,14 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import { dedupKey } from '../../lambdas/shared/ledger-keys.js';
 import { deduplicationIdFor, paymentIdFor, type PaymentMessage } from '../../lambdas/shared/payments-model.js';
+import { LEDGER_SCOPE } from '../../lambdas/ledger/strategies/atomic.js';
+import { NOTIFIER_KEY_PREFIX as NOTIFIER_PREFIX_IN_HANDLER } from '../../lambdas/notifier/notifier.js';
+import { eventIdFor, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
 import {
+  EVENTS_PROFILE,
   IdempotencyAwareChecker,
   LEDGER_DEDUP_SCOPE,
+  NOTIFIER_KEY_PREFIX,
   parseRedriveArgs,
   profileForOutputKey,
   QueueResolutionError,
@@ -275,6 +280,51 @@ describe('redrive of a consumer that dedups with Powertools (standard queues)', 
     expect(report.counts).toMatchObject({ applied: 1, notApplied: 1, resent: 1 });
     const moved = await drain(source.QueueUrl!);
     expect(moved.map((m) => JSON.parse(m.Body!).idempotencyKey)).toEqual([`pt-fresh-${run}`]);
+  });
+});
+
+describe('redrive of the events DLQ (notifier: Powertools record per eventId)', () => {
+  it('flags a payment event the notifier already delivered as applied, without being told the scope', async () => {
+    // Prepare: the notifier's own idempotency settings (keyPrefix, eventId key) write the record
+    const persistenceStore = new DynamoDBPersistenceLayer({ tableName: idempotencyTable, awsSdkV3Client: ddb });
+    const deliver = makeIdempotent(async (event: PaymentEvent) => ({ eventId: event.eventId }), {
+      persistenceStore,
+      keyPrefix: NOTIFIER_KEY_PREFIX,
+      config: new IdempotencyConfig({ eventKeyJmesPath: 'eventId' }),
+    });
+    const event = (key: string): PaymentEvent => ({
+      eventId: eventIdFor(paymentIdFor(key)),
+      eventType: 'PaymentApplied',
+      paymentId: paymentIdFor(key),
+      idempotencyKey: key,
+      accountId: 'acct-ev',
+      amount: 5,
+      currency: 'EUR',
+      balance: 5,
+      occurredAt: new Date().toISOString(),
+    });
+    const delivered = event(`ev-delivered-${run}`);
+    const pending = event(`ev-pending-${run}`);
+    await deliver(delivered);
+    const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `ev-dlq-${run}` }));
+    const source = await sqs.send(new CreateQueueCommand({ QueueName: `ev-src-${run}` }));
+    for (const e of [delivered, pending]) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: dlq.QueueUrl!, MessageBody: JSON.stringify(e) }));
+    }
+    const checker = new IdempotencyAwareChecker({ dynamodb: ddb, ledgerTable, idempotencyTable });
+
+    // Act
+    const report = await redriveMessages({ sqs, dlqUrl: dlq.QueueUrl!, sourceUrl: source.QueueUrl!, checker });
+
+    // Assess
+    expect(report.entries.find((e) => e.action === 'dropped')?.verdict).toMatchObject({ status: 'applied', key: delivered.eventId });
+    expect(report.entries.find((e) => e.action === 'resent')?.verdict).toMatchObject({ status: 'not-applied', key: pending.eventId });
+    expect(profileForOutputKey('EventsDlqUrl')).toEqual(EVENTS_PROFILE);
+  });
+
+  it('uses the same scopes as the handlers that write the records', () => {
+    expect(LEDGER_DEDUP_SCOPE).toBe(LEDGER_SCOPE);
+    expect(NOTIFIER_KEY_PREFIX).toBe(NOTIFIER_PREFIX_IN_HANDLER);
   });
 });
 
