@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
@@ -555,13 +556,19 @@ async function sendLanes(client: PaymentsApiClient, lanes: readonly ScenarioStep
   return results;
 }
 
+/** The demo's webhook port when free (see main). */
+const PREFERRED_WEBHOOK_PORT = 4599;
+
 const ms = (value: number) => (Number.isNaN(value) ? '—' : `${Math.round(value)} ms`);
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const { startLocalRuntime } = await import('./runtime.js');
   const { freePort } = await import('./emulators.js');
-  const receiver = await startWebhookReceiver();
+  // A stable webhook URL keeps the context stable, so the runtime can reuse the last synthesized assembly; holding the
+  // port also owns the output directory (a concurrent demo gets a free port and its own directory).
+  const receiver = await startWebhookReceiver({ port: PREFERRED_WEBHOOK_PORT, fallbackToFreePort: true });
+  const outDir = receiver.port === PREFERRED_WEBHOOK_PORT ? '.local/demo' : `.local/demo-${process.pid}`;
   let starting: ReturnType<typeof startLocalRuntime> | undefined;
   let stopping: Promise<void> | undefined;
   // A signal during start-up waits for the runtime to come up, then stops it: no orphaned JVM or workers.
@@ -570,6 +577,7 @@ async function main(): Promise<number> {
       const runtime = await starting?.catch(() => undefined);
       await runtime?.stop().catch((error: unknown) => console.error('runtime stop failed:', error));
       await receiver.stop();
+      if (outDir !== '.local/demo') await rm(outDir, { recursive: true, force: true });
     })());
   const onSignal = (signal: NodeJS.Signals) => {
     console.error(`\n${signal}: stopping…`);
@@ -586,7 +594,7 @@ async function main(): Promise<number> {
       context: { webhookUrl: receiver.url },
       ports: { api: await freePort(), dynamodb: await freePort(), sqs: await freePort() },
       quiet: !args.verbose,
-      outDir: '.local/demo',
+      outDir,
       onProgress: args.verbose ? (line) => console.log(`  ${line}`) : undefined,
     });
     const runtime = await starting;

@@ -14,6 +14,12 @@ import type { AddressInfo } from 'node:net';
 export interface WebhookReceiverOptions {
   /** Port to listen on; 0 picks a free one. @default 0 */
   readonly port?: number;
+  /**
+   * When `port` is taken, listen on a free port instead of failing (check {@link WebhookReceiver.port}). Lets a
+   * caller prefer a stable URL (so a synthesized app with the URL in its context can be reused) without clashing.
+   * @default false
+   */
+  readonly fallbackToFreePort?: boolean;
   /** Bind address. Use `0.0.0.0` when a container or a remote deployment must reach it. @default '127.0.0.1' */
   readonly host?: string;
   /** Path the URL points at (any path is accepted; this only shapes {@link WebhookReceiver.url}). @default '/webhook' */
@@ -228,13 +234,20 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
 
   const server = createServer(onRequest);
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  try {
+    await listen(options.port ?? 0);
+  } catch (error) {
+    if (!options.fallbackToFreePort || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    await listen(0);
+  }
   const port = (server.address() as AddressInfo).port;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 

@@ -87,6 +87,17 @@ describe('webhook receiver', () => {
     expect(call!.respondedAt! - call!.receivedAt).toBeGreaterThanOrEqual(100);
   });
 
+  it('listens on a free port when the preferred one is taken and fallbackToFreePort is set', async () => {
+    // Prepare
+    receiver = await startWebhookReceiver();
+    // Act
+    const second = await startWebhookReceiver({ port: receiver.port, fallbackToFreePort: true });
+    await second.stop();
+    // Assess
+    expect(second.port).not.toBe(receiver.port);
+    await expect(startWebhookReceiver({ port: receiver.port })).rejects.toThrow(/EADDRINUSE/);
+  });
+
   it('rejects a fraction outside 0-1 and a non-5xx failStatus, naming the value', async () => {
     // Prepare / Act / Assess
     await expect(startWebhookReceiver({ behaviour: { failFraction: 1.5 } })).rejects.toThrow(WebhookBehaviourError);
