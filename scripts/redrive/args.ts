@@ -32,6 +32,7 @@ export interface RedriveCliOptions {
   readonly json: boolean;
 }
 
+/** Help text of `npm run redrive` (printed with every usage error). */
 export const REDRIVE_USAGE = `Usage: npm run redrive -- <dlq-url|queue-name|OutputKey> [options]
 
 Moves dead-lettered messages back to their source queue (Receive/Send/Delete; FIFO keeps the group and gets a new

@@ -4,8 +4,9 @@ import { RedriveError } from './errors.js';
 /** Stack outputs as written by `cdk deploy --outputs-file` (and by the local runtime): stack → key → value. */
 export type StackOutputs = Record<string, Record<string, string>>;
 
-/** The local runtime's files, relative to the project root. */
+/** Outputs file the local runtime writes, relative to the project root. */
 export const LOCAL_OUTPUTS_FILE = '.local/outputs.json';
+/** Env file (AWS_ENDPOINT_URL_*, region, dummy credentials) the local runtime writes next to it. */
 export const LOCAL_ENV_FILE = '.local/env';
 
 /**

@@ -14,6 +14,7 @@ export interface ConsumerSpec {
   readonly outbox: boolean;
 }
 
+/** Help text of `npm run new` (printed with every usage error). */
 export const NEW_USAGE = `Usage: npm run new -- consumer <name> --queue fifo|standard --effect dynamodb|external [--outbox]
 
 Generates an exactly-once consumer: lambdas/<name>/ (handler, domain, errors), test/lambdas/<name>/, and its

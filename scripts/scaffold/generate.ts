@@ -8,9 +8,11 @@ import { renderTemplate } from './render.js';
 
 const TEMPLATES = fileURLToPath(new URL('./templates/', import.meta.url));
 
-/** Registry of generated consumers, and the marker lines the scaffold inserts above. */
+/** Registry of generated consumers. */
 export const REGISTRY_FILE = 'lib/consumers/index.ts';
+/** Line of the registry above which the scaffold inserts a consumer's import. */
 export const IMPORT_MARKER = '// scaffold:imports';
+/** Line of the registry above which the scaffold inserts a consumer's entry. */
 export const ENTRY_MARKER = '// scaffold:consumers';
 
 /** Options of {@link generateConsumer}. */
