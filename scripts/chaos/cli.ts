@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ALL_FAULT_KINDS, FAULT_KINDS, type FaultKind } from './plans.js';
-import { formatChaosReport } from './report.js';
+import { formatChaosReport, formatRunRecord } from './report.js';
 import { CHAOS_CONSUMERS, runChaos, type ChaosConsumer } from './runner.js';
 
 /**
@@ -10,7 +10,11 @@ import { CHAOS_CONSUMERS, runChaos, type ChaosConsumer } from './runner.js';
  * summary table, and exits 0 only when nothing was lost or duplicated (1 otherwise, 2 on a usage error).
  */
 const USAGE = `Usage: npm run chaos -- --messages N --seed S [--faults a,b,...] [--consumer ${CHAOS_CONSUMERS.join('|')}]
-       [--accounts K] [--fault-scale X] [--concurrency C] [--json FILE] [--verbose]
+       [--accounts K] [--fault-scale X] [--concurrency C] [--via api|queue] [--idle-timeout-minutes M]
+       [--json FILE] [--record FILE.md] [--verbose]
+
+  --via queue   first sends go straight onto the payments FIFO queue (same body, group and dedup id as the API):
+                for long runs; the API-retry duplicate is then not injected.
 
 Faults (default: all):
 ${Object.entries(FAULT_KINDS)
@@ -32,6 +36,9 @@ async function main(argv: string[]): Promise<number> {
         'fault-scale': { type: 'string' },
         concurrency: { type: 'string' },
         json: { type: 'string' },
+        record: { type: 'string' },
+        via: { type: 'string', default: 'api' },
+        'idle-timeout-minutes': { type: 'string' },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -59,7 +66,11 @@ async function main(argv: string[]): Promise<number> {
     const faults = parseFaults(values.faults);
     const scale = values['fault-scale'] === undefined ? undefined : Number(values['fault-scale']);
     if (scale !== undefined && !(scale >= 0)) throw new UsageError(`--fault-scale must be a number ≥ 0, got "${values['fault-scale']}"`);
+    if (values.via !== 'api' && values.via !== 'queue') throw new UsageError(`--via must be api or queue, got "${values.via}"`);
+    const idleMinutes = int('idle-timeout-minutes', values['idle-timeout-minutes'], 1);
     const result = await runChaos({
+      via: values.via,
+      idleTimeoutMs: idleMinutes === undefined ? undefined : idleMinutes * 60_000,
       messages: int('messages', values.messages, 1)!,
       seed: int('seed', values.seed, 0)!,
       faults,
@@ -71,6 +82,28 @@ async function main(argv: string[]): Promise<number> {
       log: (line) => console.error(`[chaos] ${line}`),
     });
     console.log(formatChaosReport(result));
+    if (values.record) {
+      const { writeFile } = await import('node:fs/promises');
+      const { execFileSync } = await import('node:child_process');
+      const os = await import('node:os');
+      const git = (...args: string[]) => {
+        try {
+          return execFileSync('git', args, { encoding: 'utf8' }).trim();
+        } catch {
+          return 'unknown';
+        }
+      };
+      const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'lambdas', 'lib', 'bin', 'local', 'scripts/chaos') ? ' (with uncommitted changes)' : '';
+      await writeFile(
+        values.record,
+        formatRunRecord(result, {
+          command: `npm run chaos -- ${argv.join(' ')}`,
+          commit: `${git('rev-parse', 'HEAD')}${dirty}`,
+          date: new Date().toISOString(),
+          machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+        }),
+      );
+    }
     if (values.json) {
       const { writeFile } = await import('node:fs/promises');
       const { workload, ...rest } = result;

@@ -65,3 +65,41 @@ export function formatChaosReport(result: ChaosResult, options: { maxFindings?: 
 function ms(value: number): string {
   return value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${value} ms`;
 }
+
+/** Facts about the run that the record must carry to be reproducible. */
+export interface RunRecordMeta {
+  readonly command: string;
+  readonly commit: string;
+  readonly date: string;
+  readonly machine: string;
+}
+
+/**
+ * The markdown record of a chaos run (chaos/LONG-RUN.md): the exact command, commit, date and machine, the verdict
+ * and the summary table, so the repository keeps the latest result next to the code that produced it.
+ */
+export function formatRunRecord(result: ChaosResult, meta: RunRecordMeta): string {
+  const throughput = result.timings.sendMs + result.timings.drainMs > 0
+    ? (result.options.messages / ((result.timings.sendMs + result.timings.drainMs) / 1000)).toFixed(1)
+    : 'n/a';
+  return [
+    '# Chaos long run: latest result',
+    '',
+    'Written by `npm run chaos -- … --record chaos/LONG-RUN.md` (scripts/chaos/cli.ts). Do not edit by hand: re-run.',
+    '',
+    '| | |',
+    '|---|---|',
+    `| Command | \`${meta.command}\` |`,
+    `| Commit | \`${meta.commit}\` |`,
+    `| Date | ${meta.date} |`,
+    `| Machine | ${meta.machine} |`,
+    `| Verdict | **${result.ok ? 'PASS: nothing lost, nothing duplicated' : 'FAIL: effects lost or duplicated'}** |`,
+    `| Payments | ${result.options.messages} unique (${Object.values(result.injected).reduce((a, b) => a + b, 0)} actions incl. duplicates and poison) |`,
+    `| End-to-end rate on DynamoDB Local | ${throughput} payments/s (sends + drain; a local figure, not an AWS one) |`,
+    '',
+    '```text',
+    formatChaosReport(result, { maxFindings: 40 }),
+    '```',
+    '',
+  ].join('\n');
+}

@@ -45,6 +45,8 @@ export interface ChaosOptions {
   readonly log?: (line: string) => void;
   /** Keep the functions' own log lines on stdout. @default false */
   readonly showFunctionLogs?: boolean;
+  /** Where first sends go (see {@link runWorkload}). @default 'api' */
+  readonly via?: 'api' | 'queue';
 }
 
 /** Duplicates injected at a layer and what the layer reports it absorbed. */
@@ -182,16 +184,27 @@ export async function startChaosStack(options: {
  */
 export async function runWorkload(
   stack: ChaosStack,
-  options: { readonly messages: number; readonly seed: number; readonly accounts?: number; readonly concurrency?: number; readonly idleTimeoutMs?: number; readonly log?: (line: string) => void },
+  options: {
+    readonly messages: number;
+    readonly seed: number;
+    readonly accounts?: number;
+    readonly concurrency?: number;
+    readonly idleTimeoutMs?: number;
+    readonly log?: (line: string) => void;
+    /** Where first sends go: the public API, or straight onto the payments queue (long runs). @default 'api' */
+    readonly via?: 'api' | 'queue';
+  },
 ): Promise<ChaosResult> {
   const { runtime, sqs, ddb, capture } = internals.get(stack)!;
   const { outputs, plan, receiver } = stack;
   const log = options.log ?? (() => {});
+  const via = options.via ?? 'api';
   const workload = generateWorkload({
     messages: options.messages,
     seed: options.seed,
     accounts: options.accounts,
-    injections: plan.injections,
+    // Without the API there is no API idempotency to exercise.
+    injections: via === 'queue' ? { ...plan.injections, apiRetry: 0 } : plan.injections,
   });
   const idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
   const started = Date.now();
@@ -205,7 +218,7 @@ export async function runWorkload(
   const apiReplays = { sent: 0, same: 0 };
   log(`run ${workload.runId}: sending ${workload.payments.length} payments (${workload.actions.length} actions)`);
   const sendStarted = Date.now();
-  await runActions(workload.actions, options.concurrency ?? 4, (action) => perform(action, { api, sqs, outputs, apiReplays }));
+  await runActions(workload.actions, options.concurrency ?? 4, (action) => perform(action, { api, sqs, outputs, apiReplays, via }));
   const sendMs = Date.now() - sendStarted;
   log(`sent in ${sendMs} ms; waiting for the pipeline to drain`);
   const drainStarted = Date.now();
@@ -304,6 +317,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       concurrency: options.concurrency,
       idleTimeoutMs: options.idleTimeoutMs,
       log: options.log,
+      via: options.via,
     });
   } finally {
     await stack.stop();
@@ -333,6 +347,7 @@ interface ActionPorts {
   readonly sqs: SQSClient;
   readonly outputs: Outputs;
   readonly apiReplays: { sent: number; same: number };
+  readonly via: 'api' | 'queue';
 }
 
 const firstPaymentIds = new Map<string, string>();
@@ -362,6 +377,18 @@ async function perform(action: WorkloadAction, ports: ActionPorts): Promise<void
   const { sqs, outputs } = ports;
   switch (action.kind) {
     case 'send': {
+      if (ports.via === 'queue') {
+        // What the API would send: same body shape, group and dedup id.
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: outputs.PaymentsQueueUrl,
+            MessageBody: JSON.stringify(paymentMessage(action.payment)),
+            MessageGroupId: action.payment.request.accountId,
+            MessageDeduplicationId: deduplicationIdFor(action.payment.idempotencyKey),
+          }),
+        );
+        return;
+      }
       const body = await post(ports.api, action.payment);
       firstPaymentIds.set(action.payment.idempotencyKey, body);
       return;
