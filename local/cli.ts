@@ -46,6 +46,8 @@ async function main(): Promise<number> {
     console.log('stopped');
     process.exit(0);
   };
+  // A closed stdout (the terminal or a pipe reader gone) must not crash the process before it has stopped the JVM.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   try {

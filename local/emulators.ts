@@ -46,7 +46,13 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
 
   const jvm: ChildProcess = spawnDynamoDbLocal({ port: dynamodbPort, stdio: 'ignore', sharedDb: options.sharedDb ?? false });
   let jvmExited = false;
-  jvm.once('exit', () => (jvmExited = true));
+  // Whatever ends this process (a crash, process.exit, an EPIPE on a closed stdout), the JVM must not outlive it.
+  const killJvmOnExit = () => jvm.kill('SIGKILL');
+  process.once('exit', killJvmOnExit);
+  jvm.once('exit', () => {
+    jvmExited = true;
+    process.off('exit', killJvmOnExit);
+  });
   const sqsServer = await startFauxqs({ port: sqsPort, logger: false });
 
   const dynamodbEndpoint = `http://${host}:${dynamodbPort}`;

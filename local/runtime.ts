@@ -136,6 +136,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         sharedDb: true,
         // A busy 2-core machine can take well over 30 s to start the JVM; failing early helps nobody.
         startTimeoutMs: 120_000,
+      }).catch((error: NodeJS.ErrnoException) => {
+        throw error.code === 'EADDRINUSE'
+          ? new LocalRuntimeError(`port ${ports.sqs ?? DEFAULT_PORTS.sqs} for SQS (fauxqs) is taken: stop what uses it or pass --sqs-port <n> (0 = any free port)`, { cause: error })
+          : error;
       });
       cleanup.push(() => emulators.stop());
       progress(`emulators up (DynamoDB Local ${emulators.dynamodbEndpoint}, fauxqs ${emulators.sqsEndpoint}) at ${elapsed()}`);
@@ -201,7 +205,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       notes.push(...apiNotes);
       for (const definition of apis) {
         const port = apiServers.length === 0 ? (options.ports?.api ?? DEFAULT_PORTS.api) : 0;
-        const server = await startRestApiServer({ api: definition, port, invoker: (arn) => byArn.get(arn) });
+        const server = await startRestApiServer({ api: definition, port, invoker: (arn) => byArn.get(arn) }).catch((error: NodeJS.ErrnoException) => {
+          throw error.code === 'EADDRINUSE'
+            ? new LocalRuntimeError(`port ${port} for the API of ${definition.logicalId} is taken: stop what uses it or pass --api-port <n> (0 = any free port)`, { cause: error })
+            : error;
+        });
         cleanup.push(() => server.close());
         localApis.set(definition.apiId, `http://127.0.0.1:${server.port}`);
         apiServers.push({ definition, server });
