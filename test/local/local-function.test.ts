@@ -1,0 +1,114 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FunctionDefinition } from '../../local/lambda/function-definitions.js';
+import { LocalFunction } from '../../local/lambda/local-function.js';
+
+// The worker-thread Lambda instances on their own, with tiny hand-written task roots (no synthesis, no emulators).
+const roots: string[] = [];
+const functions: LocalFunction[] = [];
+
+function taskRoot(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'task-root-'));
+  roots.push(dir);
+  for (const [name, source] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), source);
+  }
+  return dir;
+}
+
+function localFunction(codeDir: string, overrides: Partial<FunctionDefinition> = {}, maxConcurrency?: number): LocalFunction {
+  const fn = new LocalFunction(
+    {
+      logicalId: 'Fn',
+      stackName: 'S',
+      functionName: 'S-Fn',
+      arn: 'arn:aws:lambda:us-east-1:000000000000:function:S-Fn',
+      codeDir,
+      handler: 'index.handler',
+      runtime: 'nodejs24.x',
+      timeoutSeconds: 3,
+      memorySize: 128,
+      environment: {},
+      ...overrides,
+    },
+    { environment: { GREETING: 'hi' }, maxConcurrency },
+  );
+  functions.push(fn);
+  return fn;
+}
+
+afterEach(async () => {
+  await Promise.all(functions.splice(0).map((fn) => fn.stop()));
+  roots.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true }));
+});
+
+describe('LocalFunction', () => {
+  it('runs an ESM handler from a nested path with the given environment', async () => {
+    const fn = localFunction(taskRoot({ 'src/app.mjs': 'export const main = async (e) => ({ got: e, greeting: process.env.GREETING });' }), {
+      handler: 'src/app.main',
+    });
+    expect(await fn.invoke({ a: 1 })).toMatchObject({ ok: true, timedOut: false, payload: { got: { a: 1 }, greeting: 'hi' } });
+  });
+
+  it('supports callback-style handlers and returns null for a handler that returns nothing', async () => {
+    const fn = localFunction(taskRoot({ 'index.js': 'exports.handler = (e, ctx, cb) => { setTimeout(() => cb(null, { viaCallback: true }), 10); };' }));
+    const silent = localFunction(taskRoot({ 'index.mjs': 'export const handler = async () => {};' }));
+    expect(await fn.invoke({})).toMatchObject({ ok: true, payload: { viaCallback: true } });
+    expect(await silent.invoke({})).toMatchObject({ ok: true, payload: null });
+  });
+
+  it('fails the invocation when the module throws at init, and retries the init cold next time', async () => {
+    // Prepare: the module fails on its first load only (a marker file survives the discarded instance).
+    const dir = taskRoot({});
+    writeFileSync(
+      join(dir, 'index.mjs'),
+      `import { existsSync, writeFileSync } from 'node:fs';
+       const marker = ${JSON.stringify(join(dir, 'loaded-once'))};
+       if (!existsSync(marker)) { writeFileSync(marker, ''); throw new Error('Environment variable X is required'); }
+       export const handler = async () => 'recovered';`,
+    );
+    const fn = localFunction(dir);
+    // Act
+    const first = await fn.invoke({});
+    const second = await fn.invoke({});
+    // Assess
+    expect(first).toMatchObject({ ok: false, error: { errorType: 'Error', errorMessage: 'Environment variable X is required' } });
+    expect(second).toMatchObject({ ok: true, payload: 'recovered' });
+    expect(fn.stats.coldStarts).toBe(2);
+  });
+
+  it('fails with Runtime.HandlerNotFound and Runtime.ImportModuleError like the Lambda Node.js runtime', async () => {
+    const missingExport = localFunction(taskRoot({ 'index.mjs': 'export const other = () => 1;' }));
+    const missingFile = localFunction(taskRoot({}), { handler: 'nope.handler' });
+    expect(await missingExport.invoke({})).toMatchObject({ ok: false, error: { errorType: 'Runtime.HandlerNotFound' } });
+    expect(await missingFile.invoke({})).toMatchObject({ ok: false, error: { errorType: 'Runtime.ImportModuleError', errorMessage: "Error: Cannot find module 'nope'" } });
+  });
+
+  it('fails with Runtime.ExitError when the handler exits the process, and starts cold afterwards', async () => {
+    const fn = localFunction(taskRoot({ 'index.mjs': 'let n = 0; export const handler = async (e) => { n++; if (e.exit) process.exit(7); return n; };' }));
+    await fn.invoke({});
+    const exited = await fn.invoke({ exit: true });
+    const next = await fn.invoke({});
+    expect(exited).toMatchObject({ ok: false, timedOut: false, error: { errorType: 'Runtime.ExitError' } });
+    expect(exited.error?.errorMessage).toMatch(/exit status 7/);
+    expect(next).toMatchObject({ ok: true, payload: 1 });
+  });
+
+  it('runs at most maxConcurrency instances at once; more invocations wait for a free one (S11)', async () => {
+    // Prepare
+    const fn = localFunction(
+      taskRoot({ 'index.mjs': 'let running = 0; export const handler = async () => { running++; const seen = running; await new Promise((r) => setTimeout(r, 100)); running--; return seen; };' }),
+      {},
+      2,
+    );
+    // Act
+    const results = await Promise.all(Array.from({ length: 5 }, () => fn.invoke({})));
+    // Assess: each instance runs one invocation at a time, and at most two instances exist.
+    expect(results.every((r) => r.ok && r.payload === 1)).toBe(true);
+    expect(fn.stats.coldStarts).toBe(2);
+    expect(fn.stats.count).toBe(5);
+  });
+});
