@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { AtomicIdempotency } from '../shared/atomic-idempotency/index.js';
 import { getDynamoDbClient } from '../shared/clients.js';
@@ -16,27 +17,37 @@ if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {
   throw new Error(`Environment variable ${ENV.DEDUP_TTL_SECONDS} must be a positive integer number of seconds`);
 }
 const logger = new Logger();
+/** EMF metrics (namespace from POWERTOOLS_METRICS_NAMESPACE): EffectsApplied, DuplicatesSkipped, RecordsFailed. */
+const metrics = new Metrics({ defaultDimensions: { layer: '{{name}}' } });
 const core = new AtomicIdempotency({ client: getDynamoDbClient(), tableName });
 
 /**
  * Lambda entry point: one record at a time, partial batch response. On a FIFO queue a failed record stops its group
  * (the rest of the group is reported too, S10); other groups go on.
  */
-export const handler = async (event: SQSEvent, _context?: Context): Promise<SQSBatchResponse> =>
-  processFifoBatch(
-    event.Records,
-    async (record) => {
-      const message = parse{{Pascal}}Message(record.body);
-      const outcome = await apply{{Pascal}}(message, { core, tableName, ttlSeconds });
-      logger.info(outcome.status === 'applied' ? 'applied' : 'duplicate skipped', {
-        idempotencyKey: message.idempotencyKey,
-        messageId: record.messageId,
-      });
-    },
-    {
-      onFailure: ({ record, error, blockedBy }) =>
-        blockedBy
-          ? logger.warn('skipped behind a failed message of its group', { messageId: record.messageId, blockedBy })
-          : logger.error('record failed', { messageId: record.messageId, error: error as Error }),
-    },
-  );
+export const handler = async (event: SQSEvent, _context?: Context): Promise<SQSBatchResponse> => {
+  try {
+    return await processFifoBatch(
+      event.Records,
+      async (record) => {
+        const message = parse{{Pascal}}Message(record.body);
+        const outcome = await apply{{Pascal}}(message, { core, tableName, ttlSeconds });
+        metrics.addMetric(outcome.status === 'applied' ? 'EffectsApplied' : 'DuplicatesSkipped', MetricUnit.Count, 1);
+        logger.info(outcome.status === 'applied' ? 'applied' : 'duplicate skipped', {
+          idempotencyKey: message.idempotencyKey,
+          messageId: record.messageId,
+        });
+      },
+      {
+        onFailure: ({ record, error, blockedBy }) => {
+          metrics.addMetric('RecordsFailed', MetricUnit.Count, 1);
+          if (blockedBy) logger.warn('skipped behind a failed message of its group', { messageId: record.messageId, blockedBy });
+          else logger.error('record failed', { messageId: record.messageId, error: error as Error });
+        },
+      },
+    );
+  } finally {
+    // Every record adds one metric, so the buffer is never empty here.
+    metrics.publishStoredMetrics();
+  }
+};

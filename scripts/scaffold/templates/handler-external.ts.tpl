@@ -10,6 +10,7 @@ import {
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { getDynamoDbClient } from '../shared/clients.js';
 import { ENV, requireEnv } from '../shared/env.js';
@@ -23,17 +24,31 @@ const url = requireEnv(ENV.WEBHOOK_URL);
 const timeoutMs = positiveInteger(ENV.WEBHOOK_TIMEOUT_MS, requireEnv(ENV.WEBHOOK_TIMEOUT_MS));
 const ttlSeconds = positiveInteger(ENV.IDEMPOTENCY_TTL_SECONDS, requireEnv(ENV.IDEMPOTENCY_TTL_SECONDS));
 const logger = new Logger();
+/** EMF metrics (namespace from POWERTOOLS_METRICS_NAMESPACE): EffectsApplied, DuplicatesSkipped, RecordsFailed. */
+const metrics = new Metrics({ defaultDimensions: { layer: '{{name}}' } });
 
 const persistenceStore = new DynamoDBPersistenceLayer({
   tableName: requireEnv(ENV.IDEMPOTENCY_TABLE_NAME),
   awsSdkV3Client: getDynamoDbClient(),
 });
 /** Keyed by the producer's idempotency key (not the messageId); expires with the construct's validated window. */
-const config = new IdempotencyConfig({ eventKeyJmesPath: 'idempotencyKey', expiresAfterSeconds: ttlSeconds });
+const config = new IdempotencyConfig({
+  eventKeyJmesPath: 'idempotencyKey',
+  expiresAfterSeconds: ttlSeconds,
+  // Called when Powertools returns a stored response instead of running the effect: a duplicate.
+  responseHook: (response) => {
+    metrics.addMetric('DuplicatesSkipped', MetricUnit.Count, 1);
+    return response;
+  },
+});
 
 /** The effect, at most once per idempotency key while its record lives (a fixed keyPrefix survives refactors). */
 const deliverOnce = makeIdempotent(
-  async (message: {{Pascal}}Message) => deliver{{Pascal}}(message, { url, timeoutMs }),
+  async (message: {{Pascal}}Message) => {
+    const delivery = await deliver{{Pascal}}(message, { url, timeoutMs });
+    metrics.addMetric('EffectsApplied', MetricUnit.Count, 1);
+    return delivery;
+  },
   { persistenceStore, config, keyPrefix: {{CONST}}_SCOPE },
 );
 
@@ -45,22 +60,33 @@ const processor = new BatchProcessor(EventType.SQS);
 //#endif
 
 async function recordHandler(record: SQSRecord): Promise<void> {
-  const message = parse{{Pascal}}Message(record.body);
-  const delivery = await deliverOnce(message);
-  logger.info('delivered', { idempotencyKey: message.idempotencyKey, messageId: record.messageId, status: delivery.status });
+  try {
+    const message = parse{{Pascal}}Message(record.body);
+    const delivery = await deliverOnce(message);
+    logger.info('delivered', { idempotencyKey: message.idempotencyKey, messageId: record.messageId, status: delivery.status });
+  } catch (error) {
+    metrics.addMetric('RecordsFailed', MetricUnit.Count, 1);
+    logger.error('record failed', { messageId: record.messageId, error: error as Error });
+    throw error;
+  }
 }
 
 /** Lambda entry point: partial batch response; an INPROGRESS record expires with this invocation. */
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   config.registerLambdaContext(context);
-  return processPartialResponse(event, recordHandler, processor, {
-    context,
+  try {
+    return await processPartialResponse(event, recordHandler, processor, {
+      context,
 //#if fifo
-    skipGroupOnError: true,
+      skipGroupOnError: true,
 //#endif
-    // A fully failed batch is a partial response listing every record, not a thrown error (nothing is lost either way).
-    throwOnFullBatchFailure: false,
-  });
+      // A fully failed batch is a partial response listing every record, not a thrown error (nothing is lost either way).
+      throwOnFullBatchFailure: false,
+    });
+  } finally {
+    // A record skipped behind a failed one of its FIFO group adds no metric: publish only when there is one.
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  }
 };
 
 function positiveInteger(name: string, raw: string): number {

@@ -23,6 +23,7 @@ beforeAll(async () => {
     LEDGER_TABLE_NAME: tableName,
     DEDUP_TTL_SECONDS: '3600',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
   });
   ({ handler } = await import('../../../lambdas/{{name}}/handler.js'));
 });

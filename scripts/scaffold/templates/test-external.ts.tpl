@@ -36,6 +36,7 @@ beforeAll(async () => {
     WEBHOOK_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/{{name}}`,
     WEBHOOK_TIMEOUT_MS: '2000',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
   });
   ({ handler } = await import('../../../lambdas/{{name}}/handler.js'));
 });
