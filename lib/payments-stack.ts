@@ -17,6 +17,7 @@ import { OutboxRelay } from './constructs/outbox-relay.js';
 import { PipelineMonitoring } from './constructs/pipeline-monitoring.js';
 import { QueueConsumer } from './constructs/queue-consumer.js';
 import { IdempotencyTable, LedgerTable } from './constructs/tables.js';
+import { addConsumers } from './consumers/index.js';
 import { UnsafeDeploymentError } from './errors.js';
 
 /** Environment variables that switch fault injection on; the stack refuses to synthesize them (issue 4). */
@@ -196,6 +197,18 @@ export class PaymentsStack extends Stack {
     this.ledgerTable.grantLedgerRead(getAccount.function);
 
     this.api = this.buildApi(config, createPayment.function, getAccount.function, removalPolicy, logRetention);
+
+    // --- Consumers added with `npm run new -- consumer <name>` (empty until one is generated) ------------------
+    addConsumers(this, {
+      ledgerTable: this.ledgerTable,
+      idempotencyTable: this.idempotencyTable,
+      encryptionKey: key,
+      removalPolicy,
+      functionDefaults: { ...functionDefaults, timeout: consumerTimeout },
+      maxReceiveCount: config.maxReceiveCount,
+      webhookUrl: config.webhookUrl,
+      httpTimeout: Duration.millis(config.webhookTimeoutMs),
+    });
 
     // --- Alarms and dashboard ------------------------------------------------------------------------------------
     const topic = config.alarmTopicArn
