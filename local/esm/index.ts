@@ -93,6 +93,14 @@ function createPoller(
   if (kind === 'sqs') {
     const queue = options.queueByArn(mapping.eventSourceArn);
     if (!queue) throw new EventSourceMappingError(`${mapping.logicalId}: queue ${mapping.eventSourceArn} is not a queue of this app`);
+    const visibility = Number(queue.attributes.VisibilityTimeout ?? '30');
+    const recommended = 6 * invoker.timeoutSeconds + (mapping.maximumBatchingWindowSeconds ?? 0);
+    if (visibility < recommended) {
+      // S12: accepted by AWS, but a slow batch can then be received again while it is still being processed.
+      log(
+        `${mapping.logicalId} (S12): queue visibility timeout ${visibility} s is below the recommended 6 × function timeout (${invoker.timeoutSeconds} s) + batching window = ${recommended} s`,
+      );
+    }
     const concurrency = Math.min(mapping.maximumConcurrency ?? options.defaultSqsConcurrency ?? 5, MAX_LOCAL_SQS_CONCURRENCY);
     const poller = new SqsPoller(mapping, {
       sqs: options.sqs,
