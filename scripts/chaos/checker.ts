@@ -95,10 +95,12 @@ export interface CheckReport {
   readonly findings: readonly Finding[];
   readonly deadLettered: readonly DeadLetterRow[];
   /**
-   * Valid payments that sit in the payments DLQ without an effect (their retries ran out, e.g. under heavy crash
-   * faults): not lost — `npm run redrive` brings them back — but left out of the expected state.
+   * Valid payments that still sit in the payments DLQ without an effect at the end (their retries ran out): not lost —
+   * `npm run redrive` brings them back — but left out of the expected state. The chaos runner redrives them first.
    */
   readonly parked: readonly string[];
+  /** Payments dead-lettered without effect, then redriven and checked at the end of their group. */
+  readonly redriven: readonly string[];
   /**
    * Webhook calls accepted for an Idempotency-Key that was already accepted: re-deliveries the receiver dedups by
    * key (the notifier's crash-after-call window). Not counted as duplicated effects; `webhook deliveries` counts
@@ -161,7 +163,17 @@ export function deadLetterReason(letter: ObservedDeadLetter): string {
 }
 
 /** Compares the observation with the intended payments. */
-export function check(payments: readonly IntendedPayment[], observed: Observation): CheckReport {
+export function check(
+  payments: readonly IntendedPayment[],
+  observed: Observation,
+  options: {
+    /**
+     * Payments that were dead-lettered without effect and then redriven onto the queue, in redrive order: they were
+     * applied after the rest of their group, so the expectation moves them to the end of it.
+     */
+    readonly redriven?: readonly string[];
+  } = {},
+): CheckReport {
   const findings: Finding[] = [];
   const intended = new Map(payments.map((p) => [p.paymentId, p]));
 
@@ -194,7 +206,13 @@ export function check(payments: readonly IntendedPayment[], observed: Observatio
     }
   }
   const parkedSet = new Set(parked);
-  const live = payments.filter((p) => !parkedSet.has(p.paymentId));
+  const redrivenAt = new Map((options.redriven ?? []).map((id, i) => [id, i]));
+  const live = payments
+    .filter((p) => !parkedSet.has(p.paymentId))
+    .map((p) => {
+      const at = redrivenAt.get(p.paymentId);
+      return at === undefined ? p : { ...p, accountIndex: Number.MAX_SAFE_INTEGER - redrivenAt.size + at };
+    });
   const expected = expectedOutcomes(live);
 
   // Ledger effects, per account: counts and balance.
@@ -376,6 +394,7 @@ export function check(payments: readonly IntendedPayment[], observed: Observatio
     findings,
     deadLettered: [...deadLettered.values()],
     parked,
+    redriven: [...redrivenAt.keys()],
     redeliveredSameKey,
     expectedAccounts: [...expected.accounts.values()],
   };

@@ -30,11 +30,11 @@ export const ALL_FAULT_KINDS = Object.keys(FAULT_KINDS) as FaultKind[];
 
 /** Fault point probabilities per kind (per call of the point). Kept low: every ledger crash fails a whole batch. */
 const POINTS: Partial<Record<FaultKind, [FaultPoint, number]>> = {
-  'crash-before-commit': ['ledger.beforeCommit', 0.02],
-  'crash-after-commit': ['ledger.afterCommit', 0.02],
+  'crash-before-commit': ['ledger.beforeCommit', 0.04],
+  'crash-after-commit': ['ledger.afterCommit', 0.05],
   // Checked only between two records of a batch (local batches are often single records): higher per check.
   'crash-mid-batch': ['ledger.midBatch', 0.08],
-  zombie: ['ledger.zombie', 0.03],
+  zombie: ['ledger.zombie', 0.04],
   'relay-crash': ['relay.afterPublish', 0.1],
   'notifier-crash': ['notifier.afterWebhook', 0.08],
   'ddb-transient': ['ddb.transient', 0.03],

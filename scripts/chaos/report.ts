@@ -23,7 +23,8 @@ export function formatChaosReport(result: ChaosResult, options: { maxFindings?: 
       ...report.layers.map((l) => [l.layer, l.expected, l.observed, l.lost, l.duplicated]),
     ]),
     '',
-    `lost ${report.lost} | duplicated ${report.duplicated} | out of order ${report.outOfOrder} | unexpected ${report.unexpected} | parked in DLQ ${report.parked.length}`,
+    `lost ${report.lost} | duplicated ${report.duplicated} | out of order ${report.outOfOrder} | unexpected ${report.unexpected} | ` +
+      `dead-lettered without effect and redriven ${report.redriven.length} | still parked in DLQ ${report.parked.length}`,
     '',
     table([
       ['duplicates absorbed at', 'injected', 'absorbed', 'source'],

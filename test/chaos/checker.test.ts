@@ -188,6 +188,26 @@ describe('check', () => {
     );
   });
 
+  it('expects a redriven payment at the end of its group', () => {
+    // Prepare: pay_2 (a -30) was dead-lettered, redriven, and applied after the rest of account a.
+    const reordered = payments([
+      ['a', 100],
+      ['b', 50],
+      ['a', -500],
+      ['b', 20],
+      ['a', 10],
+      ['a', -30],
+    ]);
+    const ids = ['pay_0', 'pay_1', 'pay_3', 'pay_4', 'pay_5', 'pay_2'];
+    const observed = perfect(reordered.map((p, i) => ({ ...p, paymentId: ids[i]! })));
+    // Act
+    const strict = check(history, observed);
+    const withRedrive = check(history, observed, { redriven: ['pay_2'] });
+    // Assess
+    expect(strict.outOfOrder).toBeGreaterThan(0);
+    expect(withRedrive).toMatchObject({ ok: true, redriven: ['pay_2'] });
+  });
+
   it('classifies dead letters', () => {
     expect(deadLetterReason({ queue: 'events', body: 'nope' })).toBe('poison: body is not JSON');
     expect(deadLetterReason({ queue: 'relay-failure', body: '{}' })).toMatch(/on-failure destination/);
