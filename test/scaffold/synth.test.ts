@@ -41,6 +41,9 @@ describe('generated consumers in a stack (synth with cdk-nag, bundling skipped)'
   it('maps each queue to its function with partial batch responses, on Node 24 arm64', () => {
     template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] }, 5);
     template.resourcePropertiesCountIs('AWS::Lambda::Function', { Runtime: 'nodejs24.x', Architectures: ['arm64'] }, 5);
+    // External calls run one after another: (30 s timeout - 1 s) / 5 s per call → batches of 5, so a slow batch ends in time.
+    template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', { BatchSize: 5 }, 2);
+    template.resourcePropertiesCountIs('AWS::Lambda::EventSourceMapping', { BatchSize: 10 }, 3);
   });
 
   it('gives each function the environment its handler reads, and nothing else', () => {

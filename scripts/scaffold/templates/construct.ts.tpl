@@ -31,6 +31,9 @@ export function add{{Pascal}}Consumer(scope: Construct, deps: ConsumerDeps): Que
     );
   }
   const timeoutMs = deps.httpTimeout?.toMilliseconds() ?? 5_000;
+  // Calls run one after another: size the batch so a batch of slow calls still ends before the function times out.
+  const functionTimeoutMs = deps.functionDefaults?.timeout?.toMilliseconds() ?? 30_000;
+  const batchSize = Math.max(1, Math.min(10, Math.floor((functionTimeoutMs - 1_000) / timeoutMs)));
 //#endif
   const consumer = new QueueConsumer(scope, '{{Pascal}}', {
     entry: ENTRY,
@@ -38,6 +41,9 @@ export function add{{Pascal}}Consumer(scope: Construct, deps: ConsumerDeps): Que
     fifo: true,
 //#endif
     serviceName: '{{name}}',
+//#if external
+    batchSize,
+//#endif
     maxReceiveCount: deps.maxReceiveCount,
     encryptionKey: deps.encryptionKey,
     removalPolicy: deps.removalPolicy,
