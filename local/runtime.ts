@@ -134,6 +134,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         dynamodbPort: ports.dynamodb ?? DEFAULT_PORTS.dynamodb,
         sqsPort: ports.sqs ?? DEFAULT_PORTS.sqs,
         sharedDb: true,
+        fastJvmStartup: true,
         // A busy 2-core machine can take well over 30 s to start the JVM; failing early helps nobody.
         startTimeoutMs: 120_000,
       }).catch((error: NodeJS.ErrnoException) => {
