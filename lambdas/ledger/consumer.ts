@@ -12,6 +12,12 @@ import type { LedgerOutcome, PaymentDelivery } from './strategy.js';
 export interface LedgerConsumerDeps {
   readonly strategy: LoadedLedgerStrategy;
   readonly observability: Observability;
+  /**
+   * Time to keep in hand, in ms: no new record is started when less remains than this (or than twice the slowest
+   * record so far). The rest of the batch is reported for retry instead of the whole batch timing out.
+   * @default 1000
+   */
+  readonly deadlineMarginMs?: number;
 }
 
 /**
@@ -43,25 +49,42 @@ export async function processLedgerBatch(event: SQSEvent, context: Context | und
   const { strategy, observability } = deps;
   const { logger } = observability;
   if (context) strategy.registerLambdaContext?.(context);
+  const margin = deps.deadlineMarginMs ?? 1000;
+  let slowestMs = 0;
+  let deadlineHit = false;
+  const processRecord = async (record: SQSRecord): Promise<void> => {
+    const delivery = parseDelivery(record);
+    logger.appendKeys({ idempotencyKey: delivery.message.idempotencyKey, paymentId: delivery.message.paymentId });
+    try {
+      const outcome = await strategy.apply(delivery);
+      recordOutcome(observability, delivery, outcome);
+    } finally {
+      logger.removeKeys(['idempotencyKey', 'paymentId', 'eventId']);
+    }
+  };
   try {
     return await processFifoBatch(
       event.Records,
       async (record) => {
-        const delivery = parseDelivery(record);
-        logger.appendKeys({ idempotencyKey: delivery.message.idempotencyKey, paymentId: delivery.message.paymentId });
+        const started = Date.now();
         try {
-          const outcome = await strategy.apply(delivery);
-          recordOutcome(observability, delivery, outcome);
+          await processRecord(record);
         } finally {
-          logger.removeKeys(['idempotencyKey', 'paymentId', 'eventId']);
+          slowestMs = Math.max(slowestMs, Date.now() - started);
         }
       },
       {
         betweenRecords: () => faultPoint('ledger.midBatch'),
         isFatal: (error) => error instanceof InjectedFault,
-        onFailure: ({ record, error, blockedBy }) => {
+        shouldStop: () => {
+          deadlineHit = context !== undefined && context.getRemainingTimeInMillis() < Math.max(margin, 2 * slowestMs);
+          return deadlineHit;
+        },
+        onFailure: ({ record, error, blockedBy, deadline }) => {
           const group = record.attributes?.MessageGroupId;
-          if (blockedBy) {
+          if (deadline) {
+            logger.debug('Not started: the invocation is close to its timeout, reported for retry', { messageId: record.messageId, group });
+          } else if (blockedBy) {
             logger.info('Skipped: an earlier message of its FIFO group failed', { messageId: record.messageId, group, blockedBy });
           } else if (error instanceof PoisonMessageError) {
             observability.count(METRIC.PoisonMessages);
@@ -78,6 +101,7 @@ export async function processLedgerBatch(event: SQSEvent, context: Context | und
       },
     );
   } finally {
+    if (deadlineHit) logger.warn('Stopped early: too little time left for another record; the rest of the batch is retried');
     observability.flush();
   }
 }

@@ -21,3 +21,11 @@ export class InvalidEventMessageError extends InvalidInputError {
     this.name = 'InvalidEventMessageError';
   }
 }
+
+/** Too little time was left to deliver this record safely: it is reported for retry, not attempted. */
+export class DeadlineApproachingError extends RetryableError {
+  constructor(messageId: string, options?: ErrorOptions) {
+    super(`Not enough time left in this invocation to deliver message ${messageId}; it will be retried`, options);
+    this.name = 'DeadlineApproachingError';
+  }
+}

@@ -8,11 +8,11 @@ import { createNotifier } from './notifier.js';
 import { HttpWebhookClient } from './webhook-client.js';
 
 /** Events queue consumer → webhook. Configuration is read once, at cold start. */
+const webhookTimeoutMs = requirePositiveInteger(ENV.WEBHOOK_TIMEOUT_MS);
 const notifier = createNotifier({
-  webhook: new HttpWebhookClient({
-    url: requireEnv(ENV.WEBHOOK_URL),
-    timeoutMs: requirePositiveInteger(ENV.WEBHOOK_TIMEOUT_MS),
-  }),
+  webhook: new HttpWebhookClient({ url: requireEnv(ENV.WEBHOOK_URL), timeoutMs: webhookTimeoutMs }),
+  // Start a record only with time for the webhook's full timeout plus the two idempotency writes.
+  minRemainingMs: webhookTimeoutMs + 1000,
   persistenceStore: new DynamoDBPersistenceLayer({
     tableName: requireEnv(ENV.IDEMPOTENCY_TABLE_NAME),
     awsSdkV3Client: getDynamoDbClient(),

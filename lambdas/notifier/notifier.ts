@@ -6,7 +6,7 @@ import { formatIssues } from '../shared/errors.js';
 import { faultPoint, InjectedFault } from '../shared/faults.js';
 import { METRIC, type Observability } from '../shared/observability.js';
 import { PaymentEventSchema, type PaymentEvent } from '../shared/payments-model.js';
-import { InvalidEventMessageError, WebhookDeliveryError } from './errors.js';
+import { DeadlineApproachingError, InvalidEventMessageError, WebhookDeliveryError } from './errors.js';
 import type { WebhookClient } from './webhook-client.js';
 
 /** Idempotency key prefix of notifier records: stable across function renames (Powertools defaults to the name). */
@@ -19,6 +19,12 @@ export interface NotifierDeps {
   /** Lifetime of a delivery record, in seconds. */
   readonly expiresAfterSeconds: number;
   readonly observability: Observability;
+  /**
+   * Least time left, in ms, to start delivering a record (an idempotency write, the webhook call, a second write):
+   * with less, the record is reported for retry instead of being cut by the function timeout mid-way.
+   * @default 2000
+   */
+  readonly minRemainingMs?: number;
 }
 
 /** What one record's delivery returned (stored by Powertools and replayed for duplicates). */
@@ -87,7 +93,15 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     { persistenceStore: deps.persistenceStore, config, keyPrefix: NOTIFIER_KEY_PREFIX },
   );
 
-  const recordHandler = async (record: SQSRecord): Promise<DeliveryResult> => {
+  const minRemainingMs = deps.minRemainingMs ?? 2000;
+  // Per invocation: never demand more than half the time the invocation started with, so a short function timeout
+  // still delivers its first records.
+  const thresholds = new WeakMap<Context, number>();
+  const recordHandler = async (record: SQSRecord, context?: Context): Promise<DeliveryResult> => {
+    if (context && context.getRemainingTimeInMillis() < (thresholds.get(context) ?? minRemainingMs)) {
+      logger.debug('Not started: the invocation is close to its timeout, reported for retry', { messageId: record.messageId });
+      throw new DeadlineApproachingError(record.messageId);
+    }
     let event: PaymentEvent;
     try {
       event = parseEventRecord(record);
@@ -120,6 +134,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   return {
     async handle(event, context) {
       config.registerLambdaContext(context);
+      thresholds.set(context, Math.min(minRemainingMs, context.getRemainingTimeInMillis() / 2));
       const processor = new BatchProcessor(EventType.SQS);
       try {
         const response = await processPartialResponse(event, recordHandler, processor, {

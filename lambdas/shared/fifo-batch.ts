@@ -7,6 +7,8 @@ export interface RecordFailure {
   readonly error?: unknown;
   /** The messageId of the failed record that stopped the group, for a skipped record. */
   readonly blockedBy?: string;
+  /** True when the record was not attempted because the invocation was running out of time. */
+  readonly deadline?: boolean;
 }
 
 /** Options of {@link processFifoBatch}. */
@@ -17,6 +19,11 @@ export interface FifoBatchOptions {
   readonly isFatal?: (error: unknown) => boolean;
   /** Called once per reported record. */
   readonly onFailure?: (failure: RecordFailure) => void;
+  /**
+   * Asked before each record: true stops the batch there and reports every remaining record (all groups), so an
+   * invocation about to time out returns a partial response instead of failing the whole batch. @default never
+   */
+  readonly shouldStop?: () => boolean;
 }
 
 /**
@@ -36,6 +43,13 @@ export async function processFifoBatch(
   const failures: SQSBatchItemFailure[] = [];
   const failedGroups = new Map<string, string>();
   for (const [index, record] of records.entries()) {
+    if (index > 0 && options.shouldStop?.()) {
+      for (const rest of records.slice(index)) {
+        failures.push({ itemIdentifier: rest.messageId });
+        options.onFailure?.({ record: rest, deadline: true });
+      }
+      break;
+    }
     if (index > 0) options.betweenRecords?.();
     const group = record.attributes?.MessageGroupId;
     const blockedBy = group === undefined ? undefined : failedGroups.get(group);

@@ -10,7 +10,7 @@ import { processLedgerBatch } from '../../../lambdas/ledger/consumer.js';
 import { createObservability } from '../../../lambdas/shared/observability.js';
 import { InjectedFault } from '../../../lambdas/shared/faults.js';
 import { createLedgerTable, localAwsEnv, localDynamoDb, uniqueName } from '../../fixtures/tables.js';
-import { nextSequenceNumber, paymentMessage, paymentRecord, sqsEvent, sqsRecord } from '../../fixtures/events.js';
+import { lambdaContext, nextSequenceNumber, paymentMessage, paymentRecord, sqsEvent, sqsRecord } from '../../fixtures/events.js';
 
 let client: DynamoDBClient;
 let tableName: string;
@@ -255,6 +255,31 @@ describe('FIFO stop-at-first-failure (processLedgerBatch with a fake strategy)',
     // Assess
     expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([a2!.messageId, a3!.messageId]);
     expect(processed).toEqual(['key-a-1-xyz', 'key-b-1-xyz', 'key-b-2-xyz', 'key-b-3-xyz']);
+  });
+});
+
+describe('deadline guard (processLedgerBatch with a fake strategy)', () => {
+  it('stops starting records when the invocation is close to its timeout and reports the rest for retry', async () => {
+    // Prepare: 800 ms left, below the 1 s margin, in a batch of three.
+    const records = [1, 2, 3].map((i) => paymentRecord(paymentMessage(`key-deadline-${i}`, { accountId: `g${i}` })));
+    const processed: string[] = [];
+    const strategy = {
+      name: 'atomic' as const,
+      apply: async (delivery: { message: { idempotencyKey: string; paymentId: string } }) => {
+        processed.push(delivery.message.idempotencyKey);
+        return { status: 'applied' as const, paymentId: delivery.message.paymentId, eventId: 'e' };
+      },
+    };
+
+    // Act
+    const response = await processLedgerBatch(sqsEvent(...records), lambdaContext(800), {
+      strategy,
+      observability: createObservability('ledger'),
+    });
+
+    // Assess: the first record always runs; the others go back to the queue untouched.
+    expect(processed).toEqual(['key-deadline-1']);
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([records[1]!.messageId, records[2]!.messageId]);
   });
 });
 

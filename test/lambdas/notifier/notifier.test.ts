@@ -15,6 +15,8 @@ interface Call {
 let server: Server;
 let calls: Call[] = [];
 let script: (number | 'hang' | { readonly delayMs: number })[] = [];
+/** Runs when a call arrives (before the answer). */
+let onCall: () => void = () => undefined;
 
 let handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
@@ -24,6 +26,7 @@ beforeAll(async () => {
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
       calls.push({ headers: req.headers, body });
+      onCall();
       const next = script.shift() ?? 200;
       if (next === 'hang') return; // never answers: the notifier's timeout must fire
       if (typeof next === 'object') {
@@ -54,6 +57,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
+  onCall = () => undefined;
   calls = [];
   script = [];
   setFaultPlanForTests(null);
@@ -121,6 +125,22 @@ describe('notifier handler (DynamoDB Local + a webhook on 127.0.0.1)', () => {
     expect([...first.batchItemFailures, ...second.batchItemFailures]).toHaveLength(1);
     expect(retryOfSecond.batchItemFailures).toEqual([]);
     expect(calls).toHaveLength(1);
+  });
+
+  it('reports a record for retry without calling the webhook when too little time is left to deliver it', async () => {
+    // Prepare: plenty of time for the first record; the clock jumps to 500 ms left while the webhook answers it.
+    let remaining = 10_000;
+    const context = { ...lambdaContext(), getRemainingTimeInMillis: () => remaining };
+    onCall = () => (remaining = 500);
+    const first = sqsRecord({ body: paymentEvent() });
+    const second = sqsRecord({ body: paymentEvent() });
+
+    // Act
+    const response = await handler(sqsEvent(first, second), context);
+
+    // Assess
+    expect(calls).toHaveLength(1);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: second.messageId }]);
   });
 
   it('fails the record when the webhook does not answer within WEBHOOK_TIMEOUT_MS', async () => {
