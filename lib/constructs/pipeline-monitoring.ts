@@ -9,6 +9,9 @@ import { ConstructValidationError } from '../errors.js';
 import { METRICS_NAMESPACE } from './handler-function.js';
 import { allResolved, describeDuration } from './windows.js';
 
+/** The runbook shipped with the blueprint: one section per alarm id. */
+export const DEFAULT_RUNBOOK = 'lib/README.md';
+
 /** A function the monitoring watches, with a short label for alarm names and widgets. */
 export interface MonitoredFunction {
   readonly label: string;
@@ -64,6 +67,12 @@ export interface PipelineMonitoringProps {
    */
   readonly namespace?: string;
   /**
+   * Where the runbook lives; each alarm's description links `<runbookUrl>#<section>` (the alarm id in lower case;
+   * `function-errors` / `function-throttles` for the per-function alarms).
+   * @default 'lib/README.md'
+   */
+  readonly runbookUrl?: string;
+  /**
    * Dashboard title.
    * @default - generated
    */
@@ -72,8 +81,8 @@ export interface PipelineMonitoringProps {
 
 /**
  * Alarms (DLQ not empty, age of oldest message, stream iterator age, function errors and throttles, duplicate-rate
- * spike) to one SNS topic, and a CloudWatch dashboard of the pipeline. Each alarm has a runbook section in the
- * README named after its id.
+ * spike) to one SNS topic, and a CloudWatch dashboard of the pipeline. Each alarm's description links its runbook
+ * section.
  */
 export class PipelineMonitoring extends Construct {
   /** Every alarm created, by construct id. */
@@ -96,14 +105,20 @@ export class PipelineMonitoring extends Construct {
     const action = new cwActions.SnsAction(props.topic);
     const fiveMinutes = Duration.minutes(5);
 
-    const alarm = (alarmId: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
+    const alarm = (
+      alarmId: string,
+      metric: cloudwatch.IMetric,
+      threshold: number,
+      description: string,
+      section = alarmId.toLowerCase(),
+    ) => {
       const created = new cloudwatch.Alarm(this, alarmId, {
         metric,
         threshold,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `${description} Runbook: README, section "${alarmId}".`,
+        alarmDescription: `${description} Runbook: ${props.runbookUrl ?? DEFAULT_RUNBOOK}#${section}`,
       });
       created.addAlarmAction(action);
       created.addOkAction(action);
@@ -136,8 +151,14 @@ export class PipelineMonitoring extends Construct {
       );
     }
     for (const { label, function: fn } of props.functions) {
-      alarm(`${label}Errors`, fn.metricErrors({ period: fiveMinutes }), 1, `${label} failed whole invocations.`);
-      alarm(`${label}Throttles`, fn.metricThrottles({ period: fiveMinutes }), 1, `${label} was throttled.`);
+      alarm(
+        `${label}Errors`,
+        fn.metricErrors({ period: fiveMinutes }),
+        1,
+        `${label} failed whole invocations.`,
+        'function-errors',
+      );
+      alarm(`${label}Throttles`, fn.metricThrottles({ period: fiveMinutes }), 1, `${label} was throttled.`, 'function-throttles');
     }
 
     const business = (metricName: string, source: MetricSource) =>

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { OUTPUT_NAMES } from '../../lib/payments-stack.js';
@@ -75,7 +76,7 @@ describe('PaymentsStack API, observability, stages and outputs', () => {
       expect(byMetric('Throttles')).toHaveLength(5);
       for (const alarm of alarms) {
         expect(alarm.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmTopic/) }]);
-        expect(alarm.AlarmDescription).toMatch(/Runbook: README/);
+        expect(alarm.AlarmDescription).toMatch(/Runbook: lib\/README.md#[a-z]+/);
       }
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -83,6 +84,21 @@ describe('PaymentsStack API, observability, stages and outputs', () => {
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OutboxRelayFailureQueue'), 'QueueName'] } }],
       });
+    });
+
+    it('links every alarm to an existing section of the runbook (lib/README.md)', () => {
+      // GIVEN the runbook's headings as GitHub anchors
+      const runbook = readFileSync(new URL('../../lib/README.md', import.meta.url), 'utf8');
+      const anchors = new Set(
+        [...runbook.matchAll(/^#{2,4} (.+)$/gm)].map((m) => m[1].trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')),
+      );
+      // WHEN
+      const { template } = paymentsStack();
+      // THEN
+      for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+        const [, anchor] = /#([a-z-]+)$/.exec(alarm.Properties.AlarmDescription) ?? [];
+        expect(anchors.has(anchor), `${alarm.Properties.AlarmDescription}`).toBe(true);
+      }
     });
 
     it('alarms on a duplicate-rate spike from the EMF metrics of the ledger', () => {
