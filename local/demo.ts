@@ -381,18 +381,18 @@ export function comparePipeline(observed: ObservedState, expected: ExpectedOutco
       });
     }
   }
-  rows.push(...compareEvents('Outbox events', observed.outboxEvents, expected.events));
+  rows.push(...compareEvents('Outbox events (ledger table)', observed.outboxEvents, expected.events));
   if (observed.delivered && observed.acceptedPerKey) {
     rows.push(
       ...compareEvents(
-        'Webhook deliveries',
+        'Relayed events, as delivered to the webhook',
         observed.delivered.map((d) => d.event!),
         expected.events,
       ),
     );
     const badKeys = observed.delivered.filter((d) => d.idempotencyKey !== d.event?.eventId);
     rows.push({
-      section: 'Webhook deliveries',
+      section: 'Relayed events, as delivered to the webhook',
       what: 'Idempotency-Key header = eventId',
       expected: 'all',
       actual: badKeys.length === 0 ? 'all' : `${badKeys.length} differ (${badKeys.map((d) => d.idempotencyKey).join(', ')})`,
@@ -400,7 +400,7 @@ export function comparePipeline(observed: ObservedState, expected: ExpectedOutco
     });
     const duplicates = [...observed.acceptedPerKey].filter(([, n]) => n > 1);
     rows.push({
-      section: 'Webhook deliveries',
+      section: 'Relayed events, as delivered to the webhook',
       what: 'events accepted more than once',
       expected: '0',
       actual: duplicates.length === 0 ? '0' : duplicates.map(([k, n]) => `${k}×${n}`).join(', '),

@@ -113,6 +113,26 @@ describe('payments pipeline, end to end', () => {
     expect(events.map((e) => e.eventId)).toEqual([eventIdOf(run, 'once')]);
   });
 
+  it('applies a payment once when two identical requests race (each answer is the 202 or a 409 to retry)', async () => {
+    // Prepare
+    const run = newRun('e2e-race');
+    const account = `${run}-a`;
+    const payment = pay(run, 'race', { accountId: account, amount: 77, currency: 'NOK' });
+
+    // Act
+    const answers = await Promise.all([sendStep(pipeline.handles.api, payment), sendStep(pipeline.handles.api, payment)]);
+    await settleOn([payment]);
+
+    // Assess
+    const statuses = answers.map((a) => a.response.status).sort();
+    expect([[202, 202], [202, 409]]).toContainEqual(statuses);
+    for (const answer of answers.filter((a) => a.response.status === 202)) {
+      expect(answer.response.body).toMatchObject({ paymentId: paymentIdFor(payment.idempotencyKey!) });
+    }
+    expect((await pipeline.handles.api.getAccount(account)).body).toMatchObject({ balance: 77, applied: 1, rejected: 0 });
+    expect((await observe([account])).outboxEvents.map((e) => e.eventId)).toEqual([eventIdOf(run, 'race')]);
+  });
+
   it('rejects the same key with another body with 422 and a clear message, leaving the first payment alone', async () => {
     // Prepare
     const run = newRun('e2e-conflict');
