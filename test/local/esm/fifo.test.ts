@@ -114,8 +114,8 @@ describe.concurrent('SQS event source mapping (FIFO queue)', () => {
     await waitForIdle(running);
     // Assess
     expect(fn.calls[0]!.records.map((r) => r.body).sort()).toEqual(['a1', 'b1', 'c1']);
-    expect(fn.calls[1]!.records.map((r) => r.body)).toEqual(['b1']);
-    expect(fn.calls).toHaveLength(2);
+    for (const call of fn.calls.slice(1)) expect(call.records.map((r) => r.body)).toEqual(['b1']);
+    expect(await queueDepth(sqs, queue.url)).toBe(0);
   });
 
   it('S11: FIFO concurrency grows with the number of active message groups', async (context) => {
