@@ -147,13 +147,23 @@ export function coldStartEnv(): NodeJS.ProcessEnv {
   };
 }
 
+/** One cold start's figures. */
+export interface ColdStart {
+  /** Wall-clock import time. */
+  readonly initMs: number;
+  /** CPU time (user + system) spent in the import: robust to other load on the machine. */
+  readonly initCpuMs: number;
+  readonly rssBytes: number;
+}
+
 /** One cold start: a fresh Node process imports the bundle; returns the import time and the process RSS after it. */
-export async function measureColdStart(bundlePath: string): Promise<{ initMs: number; rssBytes: number }> {
+export async function measureColdStart(bundlePath: string): Promise<ColdStart> {
   const script =
-    'const t0 = performance.now(); const m = await import(process.argv[1]); const t1 = performance.now();' +
+    'const c0 = process.cpuUsage(); const t0 = performance.now(); const m = await import(process.argv[1]);' +
+    'const t1 = performance.now(); const c = process.cpuUsage(c0);' +
     "if (typeof m.handler !== 'function') throw new Error('no handler export');" +
-    'process.stdout.write(JSON.stringify({ initMs: t1 - t0, rssBytes: process.memoryUsage().rss }));';
-  return new Promise((resolvePromise, reject) => {
+    'process.stdout.write(JSON.stringify({ initMs: t1 - t0, initCpuMs: (c.user + c.system) / 1000, rssBytes: process.memoryUsage().rss }));';
+  return new Promise<ColdStart>((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script, pathToFileURL(resolve(bundlePath)).href], {
       env: coldStartEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -165,7 +175,7 @@ export async function measureColdStart(bundlePath: string): Promise<{ initMs: nu
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code !== 0) reject(new Error(`cold start of ${bundlePath} failed (exit ${code}): ${err.slice(-600)}`));
-      else resolvePromise(JSON.parse(out) as { initMs: number; rssBytes: number });
+      else resolvePromise(JSON.parse(out) as ColdStart);
     });
   });
 }

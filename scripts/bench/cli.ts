@@ -111,7 +111,7 @@ async function main(): Promise<void> {
           const key = `${strategy}@${duplicateRate}`;
           const previous = best.get(key);
           if (previous === undefined || throughputOf(run) > throughputOf(previous)) best.set(key, run);
-          log(`strategy ${strategy} at ${duplicateRate * 100} % duplicates (repeat ${repeat + 1}/${size.repeats}): ${((Date.now() - started) / 1000).toFixed(1)} s, ${throughputOf(run).toFixed(1)} payments/s`);
+          log(`strategy ${strategy} at ${duplicateRate * 100} % duplicates (repeat ${repeat + 1}/${size.repeats}): ${((Date.now() - started) / 1000).toFixed(1)} s, ${(throughputOf(run) * 1000).toFixed(1)} payments/s`);
         }
       }
     }

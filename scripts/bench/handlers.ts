@@ -12,6 +12,10 @@ export interface HandlerResult {
   /** initMs / the bare handler's (same SDK clients, same variant, measured interleaved). */
   readonly initRatio: number;
   readonly bareInitMs: number;
+  /** Median CPU time of the import (user + system), and its ratio to the bare handler's: less sensitive to load. */
+  readonly initCpuMs: number;
+  readonly bareInitCpuMs: number;
+  readonly initCpuRatio: number;
   readonly bareBundleBytes: number;
   readonly sdkClients: string[];
   /** Median RSS of the process right after the import. */
@@ -55,15 +59,22 @@ export async function measureHandlers(options: MeasureHandlersOptions): Promise<
         }
         const own: number[] = [];
         const base: number[] = [];
+        const ownCpu: number[] = [];
+        const baseCpu: number[] = [];
         const rss: number[] = [];
         for (let i = 0; i < options.runs; i++) {
           const h = await measureColdStart(built.path);
           own.push(h.initMs);
+          ownCpu.push(h.initCpuMs);
           rss.push(h.rssBytes);
-          base.push((await measureColdStart(bare.path)).initMs);
+          const b = await measureColdStart(bare.path);
+          base.push(b.initMs);
+          baseCpu.push(b.initCpuMs);
         }
         const initMs = median(own);
         const bareInitMs = median(base);
+        const initCpuMs = median(ownCpu);
+        const bareInitCpuMs = median(baseCpu);
         results.push({
           name,
           variant: variant.name,
@@ -71,12 +82,15 @@ export async function measureHandlers(options: MeasureHandlersOptions): Promise<
           initMs: round(initMs, 1),
           initRatio: round(initMs / bareInitMs, 2),
           bareInitMs: round(bareInitMs, 1),
+          initCpuMs: round(initCpuMs, 1),
+          bareInitCpuMs: round(bareInitCpuMs, 1),
+          initCpuRatio: round(initCpuMs / bareInitCpuMs, 2),
           bareBundleBytes: bare.bytes,
           sdkClients: built.sdkClients,
           rssAfterInitMb: round(median(rss) / 2 ** 20, 1),
           runs: options.runs,
         });
-        options.log?.(`  ${variant.name.padEnd(16)} ${name.padEnd(15)} ${(built.bytes / 1024).toFixed(0).padStart(6)} KB  init ${initMs.toFixed(0)} ms (bare ${bareInitMs.toFixed(0)} ms)`);
+        options.log?.(`  ${variant.name.padEnd(16)} ${name.padEnd(15)} ${(built.bytes / 1024).toFixed(0).padStart(6)} KB  init ${initMs.toFixed(0)} ms (bare ${bareInitMs.toFixed(0)} ms), CPU ${initCpuMs.toFixed(0)} ms (bare ${bareInitCpuMs.toFixed(0)} ms)`);
       } catch (error) {
         const message = error instanceof Error ? error.message.split('\n').slice(0, 3).join(' ') : String(error);
         options.log?.(`  ${variant.name.padEnd(16)} ${name.padEnd(15)} FAILED: ${message}`);
@@ -87,6 +101,9 @@ export async function measureHandlers(options: MeasureHandlersOptions): Promise<
           initMs: NaN,
           initRatio: NaN,
           bareInitMs: NaN,
+          initCpuMs: NaN,
+          bareInitCpuMs: NaN,
+          initCpuRatio: NaN,
           bareBundleBytes: 0,
           sdkClients: [],
           rssAfterInitMb: NaN,
