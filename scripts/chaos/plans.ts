@@ -37,21 +37,22 @@ const POINTS: Partial<Record<FaultKind, [FaultPoint, number]>> = {
   zombie: ['ledger.zombie', 0.04],
   'relay-crash': ['relay.afterPublish', 0.1],
   'notifier-crash': ['notifier.afterWebhook', 0.08],
-  'ddb-transient': ['ddb.transient', 0.03],
-  'ddb-throttle': ['ddb.throttle', 0.03],
+  // Per DynamoDB call (a payment makes several), and the SDK backs a throttled call off for 0.5 s and more.
+  'ddb-transient': ['ddb.transient', 0.02],
+  'ddb-throttle': ['ddb.throttle', 0.01],
 };
 
 /** Timings the chaos run compresses so redeliveries take seconds, not minutes (see {@link CHAOS_CONTEXT}). */
 export const CHAOS_TIMINGS = {
   /** Function timeout of the queue and stream consumers (context `consumerTimeoutSeconds`). */
-  consumerTimeoutSeconds: 5,
+  consumerTimeoutSeconds: 10,
   /**
    * Visibility timeout set on the payments queue once the runtime is up: BELOW the zombie's stall (and so below the
    * function timeout, which AWS would refuse at deploy), so a stalled ledger invocation really loses its message.
    */
   paymentsVisibilityTimeoutSeconds: 3,
   /** Visibility timeout set on the events queue: above the function timeout, as a deployment has it (6 × is slow). */
-  eventsVisibilityTimeoutSeconds: 6,
+  eventsVisibilityTimeoutSeconds: 8,
   /** How long a zombie stalls before committing: past the payments visibility timeout, before the function timeout. */
   zombieDelayMs: 4_000,
   /** The notifier's webhook timeout (context `webhookTimeoutMs`). */

@@ -12,6 +12,7 @@ import { ENV } from '../../lambdas/shared/env.js';
 import { ACCOUNT_PREFIX, OUTBOX_PREFIX } from '../../lambdas/shared/ledger-keys.js';
 import {
   deduplicationIdFor,
+  PaymentEventSchema,
   PaymentMessageSchema,
   type PaymentEvent,
   type PaymentMessage,
@@ -266,10 +267,20 @@ export async function runWorkload(
     }
     await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
   }
+  // Same for valid events whose delivery retries ran out (webhook down, crashes): redriven once; the notifier's
+  // idempotency skips any that had been delivered after all.
+  const eventLetters = await drain(sqs, outputs.EventsDlqUrl);
+  const validEvents = eventLetters.filter((body) => PaymentEventSchema.safeParse(safeJson(body)).success);
+  if (validEvents.length > 0) {
+    log(`redriving ${validEvents.length} valid event(s) dead-lettered by the notifier`);
+    for (const body of validEvents) await sqs.send(new SendMessageCommand({ QueueUrl: outputs.EventsQueueUrl, MessageBody: body }));
+    await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
+  }
   const ledger = await scanLedger(ddb, outputs.LedgerTableName, workload.runId);
   const deadLetters = [
     ...paymentLetters.map((body) => ({ queue: 'payments', body }) as ObservedDeadLetter),
     ...(await drain(sqs, outputs.PaymentsDlqUrl)).map((body) => ({ queue: 'payments', body }) as ObservedDeadLetter),
+    ...eventLetters.map((body) => ({ queue: 'events', body }) as ObservedDeadLetter),
     ...(await drain(sqs, outputs.EventsDlqUrl)).map((body) => ({ queue: 'events', body }) as ObservedDeadLetter),
     ...(await drain(sqs, outputs.RelayFailureQueueUrl)).map((body) => ({ queue: 'relay-failure', body }) as ObservedDeadLetter),
   ];

@@ -14,7 +14,7 @@ const results: ChaosResult[] = [];
 let stack: ChaosStack;
 
 beforeAll(async () => {
-  stack = await startChaosStack({ consumer: 'atomic', faults: ALL_FAULT_KINDS, seed: 7, faultScale: 1.5 });
+  stack = await startChaosStack({ consumer: 'atomic', faults: ALL_FAULT_KINDS, seed: 7 });
 }, 300_000);
 
 afterAll(async () => {
