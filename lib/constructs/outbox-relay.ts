@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -113,6 +113,14 @@ export class OutboxRelay extends Construct {
       fail(
         `parallelizationFactor (${parallelizationFactor}) must be an integer from 1 to 10 (D9); set ` +
           'parallelizationFactor within that range',
+      );
+    }
+
+    if (allResolved(maxRecordAge) && maxRecordAge.toSeconds() > 86_400) {
+      Annotations.of(this).addWarningV2(
+        'exactly-once:relay-record-age',
+        `maxRecordAge (${describeDuration(maxRecordAge)}) exceeds the 24-hour stream retention: records expire first and ` +
+          'never reach the failure queue; keep maxRecordAge at 24 hours or less',
       );
     }
 

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -129,6 +129,16 @@ describe('OutboxRelay', () => {
       MaximumRecordAgeInSeconds: 120,
       ParallelizationFactor: 4,
     });
+  });
+
+  it('warns when maxRecordAge outlives the 24-hour stream retention', () => {
+    const { stack } = relay({ maxRecordAge: Duration.days(2) });
+    Annotations.fromStack(stack).hasWarning('/TestStack/OutboxRelay', Match.stringLikeRegexp('exceeds the 24-hour stream retention'));
+  });
+
+  it('does not warn with the default record age', () => {
+    const { stack } = relay();
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('stream retention'))).toHaveLength(0);
   });
 
   describe('validation', () => {

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { CfnParameter, Duration } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { describe, expect, it } from 'vitest';
@@ -119,6 +119,17 @@ describe('QueueConsumer', () => {
   it('warns when content-based deduplication is switched on', () => {
     const { stack } = consumer({ fifo: true, contentBasedDeduplication: true });
     Annotations.fromStack(stack).hasWarning('/TestStack/Consumer', Match.stringLikeRegexp('contentBasedDeduplication'));
+  });
+
+  it('skips validation of values that are tokens until deploy time', () => {
+    // GIVEN a maxReceiveCount and a batch size only known at deploy time
+    const stack = newStack();
+    const receives = new CfnParameter(stack, 'Receives', { type: 'Number' }).valueAsNumber;
+    // WHEN / THEN no synth-time error
+    expect(() => new QueueConsumer(stack, 'Consumer', { entry: fixtureEntry(), maxReceiveCount: receives })).not.toThrow();
+    Template.fromStack(stack).hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: { Ref: 'Receives' } },
+    });
   });
 
   describe('validation', () => {
