@@ -15,7 +15,8 @@ const strategy = await loadLedgerStrategy(strategyName, {
   client: getDynamoDbClient(),
   tableName,
   dedupTtlSeconds,
-  idempotencyTableName: process.env[ENV.IDEMPOTENCY_TABLE_NAME] || undefined,
+  // Only the powertools strategy uses it; the registry says so when it is missing.
+  idempotencyTableName: optionalEnv(ENV.IDEMPOTENCY_TABLE_NAME, '') || undefined,
 });
 
 /** Lambda entry point. */

@@ -64,7 +64,8 @@ export function eventFromRecord(record: DynamoDBRecord): PaymentEvent | null {
 
 /**
  * Publishes the events of a stream batch to the events queue with SendMessageBatch (chunks of 10) and returns which
- * records to report failed: only those whose entry failed, or that are unprocessable (D5).
+ * records to report failed: only those whose entry failed, or that are unprocessable (D5). On a FIFO target the
+ * chunks after a failed one are not sent (and are reported), so an account's events cannot overtake each other.
  */
 export async function relayRecords(records: readonly DynamoDBRecord[], deps: RelayDeps): Promise<RelayResult> {
   const fifo = deps.queueUrl.endsWith('.fifo');
@@ -121,6 +122,19 @@ export async function relayRecords(records: readonly DynamoDBRecord[], deps: Rel
         result.failedSequenceNumbers.push(p.sequenceNumber);
         result.sendFailures.push({ sequenceNumber: p.sequenceNumber, eventId: p.event.eventId, reason });
       }
+    }
+    if (fifo && failed.size > 0) {
+      // Lambda retries the stream from the lowest failed record anyway (D5); publishing later chunks now would let
+      // an account's later events overtake the failed one on a FIFO target. Hold them back for the retry.
+      for (const p of pending.slice(start + SQS_BATCH_LIMIT)) {
+        result.failedSequenceNumbers.push(p.sequenceNumber);
+        result.sendFailures.push({
+          sequenceNumber: p.sequenceNumber,
+          eventId: p.event.eventId,
+          reason: 'not sent: an earlier entry failed and the FIFO target must keep per-account order',
+        });
+      }
+      break;
     }
   }
   return result;

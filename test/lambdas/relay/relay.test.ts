@@ -145,6 +145,25 @@ describe('relayRecords', () => {
     expect(result.sendFailures[0]?.reason).toMatch(/InternalError/);
   });
 
+  it('holds back the chunks after a failed entry on a FIFO target, so later events of an account cannot overtake it', async () => {
+    const records = Array.from({ length: 12 }, (_, i) => outboxInsert(event(500 + i)));
+    let calls = 0;
+    const fake = {
+      send: async (command: SendMessageBatchCommand) => {
+        calls += 1;
+        const ids = command.input.Entries!.map((e) => e.Id!);
+        return {
+          Successful: ids.filter((id) => id !== '3').map((Id) => ({ Id })),
+          Failed: ids.includes('3') ? [{ Id: '3', Code: 'InternalError', SenderFault: false }] : [],
+        };
+      },
+    } as unknown as SQSClient;
+    const result = await relayRecords(records, { sqs: fake, queueUrl: 'https://sqs.example/events.fifo' });
+    expect(calls).toBe(1);
+    expect(result.failedSequenceNumbers).toEqual([3, 10, 11].map((i) => records[i]!.dynamodb!.SequenceNumber));
+    expect(result.sendFailures[1]?.reason).toMatch(/FIFO target must keep per-account order/);
+  });
+
   it('reports every record of a chunk whose SendMessageBatch call threw, and no other', async () => {
     const records = Array.from({ length: 12 }, (_, i) => outboxInsert(event(300 + i)));
     let call = 0;
