@@ -29,8 +29,8 @@ const STRATEGIES: readonly LedgerStrategyName[] = ['at-least-once', 'powertools'
 const DUPLICATE_RATES = [0, 0.2] as const;
 
 const SIZES = {
-  full: { backlogPayments: 300, pacedPayments: 100, pacedRatePerSecond: 20, accounts: 30, concurrency: 2, coldStarts: 11, variants: undefined, handlers: undefined, warmUp: true, repeats: 2 },
-  quick: { backlogPayments: 12, pacedPayments: 4, pacedRatePerSecond: 25, accounts: 4, concurrency: 2, coldStarts: 3, variants: ['stack'], handlers: ['ledger'], warmUp: false, repeats: 1 },
+  full: { backlogPayments: 240, pacedPayments: 60, pacedRatePerSecond: 8, accounts: 30, concurrency: 2, coldStarts: 11, variants: undefined, handlers: undefined, warmUp: true, repeats: 2 },
+  quick: { backlogPayments: 12, pacedPayments: 4, pacedRatePerSecond: 10, accounts: 4, concurrency: 2, coldStarts: 3, variants: ['stack'], handlers: ['ledger'], warmUp: false, repeats: 1 },
 } as const;
 
 async function main(): Promise<void> {

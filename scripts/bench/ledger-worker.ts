@@ -9,7 +9,7 @@
  * that keeps the same messageId and SequenceNumber.
  *
  * Protocol (IPC): parent → `{type:'run', phase, expectUnique, expectRedeliveries, timeoutMs}` / `{type:'exit'}`;
- * worker → `{type:'ready', initMs}` / `{type:'phase', result}` / `{type:'fatal', message}`.
+ * worker → `{type:'ready', initMs, rssBeforeHandlerBytes}` / `{type:'phase', result}` / `{type:'fatal', message}`.
  */
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
@@ -78,6 +78,7 @@ let current: PhaseState | undefined;
 let stopping = false;
 
 async function main(): Promise<void> {
+  const rssBeforeHandlerBytes = process.memoryUsage().rss;
   const started = performance.now();
   handler = await loadHandler();
   const initMs = performance.now() - started;
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
     }
     if (msg.type === 'run') void runPhase(msg.phase!, msg.expectUnique!, msg.expectRedeliveries!, msg.timeoutMs!);
   });
-  send({ type: 'ready', initMs });
+  send({ type: 'ready', initMs, rssBeforeHandlerBytes });
   for (let i = 0; i < config.pollers; i++) void poll();
 }
 

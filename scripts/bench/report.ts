@@ -63,7 +63,7 @@ export function recommend(strategies: readonly StrategyResult[], handlers: reado
   const floor = Math.max(256, Math.ceil((2 * peak) / 128) * 128);
   const memorySizeMb = Math.max(floor, 512);
   const memoryReason =
-    `peak RSS under the workload ${round(peak, 0)} MB (handler + bench poller) → ≥ ${floor} MB for 2× headroom; ` +
+    `peak RSS under the workload ${round(peak, 0)} MB (handler + bench poller, of which the poller alone ≈ ${round(Math.max(0, ...strategies.map((s) => s.pollerRssMb)), 0)} MB) → ≥ ${floor} MB for 2× headroom; ` +
     `512 MB kept because Lambda gives CPU in proportion to memory and init is CPU-bound (cold start ≈ import time)`;
   return { bundlingVariant, bundlingReason, memorySizeMb, memoryReason };
 }
@@ -180,7 +180,7 @@ export function markdown(report: BenchReport, svgPath: string): string {
   out.push('');
   out.push(
     md(
-      ['strategy', 'dup', 'WU/pay', 'RU/pay', 'DDB req/pay', 'failed cond./pay', 'SQS req/pay', 'invocations/pay', '$ / M payments', 'payments/s (local)', 'ratio', 'p50 ms', 'p99 ms', 'p50 ratio', 'p99 ratio', 'effects', 'bad balances', 'peak RSS MB'],
+      ['strategy', 'dup', 'WU/pay', 'RU/pay', 'DDB req/pay', 'failed cond./pay', 'SQS req/pay', 'invocations/pay', '$ / M payments', 'payments/s (local)', 'ratio', 'p50 ms', 'p99 ms', 'p50 ratio', 'p99 ratio', 'effects', 'bad balances', 'peak RSS MB', 'poller-only RSS MB'],
       strategies.map((s) => [
         `\`${s.name}\``,
         `${Math.round(s.duplicateRate * 100)} %`,
@@ -200,6 +200,7 @@ export function markdown(report: BenchReport, svgPath: string): string {
         s.effectsPerPayment,
         s.wrongBalances,
         s.peakRssMb,
+        s.pollerRssMb,
       ]),
     ),
   );

@@ -31,7 +31,10 @@ export interface StrategyResult {
   readonly effectsPerPayment: number;
   /** Accounts whose balance differs from replaying each payment once. */
   readonly wrongBalances: number;
+  /** Peak RSS of the consumer process under the workload (handler + poller). */
   readonly peakRssMb: number;
+  /** RSS of the same process before it imported the handler (the poller's share). */
+  readonly pollerRssMb: number;
   readonly meanInvocationMs: number;
   readonly complete: boolean;
 }
@@ -83,6 +86,7 @@ export function summarizeStrategies(runs: readonly StrategyRun[]): StrategyResul
       effectsPerPayment: round(run.ledger.effects / run.ledger.expectedEffects, 3),
       wrongBalances: run.ledger.wrongBalances,
       peakRssMb: round(run.peakRssBytes / 2 ** 20, 1),
+      pollerRssMb: round(run.rssBeforeHandlerBytes / 2 ** 20, 1),
       meanInvocationMs: round(mean(run.throughput.durationsMs), 1),
       complete: run.throughput.complete && run.latency.complete,
     };

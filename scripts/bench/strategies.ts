@@ -1,5 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import {
   CreateTableCommand,
   DeleteTableCommand,
@@ -58,7 +60,10 @@ export interface StrategyRun {
   readonly duplicateDeliveries: number;
   /** From the ledger table after both phases. */
   readonly ledger: LedgerCheck;
+  /** Peak RSS of the consumer process (handler + poller) over both phases. */
   readonly peakRssBytes: number;
+  /** RSS of the consumer process before it imported the handler (the poller alone). */
+  readonly rssBeforeHandlerBytes: number;
 }
 
 /** What the ledger holds after a run, against what the workload intended. */
@@ -70,7 +75,31 @@ export interface LedgerCheck {
   readonly wrongBalances: number;
 }
 
-const WORKER = fileURLToPath(new URL('./ledger-worker.ts', import.meta.url));
+const WORKER_SOURCE = fileURLToPath(new URL('./ledger-worker.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+let workerBuild: Promise<string> | undefined;
+
+/**
+ * The worker compiled to plain JavaScript once per bench run: started with bare `node` (no TypeScript loader in the
+ * process), so its RSS is the handler's plus a small poller's.
+ */
+function workerScript(): Promise<string> {
+  workerBuild ??= (async () => {
+    const outfile = join(ROOT, '.bench', 'worker', 'ledger-worker.mjs');
+    await build({
+      entryPoints: [WORKER_SOURCE],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node24',
+      packages: 'external',
+      logLevel: 'silent',
+    });
+    return outfile;
+  })();
+  return workerBuild;
+}
 
 /** Runs one strategy at one duplicate rate: fresh tables, queue and consumer process. */
 export async function runStrategy(options: StrategyRunOptions, endpoints: BenchEndpoints): Promise<StrategyRun> {
@@ -104,6 +133,7 @@ export async function runStrategy(options: StrategyRunOptions, endpoints: BenchE
   });
 
   const worker = startWorker(
+    await workerScript(),
     {
       handler: { kind: 'bundle', path: options.bundlePath },
       queueUrl: queueUrl!,
@@ -123,7 +153,7 @@ export async function runStrategy(options: StrategyRunOptions, endpoints: BenchE
     },
   );
   try {
-    await worker.ready;
+    const ready = await worker.ready;
 
     // Throughput: a backlog, then the consumer drains it.
     endpoints.dynamodbProxy.reset();
@@ -150,6 +180,7 @@ export async function runStrategy(options: StrategyRunOptions, endpoints: BenchE
       duplicateDeliveries: backlog.filter((p) => p.redeliver).length,
       ledger,
       peakRssBytes: Math.max(throughput.peakRssBytes, latency.peakRssBytes),
+      rssBeforeHandlerBytes: ready.rssBeforeHandlerBytes,
     };
   } finally {
     await worker.stop();
@@ -262,14 +293,14 @@ async function checkLedger(
 }
 
 interface WorkerHandle {
-  readonly ready: Promise<number>;
+  readonly ready: Promise<{ initMs: number; rssBeforeHandlerBytes: number }>;
   run(phase: string, payments: readonly WorkloadPayment[], timeoutMs: number): Promise<PhaseResult>;
   stop(): Promise<void>;
 }
 
-function startWorker(config: WorkerConfig, env: Record<string, string>): WorkerHandle {
-  const child: ChildProcess = fork(WORKER, [JSON.stringify(config)], {
-    execArgv: ['--import', 'tsx'],
+function startWorker(script: string, config: WorkerConfig, env: Record<string, string>): WorkerHandle {
+  const child: ChildProcess = fork(script, [JSON.stringify(config)], {
+    execArgv: [],
     env: {
       PATH: process.env.PATH,
       AWS_REGION: LOCAL_REGION,
@@ -303,7 +334,7 @@ function startWorker(config: WorkerConfig, env: Record<string, string>): WorkerH
       void exit.then(() => reject(new Error(`ledger worker exited while waiting for ${what}:\n${stderr}`)));
     });
   return {
-    ready: next('ready').then((m) => m.initMs as number),
+    ready: next('ready').then((m) => ({ initMs: m.initMs as number, rssBeforeHandlerBytes: m.rssBeforeHandlerBytes as number })),
     async run(phase, payments, timeoutMs) {
       const answer = next(`phase ${phase}`);
       child.send({
