@@ -1,3 +1,4 @@
+import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   comparePipeline,
@@ -255,6 +256,44 @@ describe('payments pipeline, end to end', () => {
       'PaymentRejected',
       'PaymentRejected',
     ]);
+  });
+
+  it('retries a delivery the webhook answered 5xx, and the event is still accepted exactly once', async (ctx) => {
+    if (pipeline.mode !== 'local' || !pipeline.receiver) {
+      return ctx.skip('local runtime only: the test shortens the events queue visibility timeout to see the retry soon');
+    }
+    // Prepare: the first call for this event fails; the retry comes after the visibility timeout (180 s as deployed,
+    // 5 s here so the test stays short; the notifier's work takes well under that).
+    const run = newRun('e2e-5xx');
+    const payment = pay(run, 'flaky', { accountId: `${run}-a`, amount: 5, currency: 'DKK' });
+    const eventId = eventIdOf(run, 'flaky');
+    const queueUrl = pipeline.handles.outputs.EventsQueueUrl!;
+    const { Attributes } = await pipeline.handles.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout'] }),
+    );
+    const setVisibility = (seconds: string) =>
+      pipeline.handles.sqs.send(new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { VisibilityTimeout: seconds } }));
+    await setVisibility('5');
+    pipeline.receiver.setBehaviour({ failKeys: [eventId], failAttempts: 1, failStatus: 503 });
+
+    // Act
+    try {
+      await sendStep(pipeline.handles.api, payment);
+      await settleOn([payment]);
+    } finally {
+      pipeline.receiver.setBehaviour({});
+      await setVisibility(Attributes!.VisibilityTimeout!);
+    }
+
+    // Assess
+    const calls = deliveriesOf(eventId);
+    expect(calls.map((c) => [c.status, c.outcome])).toEqual([
+      [503, 'failed'],
+      [200, 'accepted'],
+    ]);
+    expect(calls[1]!.body).toBe(calls[0]!.body);
+    expect(pipeline.receiver.duplicateDeliveries().has(eventId)).toBe(false);
+    expect((await pipeline.handles.api.getAccount(`${run}-a`)).body).toMatchObject({ balance: 5, applied: 1 });
   });
 
   it('leaves the dead-letter and relay-failure queues empty', async () => {
