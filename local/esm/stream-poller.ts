@@ -186,6 +186,9 @@ class ShardState {
   }
 }
 
+/** Longest pause between two attempts at a failing batch. */
+const MAX_RETRY_DELAY_MS = 2_000;
+
 /** Buffered records per shard before reading pauses. */
 const MAX_BUFFERED_PER_SHARD = 1_000;
 
@@ -377,6 +380,7 @@ export class StreamPoller {
         }
       }
       const batch = lane.queue.slice(0, this.batchSize);
+      this.deps.stats.batches++;
       lane.busy = true;
       try {
         await this.runBatch(state, batch, 0);
@@ -412,7 +416,6 @@ export class StreamPoller {
           continue;
         }
       }
-      stats.batches++;
       stats.invocations++;
       stats.records += current.length;
       invokeCount++;
@@ -455,7 +458,8 @@ export class StreamPoller {
         await this.discard(state, current, 'RetryAttemptsExhausted', invokeCount, last);
         return;
       }
-      await sleep(this.deps.pollIntervalMs, this.abort.signal);
+      // Capped exponential backoff: an endless retry (-1) must not spin the function and flood the log.
+      await sleep(Math.min(this.deps.pollIntervalMs * 2 ** (spent - 1), MAX_RETRY_DELAY_MS), this.abort.signal);
     }
   }
 

@@ -101,7 +101,7 @@ export interface MappingStats {
   readonly eventSourceArn: string;
   /** Function invocations made. */
   invocations: number;
-  /** Batches assembled (a retried batch counts again). */
+  /** Batches taken from the source: SQS receives (a redelivered message is in a new batch), stream batches before retries. */
   batches: number;
   /** Records delivered across all invocations. */
   records: number;

@@ -145,7 +145,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     await waitForIdle(running);
     // Assess
     expect(pks(fn)).toEqual(['poison', 'poison', 'poison', 'next']);
-    expect(running.stats()[0]).toMatchObject({ invocations: 4, failures: 3, discarded: 1 });
+    expect(running.stats()[0]).toMatchObject({ invocations: 4, batches: 2, records: 4, failures: 3, discarded: 1 });
   });
 
   it('D3: with the default MaximumRetryAttempts (-1) a failing batch keeps being retried and blocks its shard', async (context) => {
