@@ -3,10 +3,12 @@ import { ConfigError } from './errors.js';
 
 /** Deployment stages with their own safe defaults. */
 export const STAGES = ['dev', 'prod'] as const;
+/** A deployment stage: `dev` or `prod`. */
 export type Stage = (typeof STAGES)[number];
 
 /** Encryption-key choices for queues, tables and the alarm topic. */
 export const KMS_KEY_MODES = ['aws-managed', 'customer-managed'] as const;
+/** `aws-managed` (AWS-owned/managed keys) or `customer-managed` (one rotating key created by the stack). */
 export type KmsKeyMode = (typeof KMS_KEY_MODES)[number];
 
 /** Typed configuration of the payments stack, read from CDK context (`-c key=value` or cdk.json). */

@@ -34,6 +34,7 @@ export const OUTPUT_NAMES = [
   'LedgerTableName',
   'IdempotencyTableName',
 ] as const;
+/** One stack output name. */
 export type OutputName = (typeof OUTPUT_NAMES)[number];
 
 /** Powertools service names of the functions (the `service` dimension of their metrics). */
