@@ -7,10 +7,11 @@
  *
  * Flags: --quick (small workload, stack variant only, 3 cold starts; does not rewrite BENCHMARKS.md unless --markdown
  * is given), --json FILE, --markdown FILE, --svg FILE, --ddb-endpoint URL / --sqs-endpoint URL (reuse running
- * emulators instead of starting them), --seed N.
+ * emulators instead of starting them), --seed N, --from-json FILE (re-render BENCHMARKS.md and the chart from a
+ * earlier run's JSON, measuring nothing).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, type as osType, release } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
       'ddb-endpoint': { type: 'string' },
       'sqs-endpoint': { type: 'string' },
       seed: { type: 'string', default: '42' },
+      'from-json': { type: 'string' },
     },
     allowPositionals: false,
   });
@@ -54,6 +56,16 @@ async function main(): Promise<void> {
   const markdownPath = values.markdown ?? (mode === 'full' ? join(ROOT, 'BENCHMARKS.md') : undefined);
   const svgPath = values.svg ?? (mode === 'full' ? join(ROOT, 'bench', 'strategies.svg') : join(outDir, 'strategies.svg'));
   const log = (line: string) => process.stderr.write(`${line}\n`);
+
+  if (values['from-json'] !== undefined) {
+    // Re-render the console table, BENCHMARKS.md and the chart from a earlier run's JSON, without measuring again.
+    const report = JSON.parse(readFileSync(values['from-json'], 'utf8')) as BenchReport;
+    const md = values.markdown ?? join(ROOT, 'BENCHMARKS.md');
+    process.stdout.write(`${consoleTables(report)}\n`);
+    write(svgPath, svgChart(report.strategies));
+    write(md, markdown(report, relative(dirname(md), svgPath)));
+    return;
+  }
 
   let emulators: Emulators | undefined;
   let ddbEndpoint = values['ddb-endpoint'];
