@@ -206,6 +206,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     ['an empty itemIdentifier', () => ({ batchItemFailures: [{ itemIdentifier: '' }] })],
     ['a null itemIdentifier', () => ({ batchItemFailures: [{ itemIdentifier: null }] })],
     ['a wrong key name', (seq) => ({ batchItemFailures: [{ sequenceNumber: seq[1] }] })],
+    ['an unknown sequence number (unverified on AWS; as S7 for SQS)', () => ({ batchItemFailures: [{ itemIdentifier: '99999999999999999999' }] })],
   ];
   for (const [label, response] of wholeBatch) {
     it(`D5: ${label} fails the whole batch`, async (context) => {
