@@ -287,7 +287,9 @@ export class PaymentsStack extends Stack {
       description: 'Exactly-once payments API',
       endpointTypes: [apigateway.EndpointType.REGIONAL],
       cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: removalPolicy,
+      // The logging role is an account-wide API Gateway setting that other stacks (another stage) may rely on:
+      // deleting this stack must not pull it from under them.
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       deployOptions: {
         stageName: config.stage,
         throttlingRateLimit: config.throttleRateLimit,

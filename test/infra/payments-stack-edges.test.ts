@@ -47,6 +47,19 @@ describe('PaymentsStack API, observability, stages and outputs', () => {
       });
     });
 
+    it('keeps the account-wide API Gateway logging role when a dev stack is deleted', () => {
+      const { template } = paymentsStack({ stage: 'dev' });
+      template.hasResource('AWS::IAM::Role', {
+        DeletionPolicy: 'Retain',
+        Properties: Match.objectLike({
+          AssumeRolePolicyDocument: Match.objectLike({
+            Statement: [Match.objectLike({ Principal: { Service: 'apigateway.amazonaws.com' } })],
+          }),
+        }),
+      });
+      template.hasResourceProperties('AWS::ApiGateway::Account', { CloudWatchRoleArn: Match.anyValue() });
+    });
+
     it('adds an API key and usage plan on top of IAM when apiKey=true', () => {
       const { template } = paymentsStack({ apiKey: 'true' });
       template.allResourcesProperties('AWS::ApiGateway::Method', { ApiKeyRequired: true, AuthorizationType: 'AWS_IAM' });
