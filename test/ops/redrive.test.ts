@@ -15,6 +15,7 @@ import { makeIdempotent, IdempotencyConfig } from '@aws-lambda-powertools/idempo
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
+import { lambdaContext } from '../fixtures/events.js';
 import { dedupKey } from '../../lambdas/shared/ledger-keys.js';
 import { deduplicationIdFor, paymentIdFor, type PaymentMessage } from '../../lambdas/shared/payments-model.js';
 import { LEDGER_SCOPE } from '../../lambdas/ledger/strategies/atomic.js';
@@ -67,6 +68,13 @@ beforeAll(async () => {
     }),
   );
 });
+
+/** Powertools config as a handler has it (a Lambda context registered, so no "remaining time" warning). */
+function quietConfig(eventKeyJmesPath: string): IdempotencyConfig {
+  const config = new IdempotencyConfig({ eventKeyJmesPath });
+  config.registerLambdaContext(lambdaContext());
+  return config;
+}
 
 function payment(key: string, accountId: string): PaymentMessage {
   return {
@@ -256,7 +264,7 @@ describe('redrive of a consumer that dedups with Powertools (standard queues)', 
     const effect = makeIdempotent(async (message: { idempotencyKey: string }) => ({ done: message.idempotencyKey }), {
       persistenceStore,
       keyPrefix: scope,
-      config: new IdempotencyConfig({ eventKeyJmesPath: 'idempotencyKey' }),
+      config: quietConfig('idempotencyKey'),
     });
     const applied = `pt-applied-${run}`;
     await effect({ idempotencyKey: applied });
@@ -290,7 +298,7 @@ describe('redrive of the events DLQ (notifier: Powertools record per eventId)', 
     const deliver = makeIdempotent(async (event: PaymentEvent) => ({ eventId: event.eventId }), {
       persistenceStore,
       keyPrefix: NOTIFIER_KEY_PREFIX,
-      config: new IdempotencyConfig({ eventKeyJmesPath: 'eventId' }),
+      config: quietConfig('eventId'),
     });
     const event = (key: string): PaymentEvent => ({
       eventId: eventIdFor(paymentIdFor(key)),
