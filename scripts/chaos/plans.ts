@@ -33,12 +33,12 @@ const POINTS: Partial<Record<FaultKind, [FaultPoint, number]>> = {
   'crash-before-commit': ['ledger.beforeCommit', 0.04],
   'crash-after-commit': ['ledger.afterCommit', 0.05],
   // Checked only between two records of a batch (local batches are often single records): higher per check.
-  'crash-mid-batch': ['ledger.midBatch', 0.08],
+  'crash-mid-batch': ['ledger.midBatch', 0.12],
   zombie: ['ledger.zombie', 0.04],
   'relay-crash': ['relay.afterPublish', 0.1],
   'notifier-crash': ['notifier.afterWebhook', 0.08],
   // Per DynamoDB call (a payment makes several), and the SDK backs a throttled call off for 0.5 s and more.
-  'ddb-transient': ['ddb.transient', 0.02],
+  'ddb-transient': ['ddb.transient', 0.04],
   'ddb-throttle': ['ddb.throttle', 0.01],
 };
 
