@@ -57,7 +57,6 @@ describe('chaos: atomic pipeline under every fault', () => {
       'ddb.transient',
       'ddb.throttle',
     ]) {
-      expect({ point, fired: total(`InjectedFault|${point}`) }).toEqual({ point, fired: expect.any(Number) });
       expect(total(`InjectedFault|${point}`), point).toBeGreaterThan(0);
     }
     // The webhook answered 5xx and hung at least once each, and every duplicate kind was injected.
