@@ -6,11 +6,13 @@ import {
   compareResponses,
   expectedOutcome,
   formatRows,
+  latencyBreakdown,
   percentile,
   pickStackOutputs,
   type ObservedState,
   type StepResult,
 } from '../../local/demo.js';
+import { startWebhookReceiver } from '../../local/webhook-receiver.js';
 import { eventIdFor, IDEMPOTENCY_KEY_PATTERN, paymentIdFor, PaymentRequestSchema, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
 
 /**
@@ -158,6 +160,32 @@ describe('helpers', () => {
     expect(percentile(values, 99)).toBe(99);
     expect(percentile([7], 99)).toBe(7);
     expect(percentile([], 50)).toBeNaN();
+  });
+
+  it('splits each payment\'s latency into API, queue-to-ledger and ledger-to-webhook, and counts the missing ones', async () => {
+    // Prepare: two payments, one delivered to a real receiver
+    const receiver = await startWebhookReceiver();
+    try {
+      const steps = buildBenchScenario('lat-test', 2, 1)[0]!;
+      const sentAt = Date.now() - 1_000;
+      const results: StepResult[] = steps.map((step) => ({ step, sentAt, response: { status: 202, headers: {}, text: '', body: undefined, durationMs: 100 } }));
+      const eventId = eventIdFor(paymentIdFor(steps[0]!.idempotencyKey!));
+      await fetch(receiver.url, {
+        method: 'POST',
+        headers: { 'idempotency-key': eventId },
+        body: JSON.stringify({ eventId, occurredAt: new Date(sentAt + 400).toISOString() }),
+      });
+      // Act
+      const latency = latencyBreakdown(results, receiver);
+      // Assess
+      expect(latency.missing).toBe(1);
+      expect(latency.api).toEqual([100, 100]);
+      expect(latency.toLedger).toEqual([300]);
+      expect(latency.total[0]).toBeGreaterThanOrEqual(1_000);
+      expect(latency.toWebhook[0]).toBe(latency.total[0]! - 400);
+    } finally {
+      await receiver.stop();
+    }
   });
 
   it('picks the stack with an ApiUrl from an outputs file, and rejects an ambiguous one', () => {
