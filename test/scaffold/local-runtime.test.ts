@@ -1,3 +1,4 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -110,6 +111,16 @@ afterAll(async () => {
 });
 
 describe('scaffolded consumers on the local runtime, next to the payments pipeline', () => {
+  it('runs the generated handlers from ESM bundles made by the local esbuild (no Docker)', () => {
+    const bundles = readdirSync(runtime.files.assembly)
+      .filter((d) => d.startsWith('asset.'))
+      .map((d) => join(runtime.files.assembly, d, 'index.mjs'))
+      .filter((f) => existsSync(f))
+      .map((f) => readFileSync(f, 'utf8'));
+    expect(bundles.filter((code) => code.includes('FIFO_DDB_OUTBOX_OUTBOX#'))).toHaveLength(1);
+    expect(bundles.filter((code) => code.includes('std-external') && code.includes('idempotency-key'))).toHaveLength(1);
+  });
+
   it('runs the demo traffic unchanged and applies each consumer message once per key', async () => {
     // Prepare
     runId = newRunId('scaffold');

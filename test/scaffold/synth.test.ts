@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,27 +110,11 @@ describe('generated consumers in a stack (synth with cdk-nag, bundling skipped)'
   });
 });
 
-describe('generated consumer synth: context and bundling', () => {
+describe('generated consumer synth: context', () => {
   it('fails synth when an external consumer has no downstream URL, naming the context key', async () => {
     const result = await synthCopy(copy.root, { outdir: join(copy.root, 'cdk.out.nourl'), context: BUNDLING_OFF });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/std-external: the downstream URL \(unset\).*context stdExternalUrl/);
   });
-
-  it('bundles a generated handler with the local esbuild into an ESM asset (no Docker)', async () => {
-    // Act
-    const outdir = join(copy.root, 'cdk.out.bundle');
-    const result = await synthCopy(copy.root, { mode: 'only:fifo-ddb-outbox', outdir });
-
-    // Assess
-    expect(result.code, result.stderr).toBe(0);
-    const bundles = readdirSync(outdir)
-      .filter((d) => d.startsWith('asset.'))
-      .map((d) => join(outdir, d, 'index.mjs'))
-      .filter((f) => existsSync(f));
-    expect(bundles).toHaveLength(1);
-    const code = readFileSync(bundles[0]!, 'utf8');
-    expect(code).toContain('FIFO_DDB_OUTBOX_OUTBOX#');
-    expect(code).toContain('createRequire');
-  });
+  // The real esbuild bundling of generated consumers is proven by local-runtime.test.ts, which bundles and runs them.
 });
