@@ -162,7 +162,7 @@ describe('helpers', () => {
     expect(percentile([], 50)).toBeNaN();
   });
 
-  it('splits each payment\'s latency into API, queue-to-ledger and ledger-to-webhook, and counts the missing ones', async () => {
+  it('splits each payment\'s latency into API, request-to-ledger and ledger-to-webhook, and counts the missing ones', async () => {
     // Prepare: two payments, one delivered to a real receiver
     const receiver = await startWebhookReceiver();
     try {
@@ -180,7 +180,7 @@ describe('helpers', () => {
       // Assess
       expect(latency.missing).toBe(1);
       expect(latency.api).toEqual([100, 100]);
-      expect(latency.toLedger).toEqual([300]);
+      expect(latency.toLedger).toEqual([400]);
       expect(latency.total[0]).toBeGreaterThanOrEqual(1_000);
       expect(latency.toWebhook[0]).toBe(latency.total[0]! - 400);
     } finally {
