@@ -116,7 +116,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // Synthesis and the JVM start are the slow parts: run them side by side.
     const assemblyPromise = (async () => {
       if (options.assembly) return resolve(projectDir, options.assembly);
-      progress('synthesizing the app (esbuild bundles the functions)…');
+      progress('synthesizing the app unless unchanged since the last run (esbuild bundles the functions)…');
       const synthesis = await synthesize({
         projectDir,
         app: options.app,

@@ -47,10 +47,10 @@ afterAll(() => {
 describe('npm start (local/cli.ts)', () => {
   it('starts an existing assembly, prints the ready table and invocation lines, and stops cleanly on SIGTERM', async () => {
     // Prepare
-    // tsx itself (not npx, whose npm wrapper does not pass SIGTERM on) relays signals to the CLI process.
+    // tsx itself on this Node (not npx, whose npm wrapper does not pass SIGTERM on) relays signals to the CLI.
     child = spawn(
-      join('node_modules', '.bin', 'tsx'),
-      ['local/cli.ts', 'start', '--assembly', 'test/fixtures/apps/assembly-only', '--api-port', '0', '--dynamodb-port', '0', '--sqs-port', '0', '--out-dir', outDir],
+      process.execPath,
+      [join('node_modules', 'tsx', 'dist', 'cli.mjs'), 'local/cli.ts', 'start', '--assembly', 'test/fixtures/apps/assembly-only', '--api-port', '0', '--dynamodb-port', '0', '--sqs-port', '0', '--out-dir', outDir],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
