@@ -74,7 +74,7 @@ function validateSqs(
 ): void {
   const attributes = lookup(context.queueAttributesByArn, mapping.eventSourceArn);
   if (!attributes) {
-    say('S5', `event source queue ${mapping.eventSourceArn} is not a queue of the template; create it or fix EventSourceArn`);
+    say('CreateEventSourceMapping', `event source queue ${mapping.eventSourceArn} is not a queue of the template; create it or fix EventSourceArn`);
     return;
   }
   const fifo = attributes.FifoQueue === 'true';
@@ -109,7 +109,7 @@ function validateSqs(
   ];
   for (const [key, name] of streamOnly) {
     if (mapping[key] !== undefined) {
-      say('S5', `${name} is not supported for SQS event sources (use the queue's RedrivePolicy for failures); remove it`);
+      say('CreateEventSourceMapping', `${name} is not supported for SQS event sources (use the queue's RedrivePolicy for failures); remove it`);
     }
   }
 }

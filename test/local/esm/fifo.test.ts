@@ -16,7 +16,7 @@ import {
   queueDepth,
   sqsMapping,
   startMappings,
-  testFunction,
+  jsFunction,
   uniqueName,
   waitFor,
   waitForIdle,
@@ -47,7 +47,7 @@ describe.concurrent('SQS event source mapping (FIFO queue)', () => {
     // Prepare
     const queue = await fifoQueue('s9mix');
     await send(sqs, queue.url, [['g1', 'a1'], ['g2', 'b1'], ['g3', 'c1']]);
-    const fn = testFunction('s9mix', () => undefined);
+    const fn = jsFunction('s9mix', () => undefined);
     // Act
     start(context, [sqsMapping(fn, queue)], [fn], [queue]);
     await waitFor('3 records', () => deliveries(fn).length === 3);
@@ -61,7 +61,7 @@ describe.concurrent('SQS event source mapping (FIFO queue)', () => {
     const queue = await fifoQueue('s9order');
     const bodies = ['m1', 'm2', 'm3', 'm4', 'm5'];
     await send(sqs, queue.url, bodies.map((b) => ['g', b]));
-    const fn = testFunction('s9order', () => new Promise((resolve) => setTimeout(resolve, 50)));
+    const fn = jsFunction('s9order', () => new Promise((resolve) => setTimeout(resolve, 50)));
     // Act
     const running = start(context, [sqsMapping(fn, queue)], [fn], [queue]);
     await waitFor('5 records', () => deliveries(fn).length === 5);
@@ -76,7 +76,7 @@ describe.concurrent('SQS event source mapping (FIFO queue)', () => {
     const queue = await fifoQueue('s9block', '2');
     await send(sqs, queue.url, [['g1', 'a1'], ['g1', 'a2'], ['g2', 'b1'], ['g2', 'b2']]);
     let failedOnce = false;
-    const fn = testFunction('s9block', (event) => {
+    const fn = jsFunction('s9block', (event) => {
       const a1 = event.Records.find((r) => r.body === 'a1');
       if (a1 && !failedOnce) {
         failedOnce = true;
@@ -103,7 +103,7 @@ describe.concurrent('SQS event source mapping (FIFO queue)', () => {
     // Prepare
     const queue = await fifoQueue('s10', '1');
     await send(sqs, queue.url, [['g1', 'a1'], ['g2', 'b1'], ['g3', 'c1']]);
-    const fn = testFunction('s10', (event, call) => {
+    const fn = jsFunction('s10', (event, call) => {
       if (call > 0) return undefined;
       const b1 = event.Records.find((r) => r.body === 'b1');
       return { batchItemFailures: [{ itemIdentifier: b1.messageId }] };
@@ -125,8 +125,8 @@ describe.concurrent('SQS event source mapping (FIFO queue)', () => {
     await send(sqs, one.url, [1, 2, 3, 4].map((i) => ['g', `one-${i}`]));
     await send(sqs, many.url, [1, 2, 3, 4].map((i) => [`g${i}`, `many-${i}`]));
     const slow = () => new Promise((resolve) => setTimeout(resolve, 1000));
-    const fnOne = testFunction('s11one', slow);
-    const fnMany = testFunction('s11many', slow);
+    const fnOne = jsFunction('s11one', slow);
+    const fnMany = jsFunction('s11many', slow);
     // Act
     const running = start(
       context,
@@ -145,7 +145,7 @@ describe.concurrent('SQS event source mapping (FIFO queue)', () => {
     // Prepare
     const queue = await fifoQueue('s15fifo');
     await send(sqs, queue.url, [['group-1', 'only']]);
-    const fn = testFunction('s15fifo', () => undefined);
+    const fn = jsFunction('s15fifo', () => undefined);
     // Act
     start(context, [sqsMapping(fn, queue)], [fn], [queue]);
     await waitFor('one call', () => fn.calls.length === 1);

@@ -16,7 +16,7 @@ import {
   queueDepth,
   sqsMapping,
   startMappings,
-  testFunction,
+  jsFunction,
   uniqueName,
   waitFor,
   waitForIdle,
@@ -69,7 +69,7 @@ describe('S14: SQS filter criteria on the body', () => {
         { Id: '4', MessageBody: '{"kind":"keep","n":4}' },
       ],
     }));
-    const fn = testFunction('s14', () => undefined);
+    const fn = jsFunction('s14', () => undefined);
     // Act
     const running = startMappings(
       [sqsMapping(fn, queue, { filterPatterns: [parseFilterPattern('{"body":{"kind":["keep"]}}')] })], [fn], [queue],

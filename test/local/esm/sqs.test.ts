@@ -21,7 +21,7 @@ import {
   sleep,
   sqsMapping,
   startMappings,
-  testFunction,
+  jsFunction,
   uniqueName,
   waitFor,
   waitForIdle,
@@ -54,7 +54,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     // Prepare
     const queue = await createQueue(sqs, uniqueName('s1'), { VisibilityTimeout: '5' });
     await sendBodies(sqs, queue.url, Array.from({ length: 15 }, (_, i) => `m${i}`));
-    const fn = testFunction('s1', () => undefined);
+    const fn = jsFunction('s1', () => undefined);
     // Act
     start(context, [sqsMapping(fn, queue)], [fn], [queue]);
     await waitFor('15 records', () => fn.calls.reduce((n, c) => n + c.records.length, 0) === 15);
@@ -66,7 +66,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     // Prepare
     const queue = await createQueue(sqs, uniqueName('s2'), { VisibilityTimeout: '10' });
     await sendBodies(sqs, queue.url, Array.from({ length: 25 }, (_, i) => `m${i}`));
-    const fn = testFunction('s2', () => undefined);
+    const fn = jsFunction('s2', () => undefined);
     // Act
     const running = start(context, [sqsMapping(fn, queue, { batchSize: 25, maximumBatchingWindowSeconds: 1 })], [fn], [queue]);
     await waitFor('one call', () => fn.calls.length === 1);
@@ -80,7 +80,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     // Prepare
     const queue = await createQueue(sqs, uniqueName('s4w'), { VisibilityTimeout: '10' });
     await sendBodies(sqs, queue.url, ['a', 'b', 'c']);
-    const fn = testFunction('s4w', () => undefined);
+    const fn = jsFunction('s4w', () => undefined);
     const startedAt = Date.now();
     // Act
     start(context, [sqsMapping(fn, queue, { batchSize: 100, maximumBatchingWindowSeconds: 1 })], [fn], [queue]);
@@ -96,7 +96,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     for (let i = 0; i < 7; i++) {
       await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: `${i}`.padEnd(900_000, 'x') }));
     }
-    const fn = testFunction('s4p', () => undefined);
+    const fn = jsFunction('s4p', () => undefined);
     // Act
     start(context, [sqsMapping(fn, queue, { batchSize: 10, maximumBatchingWindowSeconds: 1 })], [fn], [queue]);
     await waitFor('7 records', () => fn.calls.reduce((n, c) => n + c.records.length, 0) === 7, 20_000);
@@ -108,7 +108,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     // Prepare
     const queue = await createQueue(sqs, uniqueName('s5ok'), { VisibilityTimeout: '30' });
     await sendBodies(sqs, queue.url, ['a', 'b']);
-    const fn = testFunction('s5ok', () => ({ ignored: true }));
+    const fn = jsFunction('s5ok', () => ({ ignored: true }));
     // Act
     const running = start(context, [sqsMapping(fn, queue)], [fn], [queue]);
     await waitForIdle(running);
@@ -121,7 +121,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     // Prepare
     const queue = await createQueue(sqs, uniqueName('s5err'), { VisibilityTimeout: '2' });
     await sendBodies(sqs, queue.url, ['a', 'b']);
-    const fn = testFunction('s5err', (_event, call) => {
+    const fn = jsFunction('s5err', (_event, call) => {
       if (call === 0) throw new Error('boom');
     });
     // Act
@@ -142,7 +142,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     // Prepare
     const queue = await createQueue(sqs, uniqueName('s5to'), { VisibilityTimeout: '2' });
     await sendBodies(sqs, queue.url, ['slow']);
-    const fn = testFunction('s5to', async (_event, call) => {
+    const fn = jsFunction('s5to', async (_event, call) => {
       if (call === 0) await sleep(1500);
     }, 1);
     // Act
@@ -162,8 +162,8 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     const quietQueue = await createQueue(sqs, uniqueName('s5quiet'), { VisibilityTimeout: '20' });
     await sendBodies(sqs, queue.url, ['a', 'b']);
     await sendBodies(sqs, quietQueue.url, ['a']);
-    const fn = testFunction('s5log', () => undefined);
-    const quietFn = testFunction('s5quiet', () => undefined);
+    const fn = jsFunction('s5log', () => undefined);
+    const quietFn = jsFunction('s5quiet', () => undefined);
     // Act
     const running = start(context, [sqsMapping(fn, queue)], [fn], [queue]);
     const quiet = start(context, [sqsMapping(quietFn, quietQueue)], [quietFn], [quietQueue], { logInvocations: false });
@@ -179,7 +179,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     // Prepare
     const queue = await createQueue(sqs, uniqueName('s6'), { VisibilityTimeout: '1' });
     await sendBodies(sqs, queue.url, ['a', 'b', 'c']);
-    const fn = testFunction('s6', (event, call) => {
+    const fn = jsFunction('s6', (event, call) => {
       if (call > 0) return { batchItemFailures: [] };
       const b = event.Records.find((r) => r.body === 'b');
       return { batchItemFailures: [{ itemIdentifier: b.messageId }] };
@@ -199,7 +199,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     // Prepare
     const queue = await createQueue(sqs, uniqueName('s6t'), { VisibilityTimeout: '1' });
     await sendBodies(sqs, queue.url, ['a', 'b']);
-    const fn = testFunction('s6t', (_event, call) => {
+    const fn = jsFunction('s6t', (_event, call) => {
       if (call === 0) throw new Error('boom');
       return { batchItemFailures: [] };
     });
@@ -222,7 +222,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
       // Prepare
       const queue = await createQueue(sqs, uniqueName('s7ok'), { VisibilityTimeout: '30' });
       await sendBodies(sqs, queue.url, ['a', 'b']);
-      const fn = testFunction('s7ok', () => response);
+      const fn = jsFunction('s7ok', () => response);
       // Act
       const running = start(context, [sqsMapping(fn, queue, { functionResponseTypes: ['ReportBatchItemFailures'] })], [fn], [queue]);
       await waitForIdle(running);
@@ -244,7 +244,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
       // Prepare
       const queue = await createQueue(sqs, uniqueName('s7bad'), { VisibilityTimeout: '1' });
       await sendBodies(sqs, queue.url, ['a', 'b']);
-      const fn = testFunction('s7bad', (event, call) =>
+      const fn = jsFunction('s7bad', (event, call) =>
         call === 0 ? response(event.Records.map((r) => r.messageId)) : { batchItemFailures: [] },
       );
       // Act
@@ -262,7 +262,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     // Prepare
     const queue = await createQueue(sqs, uniqueName('s8'), { VisibilityTimeout: '30' });
     await sendBodies(sqs, queue.url, ['a', 'b']);
-    const fn = testFunction('s8', (event) => ({ batchItemFailures: [{ itemIdentifier: event.Records[0].messageId }] }));
+    const fn = jsFunction('s8', (event) => ({ batchItemFailures: [{ itemIdentifier: event.Records[0].messageId }] }));
     // Act
     const running = start(context, [sqsMapping(fn, queue)], [fn], [queue]);
     await waitForIdle(running);
@@ -275,7 +275,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     // Prepare
     const queue = await createQueue(sqs, uniqueName('s11'), { VisibilityTimeout: '10' });
     await sendBodies(sqs, queue.url, Array.from({ length: 8 }, (_, i) => `m${i}`));
-    const fn = testFunction('s11', () => sleep(400));
+    const fn = jsFunction('s11', () => sleep(400));
     // Act
     const running = start(context, [sqsMapping(fn, queue, { batchSize: 1, maximumConcurrency: 2 })], [fn], [queue]);
     await waitFor('8 calls', () => fn.calls.length === 8);
@@ -288,7 +288,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
     // Prepare
     const queue = await createQueue(sqs, uniqueName('s11d'), { VisibilityTimeout: '10' });
     await sendBodies(sqs, queue.url, Array.from({ length: 10 }, (_, i) => `m${i}`));
-    const fn = testFunction('s11d', () => sleep(1500));
+    const fn = jsFunction('s11d', () => sleep(1500));
     // Act
     const running = start(context, [sqsMapping(fn, queue, { batchSize: 1 })], [fn], [queue]);
     await waitFor('10 calls', () => fn.calls.length === 10);
@@ -300,7 +300,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
   it('S12: a visibility timeout below 6 × the function timeout is accepted with a warning line', async (context) => {
     // Prepare
     const queue = await createQueue(sqs, uniqueName('s12'), { VisibilityTimeout: '10' });
-    const fn = testFunction('s12', () => undefined, 2);
+    const fn = jsFunction('s12', () => undefined, 2);
     // Act
     const running = start(context, [sqsMapping(fn, queue, { logicalId: 'ShortVisibility' })], [fn], [queue]);
     // Assess
@@ -317,7 +317,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 2 }),
     });
     await sendBodies(sqs, queue.url, ['poison']);
-    const fn = testFunction('s13', () => {
+    const fn = jsFunction('s13', () => {
       throw new Error('always');
     });
     // Act
@@ -346,7 +346,7 @@ describe.concurrent('SQS event source mapping (standard queue)', () => {
         },
       }),
     );
-    const fn = testFunction('s15', () => undefined);
+    const fn = jsFunction('s15', () => undefined);
     // Act
     start(context, [sqsMapping(fn, queue)], [fn], [queue]);
     await waitFor('one call', () => fn.calls.length === 1);

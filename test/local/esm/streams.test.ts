@@ -22,7 +22,7 @@ import {
   sleep,
   startMappings,
   streamMapping,
-  testFunction,
+  jsFunction,
   uniqueName,
   waitFor,
   waitForIdle,
@@ -53,7 +53,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     // Prepare
     const { name, streamArn } = await newTable('d1');
     for (let i = 0; i < 150; i++) await put(name, `k${String(i).padStart(3, '0')}`);
-    const fn = testFunction('d1', () => undefined);
+    const fn = jsFunction('d1', () => undefined);
     // Act
     start(context, [streamMapping(fn, streamArn)], [fn], []);
     await waitFor('150 records', () => pks(fn).length === 150);
@@ -66,7 +66,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     const { name, streamArn } = await newTable('d1latest');
     await put(name, 'old-1');
     await put(name, 'old-2');
-    const fn = testFunction('d1latest', () => undefined);
+    const fn = jsFunction('d1latest', () => undefined);
     const running = start(context, [streamMapping(fn, streamArn, { startingPosition: 'LATEST' })], [fn], []);
     await waitForIdle(running);
     // Act
@@ -82,7 +82,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     const { name, streamArn } = await newTable('d1window');
     await put(name, 'a');
     await put(name, 'b');
-    const fn = testFunction('d1window', () => undefined);
+    const fn = jsFunction('d1window', () => undefined);
     const startedAt = Date.now();
     // Act
     start(context, [streamMapping(fn, streamArn, { maximumBatchingWindowSeconds: 1 })], [fn], []);
@@ -96,7 +96,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     // Prepare
     const { name, streamArn } = await newTable('d2');
     for (let i = 0; i < 12; i++) await put(name, i % 2 === 0 ? 'even' : `odd-${i}`, { v: { N: String(i) } });
-    const fn = testFunction('d2', () => undefined);
+    const fn = jsFunction('d2', () => undefined);
     // Act
     start(context, [streamMapping(fn, streamArn, { batchSize: 5 })], [fn], []);
     await waitFor('12 records', () => pks(fn).length === 12);
@@ -114,7 +114,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     await put(name, 'a');
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const fn = testFunction('d2idle', () => gate, 30);
+    const fn = jsFunction('d2idle', () => gate, 30);
     // Act
     const running = start(context, [streamMapping(fn, streamArn)], [fn], []);
     await waitFor('the call', () => fn.calls.length === 1);
@@ -132,7 +132,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     const destination = await createQueue(sqs, uniqueName('d3-dest'));
     await put(name, 'poison');
     await put(name, 'next');
-    const fn = testFunction('d3', (event) => {
+    const fn = jsFunction('d3', (event) => {
       if (event.Records.some((r) => pkOf(r) === 'poison')) throw new Error('cannot process');
     });
     // Act
@@ -153,7 +153,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     const { name, streamArn } = await newTable('d3inf');
     await put(name, 'poison');
     await put(name, 'next');
-    const fn = testFunction('d3inf', (event) => {
+    const fn = jsFunction('d3inf', (event) => {
       if (event.Records.some((r) => pkOf(r) === 'poison')) throw new Error('cannot process');
     });
     // Act
@@ -169,7 +169,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     const { name, streamArn } = await newTable('d4');
     const destination = await createQueue(sqs, uniqueName('d4-dest'));
     for (const pk of ['a', 'b', 'poison', 'd']) await put(name, pk);
-    const fn = testFunction('d4', (event) => {
+    const fn = jsFunction('d4', (event) => {
       if (event.Records.some((r) => pkOf(r) === 'poison')) throw new Error('cannot process');
     });
     // Act
@@ -189,7 +189,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     // Prepare
     const { name, streamArn } = await newTable('d5');
     for (const pk of ['a', 'b', 'c', 'd']) await put(name, pk);
-    const fn = testFunction('d5', (event, call) => {
+    const fn = jsFunction('d5', (event, call) => {
       if (call > 0) return { batchItemFailures: [] };
       const failed = event.Records.filter((r) => ['d', 'c'].includes(pkOf(r)));
       return { batchItemFailures: failed.reverse().map((r) => ({ itemIdentifier: r.dynamodb.SequenceNumber })) };
@@ -213,7 +213,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
       // Prepare
       const { name, streamArn } = await newTable('d5bad');
       for (const pk of ['a', 'b']) await put(name, pk);
-      const fn = testFunction('d5bad', (event, call) =>
+      const fn = jsFunction('d5bad', (event, call) =>
         call === 0 ? response(event.Records.map((r) => r.dynamodb.SequenceNumber)) : undefined,
       );
       // Act
@@ -229,7 +229,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     // Prepare
     const { name, streamArn } = await newTable('d5off');
     for (const pk of ['a', 'b']) await put(name, pk);
-    const fn = testFunction('d5off', (event) => ({ batchItemFailures: [{ itemIdentifier: event.Records[0].dynamodb.SequenceNumber }] }));
+    const fn = jsFunction('d5off', (event) => ({ batchItemFailures: [{ itemIdentifier: event.Records[0].dynamodb.SequenceNumber }] }));
     // Act
     const running = start(context, [streamMapping(fn, streamArn)], [fn], []);
     await waitFor('one call', () => fn.calls.length === 1);
@@ -245,7 +245,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     const destination = await createQueue(sqs, uniqueName('d6-dest'));
     await put(name, 'p1');
     await put(name, 'p2');
-    const fn = testFunction('d6', () => {
+    const fn = jsFunction('d6', () => {
       throw new Error('always');
     });
     // Act
@@ -291,7 +291,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     const destination = await createQueue(sqs, uniqueName('d7-dest'));
     await put(name, 'stale');
     let offsetMs = 0;
-    const fn = testFunction('d7', (_event, call) => {
+    const fn = jsFunction('d7', (_event, call) => {
       if (call === 1) offsetMs = 180_000;
       throw new Error('always');
     });
@@ -314,7 +314,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     // Prepare
     const { name, streamArn } = await newTable('d7old');
     await put(name, 'old');
-    const fn = testFunction('d7old', () => undefined);
+    const fn = jsFunction('d7old', () => undefined);
     // Act
     const running = start(
       context, [streamMapping(fn, streamArn, { maximumRecordAgeInSeconds: 60 })], [fn], [], { clock: () => Date.now() + 180_000 },
@@ -334,7 +334,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
       TableName: name, Key: { pk: { S: 'a' } }, UpdateExpression: 'SET #s = :s',
       ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': { S: 'PAID' } },
     }));
-    const fn = testFunction('d8', () => undefined);
+    const fn = jsFunction('d8', () => undefined);
     // Act
     const running = start(context, [streamMapping(fn, streamArn, {
       filterPatterns: [{ eventName: ['MODIFY'], dynamodb: { NewImage: { status: { S: ['PAID'] } } } }],
@@ -352,7 +352,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     for (let version = 1; version <= 3; version++) {
       for (let i = 0; i < 6; i++) await put(name, `item-${i}`, { v: { N: String(version) } });
     }
-    const fn = testFunction('d9', () => sleep(100));
+    const fn = jsFunction('d9', () => sleep(100));
     // Act
     const running = start(context, [streamMapping(fn, streamArn, { batchSize: 1, parallelizationFactor: 3 })], [fn], []);
     await waitFor('18 records', () => pks(fn).length === 18);
@@ -375,7 +375,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
       TableName: name, Key: { pk: { S: 'acc' } }, UpdateExpression: 'SET balance = :b', ExpressionAttributeValues: { ':b': { N: '101' } },
     }));
     await ddb.send(new DeleteItemCommand({ TableName: name, Key: { pk: { S: 'acc' } } }));
-    const fn = testFunction('d10', () => undefined);
+    const fn = jsFunction('d10', () => undefined);
     // Act
     start(context, [streamMapping(fn, streamArn)], [fn], []);
     await waitFor('3 records', () => pks(fn).length === 3);
@@ -407,7 +407,7 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     await put(name, 'expired', { expiresAt: { N: String(Math.floor(Date.now() / 1000) - 60) } });
     await put(name, 'deleted');
     await ddb.send(new DeleteItemCommand({ TableName: name, Key: { pk: { S: 'deleted' } } }));
-    const fn = testFunction('d10ttl', () => undefined);
+    const fn = jsFunction('d10ttl', () => undefined);
     // Act
     start(context, [streamMapping(fn, streamArn, { filterPatterns: [{ eventName: ['REMOVE'] }] })], [fn], []);
     await waitFor('both removals', () => pks(fn).length === 2, 30_000);
@@ -459,7 +459,7 @@ describe('DynamoDB Streams shard lineage (scripted stream: DynamoDB Local never 
         }
       },
     } as unknown as DynamoDBStreamsClient;
-    const fn = testFunction('d2split', () => sleep(50));
+    const fn = jsFunction('d2split', () => sleep(50));
     const streamArn = 'arn:aws:dynamodb:us-east-1:000000000000:table/T/stream/2026-01-01T00:00:00.000';
     // Act
     const running = startEventSourceMappings({

@@ -87,7 +87,7 @@ export async function createStreamTable(
   return TableDescription?.LatestStreamArn as string;
 }
 
-/** One recorded invocation of a {@link TestFunction}. */
+/** One recorded invocation of a {@link JsFunction}. */
 export interface Call {
   readonly records: any[];
   readonly startedAt: number;
@@ -96,7 +96,7 @@ export interface Call {
 }
 
 /** A purpose-built function: a plain FunctionInvoker around a JS handler, recording every call. */
-export interface TestFunction extends FunctionInvoker {
+export interface JsFunction extends FunctionInvoker {
   readonly calls: Call[];
   /** Highest number of invocations seen running at once. */
   readonly maxConcurrent: number;
@@ -106,11 +106,11 @@ export interface TestFunction extends FunctionInvoker {
  * Builds a test function. The handler receives the event; a throw is an `Unhandled` error result; running past
  * `timeoutSeconds` gives a timed-out result while the handler keeps running (as a Lambda zombie would).
  */
-export function testFunction(
+export function jsFunction(
   name: string,
   handler: (event: { Records: any[] }, call: number) => unknown,
   timeoutSeconds = 3,
-): TestFunction {
+): JsFunction {
   const calls: Call[] = [];
   let running = 0;
   let maxConcurrent = 0;
@@ -156,7 +156,7 @@ export function testFunction(
 /** Starts mappings against the test emulators; queues are looked up among those given. */
 export function startMappings(
   mappings: ResolvedMapping[],
-  functions: TestFunction[],
+  functions: JsFunction[],
   queues: TestQueue[],
   extra: Partial<EventSourceMappingsOptions> = {},
 ): EventSourceMappings & { lines: string[] } {
@@ -200,11 +200,11 @@ export async function waitForIdle(handle: EventSourceMappings, timeoutMs = 20_00
 }
 
 /** Shorthand for an SQS mapping. */
-export function sqsMapping(fn: TestFunction, queue: TestQueue, props: Partial<ResolvedMapping> = {}): ResolvedMapping {
+export function sqsMapping(fn: JsFunction, queue: TestQueue, props: Partial<ResolvedMapping> = {}): ResolvedMapping {
   return { logicalId: uniqueName('Mapping'), functionRef: fn.arn, eventSourceArn: queue.arn, ...props };
 }
 
 /** Shorthand for a DynamoDB Streams mapping. */
-export function streamMapping(fn: TestFunction, streamArn: string, props: Partial<ResolvedMapping> = {}): ResolvedMapping {
+export function streamMapping(fn: JsFunction, streamArn: string, props: Partial<ResolvedMapping> = {}): ResolvedMapping {
   return { logicalId: uniqueName('Mapping'), functionRef: fn.arn, eventSourceArn: streamArn, startingPosition: 'TRIM_HORIZON', ...props };
 }

@@ -27,7 +27,7 @@ const stream = (props: Partial<ResolvedMapping> = {}): ResolvedMapping => ({
 });
 
 describe('validateMappings', () => {
-  it('accepts valid SQS, FIFO and stream mappings with every setting at its limit', () => {
+  it('S1/S3/S11/D1/D3/D7/D9: accepts valid SQS, FIFO and stream mappings with every setting at its limit', () => {
     expect(() => validateMappings([
       sqs({ batchSize: 10_000, maximumBatchingWindowSeconds: 300, maximumConcurrency: 1000, functionResponseTypes: ['ReportBatchItemFailures'] }),
       sqs({ eventSourceArn: FIFO, batchSize: 10, maximumConcurrency: 2 }),
@@ -48,7 +48,7 @@ describe('validateMappings', () => {
     ['S11: rejects MaximumConcurrency on a stream', stream({ maximumConcurrency: 5 }), /RelayMapping \(S11\)/],
     ['S14: rejects more than 5 filters', sqs({ filterPatterns: Array.from({ length: 6 }, () => ({ body: { a: ['x'] } })) }), /PaymentsMapping \(S14\): FilterCriteria has 6 filters/],
     ['S14: rejects an invalid filter pattern', sqs({ filterPatterns: [{ body: { a: 'x' } }] }), /PaymentsMapping \(S14\): Filter pattern field "body.a"/],
-    ['S5: rejects stream-only settings on an SQS mapping', sqs({ maximumRetryAttempts: 2 }), /PaymentsMapping \(S5\): MaximumRetryAttempts is not supported for SQS/],
+    ['D3: rejects stream-only settings (MaximumRetryAttempts) on an SQS mapping', sqs({ maximumRetryAttempts: 2 }), /PaymentsMapping \(CreateEventSourceMapping\): MaximumRetryAttempts is not supported for SQS/],
     ['D1: rejects a stream mapping without StartingPosition', stream({ startingPosition: undefined }), /RelayMapping \(D1\): StartingPosition is required/],
     ['D1: rejects AT_TIMESTAMP on a DynamoDB stream', stream({ startingPosition: 'AT_TIMESTAMP' }), /RelayMapping \(D1\): StartingPosition AT_TIMESTAMP/],
     ['D1: rejects stream BatchSize above 10,000', stream({ batchSize: 10_001 }), /RelayMapping \(D1\): BatchSize 10001/],
@@ -79,13 +79,13 @@ describe('validateMappings', () => {
     expect(() => validateMappings([sqs({ functionRef: 'ledger' })], { ...ctx, functionTimeoutByArn: { [FN]: 31 } })).toThrow(/S12/);
   });
 
-  it('rejects a mapping whose queue is not in the template', () => {
+  it('S12: rejects a mapping whose queue is not in the template (its visibility timeout cannot be checked)', () => {
     expect(() => validateMappings([sqs({ eventSourceArn: 'arn:aws:sqs:us-east-1:000000000000:missing' })], context)).toThrow(
-      /PaymentsMapping .*missing is not a queue of the template/,
+      /PaymentsMapping \(CreateEventSourceMapping\): .*missing is not a queue of the template/,
     );
   });
 
-  it('throws one MappingValidationError listing every problem of every mapping', () => {
+  it('S2/D7/D9: throws one MappingValidationError listing every problem of every mapping', () => {
     try {
       validateMappings([sqs({ batchSize: 11 }), stream({ parallelizationFactor: 11, maximumRecordAgeInSeconds: 10 })], context);
       expect.unreachable('validateMappings should have thrown');
@@ -97,7 +97,7 @@ describe('validateMappings', () => {
     }
   });
 
-  it('skips event sources that are not emulated (Kinesis)', () => {
+  it('S1/D1: skips event sources other than SQS and DynamoDB Streams (Kinesis) instead of rejecting them', () => {
     expect(() => validateMappings([sqs({ eventSourceArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/s', batchSize: 0 })], context)).not.toThrow();
   });
 });
