@@ -186,3 +186,32 @@ export function median(values: readonly number[]): number {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
+
+/** Bytes a package contributes to a bundle's output (first-party code grouped as `lambdas/*`). */
+export interface PackageShare {
+  readonly pkg: string;
+  readonly bytes: number;
+}
+
+/**
+ * What a handler's stack bundle is made of, by package, largest first: where init time goes beyond the SDK.
+ */
+export async function bundleComposition(root: string, name: string): Promise<PackageShare[]> {
+  const result = await build({
+    ...VARIANTS[0]!.options,
+    absWorkingDir: root,
+    entryPoints: [join('lambdas', name, 'handler.ts')],
+    outfile: join(root, '.bench', 'composition', name, 'index.mjs'),
+    metafile: true,
+    write: false,
+  });
+  const totals = new Map<string, number>();
+  for (const output of Object.values(result.metafile.outputs)) {
+    for (const [path, input] of Object.entries(output.inputs)) {
+      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+      const pkg = match ? match[1]! : path.startsWith('lambdas/') ? 'lambdas/* (first-party)' : 'other';
+      totals.set(pkg, (totals.get(pkg) ?? 0) + input.bytesInOutput);
+    }
+  }
+  return [...totals.entries()].map(([pkg, bytes]) => ({ pkg, bytes })).sort((a, b) => b.bytes - a.bytes);
+}

@@ -18,20 +18,20 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, startEmulators, type Emulators } from '../../local/emulators.js';
 import type { LedgerStrategyName } from '../../lambdas/ledger/strategy.js';
-import { bundle, VARIANTS } from './bundles.js';
-import { measureHandlers } from './handlers.js';
+import { bundle, bundleComposition, listHandlers, VARIANTS, type PackageShare } from './bundles.js';
+import { measureHandlers, measureProbes } from './handlers.js';
 import { RecordingProxy } from './recording-proxy.js';
 import { consoleTables, markdown, recommend, svgChart, type BenchReport } from './report.js';
 import { summarizeStrategies } from './results.js';
-import { runStrategy, type StrategyRun } from './strategies.js';
+import { findDynamoDbLocalPid, runStrategy, type StrategyRun } from './strategies.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STRATEGIES: readonly LedgerStrategyName[] = ['at-least-once', 'powertools', 'atomic', 'watermark'];
 const DUPLICATE_RATES = [0, 0.2] as const;
 
 const SIZES = {
-  full: { backlogPayments: 240, pacedPayments: 60, pacedRatePerSecond: 8, accounts: 30, concurrency: 2, coldStarts: 11, variants: undefined, handlers: undefined, warmUp: true, repeats: 2 },
-  quick: { backlogPayments: 12, pacedPayments: 4, pacedRatePerSecond: 10, accounts: 4, concurrency: 2, coldStarts: 3, variants: ['stack'], handlers: ['ledger'], warmUp: false, repeats: 1 },
+  full: { backlogPayments: 240, pacedPayments: 60, pacedRatePerSecond: 8, accounts: 30, concurrency: 2, coldStarts: 11, variants: undefined, handlers: undefined, warmUp: true, repeats: 2, probes: true },
+  quick: { backlogPayments: 12, pacedPayments: 4, pacedRatePerSecond: 10, accounts: 4, concurrency: 2, coldStarts: 3, variants: ['stack'], handlers: ['ledger'], warmUp: false, repeats: 1, probes: false },
 } as const;
 
 async function main(): Promise<void> {
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     const md = values.markdown ?? join(ROOT, 'BENCHMARKS.md');
     process.stdout.write(`${consoleTables(report)}\n`);
     write(svgPath, svgChart(report.strategies));
-    write(md, markdown(report, relative(dirname(md), svgPath)));
+    write(md, markdown(report, relative(dirname(md), svgPath), await compositions()));
     return;
   }
 
@@ -73,6 +73,13 @@ async function main(): Promise<void> {
   if (ddbEndpoint === undefined || sqsEndpoint === undefined) {
     log('starting DynamoDB Local and fauxqs…');
     emulators = await startEmulators({ dynamodbPort: 0, sqsPort: await freePort() });
+    const started = emulators;
+    // Ctrl-C must not leave DynamoDB Local's JVM behind.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        void started.stop().finally(() => process.exit(130));
+      });
+    }
     ddbEndpoint = emulators.dynamodbEndpoint;
     sqsEndpoint = emulators.sqsEndpoint;
   }
@@ -86,6 +93,7 @@ async function main(): Promise<void> {
       dynamodbProxyUrl: await dynamodbProxy.start(),
       sqsProxy,
       sqsProxyUrl: await sqsProxy.start(),
+      dynamodbPid: findDynamoDbLocalPid(Number(new URL(ddbEndpoint).port)),
     };
     const ledgerBundle = await bundle(ROOT, 'ledger', join('lambdas', 'ledger', 'handler.ts'), VARIANTS[0]!, join(outDir, 'bundles'));
 
@@ -144,6 +152,7 @@ async function main(): Promise<void> {
       handlers: size.handlers,
       log,
     });
+    const probes = size.probes ? await measureProbes({ root: ROOT, outDir, runs: size.coldStarts }) : [];
     const strategies = summarizeStrategies(runs);
     const report: BenchReport = {
       meta: {
@@ -170,13 +179,14 @@ async function main(): Promise<void> {
       },
       strategies,
       handlers,
+      probes,
       recommendations: recommend(strategies, handlers),
     };
     process.stdout.write(`${consoleTables(report)}\n`);
     write(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
     write(svgPath, svgChart(strategies));
     if (markdownPath !== undefined) {
-      write(markdownPath, markdown(report, relative(dirname(markdownPath), svgPath)));
+      write(markdownPath, markdown(report, relative(dirname(markdownPath), svgPath), await compositions()));
     }
     log(`wrote ${[jsonPath, svgPath, markdownPath].filter(Boolean).map((p) => relative(process.cwd(), p!)).join(', ')}`);
   } finally {
@@ -185,6 +195,19 @@ async function main(): Promise<void> {
   }
 }
 
+async function compositions(): Promise<Record<string, PackageShare[]>> {
+  const out: Record<string, PackageShare[]> = {};
+  for (const name of listHandlers(ROOT)) {
+    try {
+      out[name] = await bundleComposition(ROOT, name);
+    } catch {
+      // A handler that does not bundle right now is reported by the handler measurements.
+    }
+  }
+  return out;
+}
+
+/** Payments per ms of the throughput phase: the repeat with the most is kept (load only ever slows a run down). */
 function throughputOf(run: StrategyRun): number {
   return run.throughput.uniqueDone / Math.max(1, run.throughput.finishedAt - run.throughput.startedAt);
 }

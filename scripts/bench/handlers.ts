@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { bundle, listHandlers, measureColdStart, median, VARIANTS, writeBareHandler, type BuiltBundle } from './bundles.js';
 import { round } from './results.js';
 
@@ -112,6 +113,38 @@ export async function measureHandlers(options: MeasureHandlersOptions): Promise<
         });
       }
     }
+  }
+  return results;
+}
+
+/** A library measured alone (bundled like the stack, imported in fresh processes). */
+export interface ProbeResult {
+  readonly name: string;
+  readonly bundleBytes: number;
+  readonly initMs: number;
+  readonly initCpuMs: number;
+  readonly runs: number;
+}
+
+const PROBES = [
+  { name: 'zod (classic `z`)', file: 'zod-classic.ts' },
+  { name: 'zod/mini', file: 'zod-mini.ts' },
+] as const;
+
+/** Measures the probes in scripts/bench/probes (the same schema with zod classic and zod/mini). */
+export async function measureProbes(options: { root: string; outDir: string; runs: number }): Promise<ProbeResult[]> {
+  const results: ProbeResult[] = [];
+  for (const probe of PROBES) {
+    const entry = fileURLToPath(new URL(`./probes/${probe.file}`, import.meta.url));
+    const built = await bundle(options.root, `probe-${probe.file.replace('.ts', '')}`, entry, VARIANTS[0]!, join(options.outDir, 'bundles'));
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    for (let i = 0; i < options.runs; i++) {
+      const c = await measureColdStart(built.path);
+      wall.push(c.initMs);
+      cpu.push(c.initCpuMs);
+    }
+    results.push({ name: probe.name, bundleBytes: built.bytes, initMs: round(median(wall), 1), initCpuMs: round(median(cpu), 1), runs: options.runs });
   }
   return results;
 }

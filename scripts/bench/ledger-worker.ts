@@ -49,6 +49,8 @@ export interface PhaseResult {
   readonly latenciesMs: number[];
   readonly startedAt: number;
   readonly finishedAt: number;
+  /** CPU time (user + system) the consumer process spent during the phase. */
+  readonly cpuMs: number;
   /** Peak RSS of the worker process so far (handler + poller). */
   readonly peakRssBytes: number;
 }
@@ -72,6 +74,7 @@ interface PhaseState {
   durationsMs: number[];
   latenciesMs: number[];
   startedAt: number;
+  cpuAtStart: NodeJS.CpuUsage;
   resolve: () => void;
 }
 let current: PhaseState | undefined;
@@ -115,12 +118,14 @@ async function runPhase(phase: string, expectUnique: number, expectRedeliveries:
       durationsMs: [],
       latenciesMs: [],
       startedAt: Date.now(),
+      cpuAtStart: process.cpuUsage(),
       resolve,
     };
   });
   const complete = await Promise.race([done.then(() => true), sleep(timeoutMs).then(() => false)]);
   const s = current!;
   current = undefined;
+  const cpu = process.cpuUsage(s.cpuAtStart);
   const result: PhaseResult = {
     phase,
     complete,
@@ -133,6 +138,7 @@ async function runPhase(phase: string, expectUnique: number, expectRedeliveries:
     latenciesMs: s.latenciesMs,
     startedAt: s.startedAt,
     finishedAt: Date.now(),
+    cpuMs: (cpu.user + cpu.system) / 1000,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
   send({ type: 'phase', result });

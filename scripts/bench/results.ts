@@ -23,6 +23,15 @@ export interface StrategyResult {
   /** Payments per second through the ledger consumer (local emulators; duplicates processed on the way). */
   readonly throughput: number;
   readonly throughputRatio: number;
+  /**
+   * CPU time per payment of the consumer process + DynamoDB Local's JVM (when its PID was found), in the throughput
+   * phase: the load-independent cost on this machine. `cpuThroughput` = payments per CPU-second from it.
+   */
+  readonly cpuMsPerPayment: number;
+  readonly consumerCpuMsPerPayment: number;
+  readonly dynamodbCpuMsPerPayment: number | null;
+  readonly cpuThroughput: number;
+  readonly cpuThroughputRatio: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly p50Ratio: number;
@@ -81,6 +90,10 @@ export function summarizeStrategies(runs: readonly StrategyRun[]): StrategyResul
       dollarsPerMillion: round(Object.values(breakdown).reduce((a, b) => a + b, 0), 2),
       dollarsBreakdown: breakdown,
       throughput: round(run.throughput.uniqueDone / elapsed, 1),
+      consumerCpuMsPerPayment: round(run.throughput.cpuMs / n, 2),
+      dynamodbCpuMsPerPayment: run.dynamodbCpuMs === undefined ? null : round(run.dynamodbCpuMs / n, 2),
+      cpuMsPerPayment: round((run.throughput.cpuMs + (run.dynamodbCpuMs ?? 0)) / n, 2),
+      cpuThroughput: round(n / ((run.throughput.cpuMs + (run.dynamodbCpuMs ?? 0)) / 1000 || 1), 1),
       p50Ms: round(percentile(run.latency.latenciesMs, 50), 1),
       p99Ms: round(percentile(run.latency.latenciesMs, 99), 1),
       effectsPerPayment: round(run.ledger.effects / run.ledger.expectedEffects, 3),
@@ -97,6 +110,7 @@ export function summarizeStrategies(runs: readonly StrategyRun[]): StrategyResul
     return {
       ...r,
       throughputRatio: ratio(r.throughput, base?.throughput),
+      cpuThroughputRatio: ratio(r.cpuThroughput, base?.cpuThroughput),
       p50Ratio: ratio(r.p50Ms, base?.p50Ms),
       p99Ratio: ratio(r.p99Ms, base?.p99Ms),
     };

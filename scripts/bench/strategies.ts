@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -45,6 +46,8 @@ export interface BenchEndpoints {
   readonly dynamodbProxyUrl: string;
   readonly sqsProxy: RecordingProxy;
   readonly sqsProxyUrl: string;
+  /** PID of DynamoDB Local's JVM, when known, to charge its CPU time to the run. */
+  readonly dynamodbPid?: number;
 }
 
 /** Raw measurements of one strategy at one duplicate rate. */
@@ -64,6 +67,41 @@ export interface StrategyRun {
   readonly peakRssBytes: number;
   /** RSS of the consumer process before it imported the handler (the poller alone). */
   readonly rssBeforeHandlerBytes: number;
+  /** CPU time DynamoDB Local's JVM spent during the throughput phase, when its PID is known. */
+  readonly dynamodbCpuMs?: number;
+}
+
+/** user + system CPU time of a process from /proc (Linux), in ms; undefined elsewhere. */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime) are at 11 and 12 after the command name; clock ticks of 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Finds DynamoDB Local's JVM listening on `port` (Linux /proc scan); undefined when not found. */
+export function findDynamoDbLocalPid(port: number): number | undefined {
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      const args = cmdline.split('\0');
+      if (args.some((a) => a.includes('DynamoDBLocal')) && args.includes(String(port))) return Number(entry);
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
 }
 
 /** What the ledger holds after a run, against what the workload intended. */
@@ -159,7 +197,10 @@ export async function runStrategy(options: StrategyRunOptions, endpoints: BenchE
     endpoints.dynamodbProxy.reset();
     endpoints.sqsProxy.reset();
     await sendAll(producer, queueUrl!, backlog, 4);
+    const jvmBefore = processCpuMs(endpoints.dynamodbPid);
     const throughput = await worker.run('throughput', backlog, options.phaseTimeoutMs);
+    const jvmAfter = processCpuMs(endpoints.dynamodbPid);
+    const dynamodbCpuMs = jvmBefore === undefined || jvmAfter === undefined ? undefined : jvmAfter - jvmBefore;
     const dynamodb = await endpoints.dynamodbProxy.snapshot();
     const sqs = await endpoints.sqsProxy.snapshot();
 
@@ -181,6 +222,7 @@ export async function runStrategy(options: StrategyRunOptions, endpoints: BenchE
       ledger,
       peakRssBytes: Math.max(throughput.peakRssBytes, latency.peakRssBytes),
       rssBeforeHandlerBytes: ready.rssBeforeHandlerBytes,
+      dynamodbCpuMs,
     };
   } finally {
     await worker.stop();
