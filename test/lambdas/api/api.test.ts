@@ -157,14 +157,22 @@ describe('POST /payments: idempotency (Powertools, DynamoDB Local) and the FIFO 
     const real = new SQSClient({ endpoint: inject('sqsEndpoint'), useQueueUrlAsEndpoint: false });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const held = { send: async (command: never) => { await gate; return real.send(command); } } as unknown as SQSClient;
+    let entered!: () => void;
+    const firstIsSending = new Promise<void>((resolve) => (entered = resolve));
+    const held = {
+      send: async (command: never) => {
+        entered();
+        await gate;
+        return real.send(command);
+      },
+    } as unknown as SQSClient;
     setClients({ sqs: held });
     const key = uniqueName('concurrent-key');
 
     try {
       // Act
       const first = post(valid, key);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await firstIsSending; // its INPROGRESS record is written by now
       const second = await post(valid, key);
       release();
 

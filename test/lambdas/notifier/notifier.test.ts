@@ -14,7 +14,7 @@ interface Call {
 }
 let server: Server;
 let calls: Call[] = [];
-let script: (number | 'hang' | { readonly delayMs: number })[] = [];
+let script: (number | 'hang' | { readonly until: Promise<void> })[] = [];
 /** Runs when a call arrives (before the answer). */
 let onCall: () => void = () => undefined;
 
@@ -30,7 +30,7 @@ beforeAll(async () => {
       const next = script.shift() ?? 200;
       if (next === 'hang') return; // never answers: the notifier's timeout must fire
       if (typeof next === 'object') {
-        setTimeout(() => res.writeHead(200).end('{}'), next.delayMs);
+        void next.until.then(() => res.writeHead(200).end('{}'));
         return;
       }
       res.writeHead(next, { 'content-type': 'application/json' }).end('{}');
@@ -44,7 +44,7 @@ beforeAll(async () => {
     IDEMPOTENCY_TABLE_NAME: table,
     IDEMPOTENCY_TTL_SECONDS: '3600',
     WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
-    WEBHOOK_TIMEOUT_MS: '300',
+    WEBHOOK_TIMEOUT_MS: '2000', // long enough for the concurrency test's held answer, even on a loaded machine
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_DISABLED: 'true',
   });
@@ -110,19 +110,28 @@ describe('notifier handler (DynamoDB Local + a webhook on 127.0.0.1)', () => {
   });
 
   it('calls the webhook once when two invocations get the same event at the same time (standard queue duplicate)', async () => {
-    // Prepare: the webhook takes 200 ms, so the second invocation finds the first one's INPROGRESS record.
+    // Prepare: the webhook holds its answer to the first invocation until the second one has run.
     const event = paymentEvent();
     const a = sqsRecord({ body: event });
     const b = sqsRecord({ body: event });
-    script = [{ delayMs: 200 }];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const firstCallArrived = new Promise<void>((resolve) => (arrived = resolve));
+    script = [{ until: held }];
+    onCall = () => arrived();
 
-    // Act
-    const [first, second] = await Promise.all([handler(sqsEvent(a), lambdaContext()), handler(sqsEvent(b), lambdaContext())]);
+    // Act: A is mid-delivery (its record INPROGRESS) when B gets the same event.
+    const first = handler(sqsEvent(a), lambdaContext());
+    await firstCallArrived;
+    const second = await handler(sqsEvent(b), lambdaContext());
+    release();
+    const firstResult = await first;
     const retryOfSecond = await handler(sqsEvent(b), lambdaContext());
 
     // Assess: one call; the concurrent copy was reported for retry, and its retry was skipped as already delivered.
-    expect(calls).toHaveLength(1);
-    expect([...first.batchItemFailures, ...second.batchItemFailures]).toHaveLength(1);
+    expect(firstResult.batchItemFailures).toEqual([]);
+    expect(second.batchItemFailures).toEqual([{ itemIdentifier: b.messageId }]);
     expect(retryOfSecond.batchItemFailures).toEqual([]);
     expect(calls).toHaveLength(1);
   });
