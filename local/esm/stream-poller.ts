@@ -186,6 +186,22 @@ class ShardState {
   }
 }
 
+/** Synchronous invocation payload limit (F8), which also caps a stream batch. */
+const MAX_BATCH_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+/** The first records of `queue` up to `batchSize` that fit in one 6 MB payload (at least one). */
+function takeBatch(queue: readonly Pending[], batchSize: number): Pending[] {
+  let bytes = 0;
+  let count = 0;
+  while (count < Math.min(batchSize, queue.length)) {
+    const size = Buffer.byteLength(JSON.stringify((queue[count] as Pending).event)) + 1;
+    if (count > 0 && bytes + size > MAX_BATCH_PAYLOAD_BYTES) break;
+    bytes += size;
+    count++;
+  }
+  return queue.slice(0, count);
+}
+
 /** Longest pause between two attempts at a failing batch. */
 const MAX_RETRY_DELAY_MS = 2_000;
 
@@ -379,7 +395,7 @@ export class StreamPoller {
           await lane.signal.wait(deadline - Date.now(), this.abort.signal);
         }
       }
-      const batch = lane.queue.slice(0, this.batchSize);
+      const batch = takeBatch(lane.queue, this.batchSize);
       this.deps.stats.batches++;
       lane.busy = true;
       try {

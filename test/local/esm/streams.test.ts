@@ -61,6 +61,18 @@ describe.concurrent('DynamoDB Streams event source mapping', () => {
     expect(fn.calls.map((c) => c.records.length)).toEqual([100, 50]);
   });
 
+  it('D1: a stream batch also stops at the 6 MB synchronous payload limit (F8)', async (context) => {
+    // Prepare: 17 items of 390 KB = 6.6 MB; 16 of them fit in 6 MB.
+    const { name, streamArn } = await newTable('d1size', 'NEW_IMAGE');
+    for (let i = 0; i < 17; i++) await put(name, `big-${String(i).padStart(2, '0')}`, { blob: { S: 'x'.repeat(390_000) } });
+    const fn = jsFunction('d1size', () => undefined);
+    // Act
+    start(context, [streamMapping(fn, streamArn)], [fn], []);
+    await waitFor('17 records', () => pks(fn).length === 17, 30_000);
+    // Assess
+    expect(fn.calls.map((c) => c.records.length)).toEqual([16, 1]);
+  });
+
   it('D1: LATEST skips records written before the mapping started', async (context) => {
     // Prepare
     const { name, streamArn } = await newTable('d1latest');
