@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import type { QueueConsumer } from '../constructs/queue-consumer.js';
 import type { ConsumerDeps, ConsumerRegistration } from './types.js';
 // scaffold:imports — `npm run new -- consumer <name> …` adds one import above this line.
 
@@ -17,9 +18,9 @@ export const CONSUMERS: readonly ConsumerRegistration[] = [
  * `Consumers` construct so their logical ids do not collide with the stack's own).
  * @param scope the stack (or any construct inside it)
  * @param shared the tables and defaults the consumers use
- * @returns the consumers' constructs, in registration order
+ * @returns the consumers, in registration order (their functions, queues and DLQs can join the stack's alarms)
  */
-export function addConsumers(scope: Construct, shared: ConsumerDeps): Construct[] {
+export function addConsumers(scope: Construct, shared: ConsumerDeps): QueueConsumer[] {
   if (CONSUMERS.length === 0) return [];
   const parent = new Construct(scope, 'Consumers');
   return CONSUMERS.map((consumer) => consumer.add(parent, shared));

@@ -2,6 +2,7 @@ import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import type { HandlerFunctionOptions } from '../constructs/handler-function.js';
+import type { QueueConsumer } from '../constructs/queue-consumer.js';
 import type { IdempotencyTable, LedgerTable } from '../constructs/tables.js';
 
 /**
@@ -51,5 +52,5 @@ export interface ConsumerRegistration {
   /** The consumer's kebab-case name (also its dedup scope and its stack output prefix). */
   readonly name: string;
   /** Adds the consumer's queue, DLQ, function, mapping, grants and outputs under `scope`. */
-  readonly add: (scope: Construct, deps: ConsumerDeps) => Construct;
+  readonly add: (scope: Construct, deps: ConsumerDeps) => QueueConsumer;
 }
