@@ -12,9 +12,13 @@ export const FIXTURE_LAMBDAS = new URL('./fixtures/lambdas', import.meta.url).pa
 /** One fixture entry. */
 export const fixtureEntry = (name = 'ledger') => `${FIXTURE_LAMBDAS}/${name}/handler.ts`;
 
-/** An App that skips esbuild (placeholder assets) so a synth takes milliseconds. */
+/**
+ * An App that skips esbuild (placeholder assets) and CDK's built-in CloudFormation schema validation (a wasm module
+ * that costs about a second per synth here), so a synth takes a fraction of a second. The full synth path — bundling,
+ * schema validation and cdk-nag — runs in app.test.ts (bin/app.ts as the CLI runs it) and bundling.test.ts.
+ */
 export function newApp(): App {
-  return new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
 }
 
 /** A fresh empty stack for construct tests. */
