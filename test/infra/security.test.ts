@@ -1,4 +1,5 @@
 import { Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
@@ -66,6 +67,15 @@ describe('security', () => {
       // THEN
       expect(report.violations.map((v) => `${v.ruleName} @ ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
       expect(report.success).toBe(true);
+    });
+
+    it.each(CONFIGURATIONS)('carries no warning or error annotation for context %o', (context) => {
+      // cdk-nag v3 reports through the validation plugin above, not annotations; this catches our own constructs'
+      // warnings (addWarningV2) and CDK's, which `cdk synth` would print.
+      const { stack } = paymentsStack(context);
+      const annotations = Annotations.fromStack(stack);
+      expect(annotations.findError('*', Match.anyValue())).toEqual([]);
+      expect(annotations.findWarning('*', Match.anyValue())).toEqual([]);
     });
 
     it('gives every acknowledged finding a reason', () => {
