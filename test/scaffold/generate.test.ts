@@ -31,9 +31,9 @@ describe('npm run new -- consumer (each variant into a temporary copy of the pro
 
   beforeAll(async () => {
     copy = copyProject();
-    // Three variants through the module, one through the real CLI (`npm run new` runs `tsx scripts/new-consumer.ts`).
-    generated = generateAll(copy.root, VARIANTS.slice(0, 3));
-    const last = VARIANTS[3]!;
+    // All but the last variant through the module, the last through the real CLI (`npm run new` runs `tsx scripts/new-consumer.ts`).
+    generated = generateAll(copy.root, VARIANTS.slice(0, -1));
+    const last = VARIANTS.at(-1)!;
     cli = await runBin(copy.root, 'tsx', [
       'scripts/new-consumer.ts', 'consumer', last.name, '--queue', last.queue, '--effect', last.effect,
     ]);
@@ -74,6 +74,7 @@ describe('npm run new -- consumer (each variant into a temporary copy of the pro
     expect(read('lambdas/std-external/std-external.ts')).toContain("'idempotency-key': message.idempotencyKey");
     expect(read('lib/consumers/fifo-ddb.ts')).toContain('fifo: true');
     expect(read('lib/consumers/std-ddb.ts')).not.toContain('fifo: true');
+    expect(read('lambdas/fifo-external/handler.ts')).toMatch(/new SqsFifoPartialProcessorAsync\(\)[\s\S]*skipGroupOnError: true/);
   });
 
   it('typechecks under the project\'s strict tsconfig', async () => {
@@ -101,8 +102,9 @@ describe('npm run new -- consumer (each variant into a temporary copy of the pro
 
     // Assess: every generated file ran and passed
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/Test Files\s+4 passed \(4\)/);
-    expect(result.stdout).toMatch(/Tests\s+1[0-9] passed/);
+    expect(result.stdout).toMatch(new RegExp(`Test Files\\s+${VARIANTS.length} passed \\(${VARIANTS.length}\\)`));
+    // DynamoDB variants: 3 tests (+1 FIFO group test on FIFO); external variants: 3 → 4 + 4 + 3 + 3 + 3.
+    expect(result.stdout).toMatch(/Tests\s+17 passed \(17\)/);
   });
 });
 

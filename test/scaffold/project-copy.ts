@@ -7,11 +7,12 @@ import { generateConsumer, type ConsumerSpec, type GeneratedConsumer } from '../
 /** The project under test (this checkout). */
 export const PROJECT_ROOT = resolve(import.meta.dirname, '../..');
 
-/** The four variants issue 7 asks for. */
+/** The four variants issue 7 asks for, plus FIFO + external (Powertools' FIFO processor) so every template path runs. */
 export const VARIANTS: readonly ConsumerSpec[] = [
   { name: 'fifo-ddb', queue: 'fifo', effect: 'dynamodb', outbox: false },
   { name: 'fifo-ddb-outbox', queue: 'fifo', effect: 'dynamodb', outbox: true },
   { name: 'std-external', queue: 'standard', effect: 'external', outbox: false },
+  { name: 'fifo-external', queue: 'fifo', effect: 'external', outbox: false },
   { name: 'std-ddb', queue: 'standard', effect: 'dynamodb', outbox: false },
 ];
 
