@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readCloudAssembly, type AssemblyStack } from './assembly/cloud-assembly.js';
 import { synthesize } from './assembly/synthesize.js';
 import type { RestApiDefinition } from './api/rest-api-definitions.js';
@@ -19,6 +20,9 @@ import { readEventSourceMappings } from './resources/event-source-mappings.js';
 import { createQueues, type LocalQueue } from './resources/queues.js';
 import { createTables, type LocalTable } from './resources/tables.js';
 import { TemplateResolver } from './template/resolver.js';
+
+/** Root of this project (holds the node_modules the runtime itself runs from). */
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Options of {@link startLocalRuntime}. */
 export interface LocalRuntimeOptions {
@@ -222,6 +226,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         definitions.push(definition);
         const fn = new LocalFunction(definition, {
           environment: functionEnvironment(definition, env, options.functionEnv ?? {}),
+          // This project's node_modules plays the SDK that Lambda's Node.js runtime provides.
+          providedSdkDir: PROJECT_ROOT,
           output: options.quiet ? undefined : (line) => log(`  ${definition.logicalId} | ${line}`),
           // Batches from event source mappings get their line (with the mapping's outcome) from the pollers.
           onInvoked: options.quiet ? undefined : (f, event, result, cold) => isMappingBatch(event) || log(invocationLine(f, event, result, cold)),

@@ -29,6 +29,8 @@ export interface LocalFunctionOptions {
   readonly maxConcurrency?: number;
   /** Receives each line the function prints (already prefixed). @default - discarded */
   readonly output?: (line: string) => void;
+  /** Where the Lambda-provided AWS SDK v3 is resolved from when a bundle leaves it external. @default - no fallback */
+  readonly providedSdkDir?: string;
   /** Called after every invocation (for the one-line-per-invocation log). */
   readonly onInvoked?: (fn: LocalFunction, event: unknown, result: InvokeResult, cold: boolean) => void;
 }
@@ -175,6 +177,7 @@ export class LocalFunction implements FunctionInvoker {
       memorySize: definition.memorySize,
       logGroupName: `/aws/lambda/${definition.functionName}`,
       logStreamName: `${day}/[$LATEST]${randomBytes(16).toString('hex')}`,
+      providedSdkDir: this.options.providedSdkDir,
     };
     const instance = new Instance(setup, this.options.environment, this.options.output);
     this.all.add(instance);

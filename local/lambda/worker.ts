@@ -18,6 +18,11 @@ export interface WorkerSetup {
   readonly memorySize: number;
   readonly logGroupName: string;
   readonly logStreamName: string;
+  /**
+   * A directory whose node_modules stands in for the AWS SDK v3 that Lambda's Node.js runtime provides: bundles that
+   * leave `@aws-sdk/*` external (NodejsFunction's default) resolve it there when their own location has none.
+   */
+  readonly providedSdkDir?: string;
 }
 
 /** Message from the runtime: run one invocation. */
@@ -53,6 +58,20 @@ type Handler = (event: unknown, context: unknown, callback?: (error?: unknown, r
 const setup = workerData as WorkerSetup;
 let handler: Handler | undefined;
 
+if (setup.providedSdkDir && typeof Module.registerHooks === 'function') {
+  const fallbackParent = pathToFileURL(join(setup.providedSdkDir, 'lambda-runtime.js')).href;
+  Module.registerHooks({
+    resolve(specifier, context, nextResolve) {
+      try {
+        return nextResolve(specifier, context);
+      } catch (error) {
+        if (!specifier.startsWith('@aws-sdk/')) throw error;
+        return nextResolve(specifier, { ...context, parentURL: fallbackParent });
+      }
+    },
+  });
+}
+
 async function loadHandler(): Promise<Handler> {
   const dot = setup.handler.lastIndexOf('.');
   if (dot <= 0) throw new RuntimeError('Runtime.MalformedHandlerName', `Bad handler ${setup.handler}: expected <module>.<export>`);
@@ -62,10 +81,19 @@ async function loadHandler(): Promise<Handler> {
   const file = ['.js', '.mjs', '.cjs'].map((ext) => join(setup.codeDir, modulePath + ext)).find((candidate) => existsSync(candidate));
   if (!file) throw new RuntimeError('Runtime.ImportModuleError', `Error: Cannot find module '${modulePath}'`);
   let exported: Record<string, unknown>;
-  if (file.endsWith('.mjs') || (file.endsWith('.js') && taskRootIsModule())) {
-    exported = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  } else {
-    exported = loadCommonJs(file);
+  try {
+    if (file.endsWith('.mjs') || (file.endsWith('.js') && taskRootIsModule())) {
+      exported = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    } else {
+      exported = loadCommonJs(file);
+    }
+  } catch (error) {
+    // As the Lambda runtime reports a missing dependency of the handler module.
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new RuntimeError('Runtime.ImportModuleError', `Error: ${(error as Error).message}`);
+    }
+    throw error;
   }
   const value = exported[exportPath] ?? (exported.default as Record<string, unknown> | undefined)?.[exportPath];
   if (typeof value !== 'function') {

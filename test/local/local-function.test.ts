@@ -19,7 +19,7 @@ function taskRoot(files: Record<string, string>): string {
   return dir;
 }
 
-function localFunction(codeDir: string, overrides: Partial<FunctionDefinition> = {}, maxConcurrency?: number): LocalFunction {
+function localFunction(codeDir: string, overrides: Partial<FunctionDefinition> = {}, maxConcurrency?: number, providedSdkDir?: string): LocalFunction {
   const fn = new LocalFunction(
     {
       logicalId: 'Fn',
@@ -34,7 +34,7 @@ function localFunction(codeDir: string, overrides: Partial<FunctionDefinition> =
       environment: {},
       ...overrides,
     },
-    { environment: { GREETING: 'hi' }, maxConcurrency },
+    { environment: { GREETING: 'hi' }, maxConcurrency, providedSdkDir },
   );
   functions.push(fn);
   return fn;
@@ -95,6 +95,20 @@ describe('LocalFunction', () => {
     expect(exited).toMatchObject({ ok: false, timedOut: false, error: { errorType: 'Runtime.ExitError' } });
     expect(exited.error?.errorMessage).toMatch(/exit status 7/);
     expect(next).toMatchObject({ ok: true, payload: 1 });
+  });
+
+  it('resolves an external @aws-sdk/* import from the provided SDK directory, as Lambda provides the SDK', async () => {
+    // Prepare: a task root outside the project, so its own node_modules lookup finds no SDK.
+    const source = "import { SQSClient } from '@aws-sdk/client-sqs'; export const handler = async () => typeof SQSClient;";
+    const provided = localFunction(taskRoot({ 'index.mjs': source }), {}, undefined, process.cwd());
+    const bare = localFunction(taskRoot({ 'index.mjs': source }));
+    // Act
+    const withSdk = await provided.invoke({});
+    const withoutSdk = await bare.invoke({});
+    // Assess
+    expect(withSdk).toMatchObject({ ok: true, payload: 'function' });
+    expect(withoutSdk).toMatchObject({ ok: false, error: { errorType: 'Runtime.ImportModuleError' } });
+    expect(withoutSdk.error?.errorMessage).toMatch(/Cannot find package '@aws-sdk\/client-sqs'/);
   });
 
   it('runs at most maxConcurrency instances at once; more invocations wait for a free one (S11)', async () => {
