@@ -3,7 +3,7 @@
  * exactly-once consumer (handler, domain, tests, CDK wiring) and registers it in lib/consumers/index.ts.
  */
 import { resolve } from 'node:path';
-import { parseNewArgs } from './scaffold/args.js';
+import { NEW_USAGE, parseNewArgs } from './scaffold/args.js';
 import { ScaffoldError } from './scaffold/errors.js';
 import { generateConsumer } from './scaffold/generate.js';
 
@@ -26,7 +26,9 @@ Next:
 try {
   process.exitCode = main(process.argv.slice(2));
 } catch (error) {
-  if (error instanceof ScaffoldError) {
+  if (error instanceof ScaffoldError && error.message === NEW_USAGE) {
+    console.log(NEW_USAGE); // --help
+  } else if (error instanceof ScaffoldError) {
     console.error(error.message);
     process.exitCode = 2;
   } else {

@@ -2,7 +2,7 @@
  * `npm run redrive -- <dlq> [--to <source>] [--dry-run] [--include-applied]`: moves dead-lettered messages back to
  * their source queue and reports which were already applied. See scripts/redrive/args.ts for every option.
  */
-import { parseRedriveArgs } from './redrive/args.js';
+import { parseRedriveArgs, REDRIVE_USAGE } from './redrive/args.js';
 import { RedriveError, RedriveUsageError } from './redrive/errors.js';
 import { formatEntry, formatSummary } from './redrive/format-report.js';
 import { runRedrive } from './redrive/run-redrive.js';
@@ -17,6 +17,10 @@ async function main(argv: readonly string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    if (error instanceof RedriveUsageError && error.message === REDRIVE_USAGE) {
+      console.log(REDRIVE_USAGE); // --help
+      process.exit(0);
+    }
     if (error instanceof RedriveUsageError || error instanceof RedriveError) {
       console.error(error.message);
       process.exit(2);
