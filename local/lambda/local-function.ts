@@ -138,8 +138,14 @@ export class LocalFunction implements FunctionInvoker {
     while (this.running >= this.maxConcurrency) await new Promise<void>((resolve) => this.waiters.push(resolve));
     if (this.stopped) return this.stoppedResult(requestId);
     this.running++;
-    const cold = this.idle.length === 0;
-    const instance = this.idle.pop() ?? this.spawn();
+    // An idle instance can have died meanwhile (an unhandled rejection from work left running after it returned).
+    let instance = this.idle.pop();
+    while (instance && !instance.alive) {
+      this.all.delete(instance);
+      instance = this.idle.pop();
+    }
+    const cold = instance === undefined;
+    instance ??= this.spawn();
     const started = performance.now();
     let result: InvokeResult;
     try {

@@ -97,6 +97,21 @@ describe('LocalFunction', () => {
     expect(next).toMatchObject({ ok: true, payload: 1 });
   });
 
+  it('replaces an idle instance that crashed after returning (late unhandled rejection) with a cold one', async () => {
+    // Prepare
+    const fn = localFunction(
+      taskRoot({ 'index.mjs': "export const handler = async (e) => { if (e.bomb) setTimeout(() => Promise.reject(new Error('late')), 20); return 'ok'; };" }),
+      { timeoutSeconds: 2 },
+    );
+    await fn.invoke({ bomb: true });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Act
+    const next = await fn.invoke({});
+    // Assess
+    expect(next).toMatchObject({ ok: true, timedOut: false, payload: 'ok' });
+    expect(fn.stats.coldStarts).toBe(2);
+  });
+
   it('resolves an external @aws-sdk/* import from the provided SDK directory, as Lambda provides the SDK', async () => {
     // Prepare: a task root outside the project, so its own node_modules lookup finds no SDK.
     const source = "import { SQSClient } from '@aws-sdk/client-sqs'; export const handler = async () => typeof SQSClient;";
