@@ -155,8 +155,22 @@ function describe(error: unknown): { errorType: string; errorMessage: string; st
   return { errorType: typeof error, errorMessage: String(error) };
 }
 
+let current: string | undefined;
+
+// As Lambda's Node.js runtime does: a rejection nobody handles fails the running invocation and ends the
+// environment; the next invocation starts cold.
+process.on('unhandledRejection', (reason) => {
+  const errorMessage = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
+  if (current) {
+    const reply: ResultMessage = { type: 'result', requestId: current, ok: false, fatal: true, error: { errorType: 'Runtime.UnhandledPromiseRejection', errorMessage } };
+    parentPort!.postMessage(reply);
+  }
+  process.exit(128);
+});
+
 parentPort!.on('message', async (message: InvokeMessage) => {
   if (message.type !== 'invoke') return;
+  current = message.requestId;
   let reply: ResultMessage;
   if (!handler) {
     try {
@@ -164,6 +178,7 @@ parentPort!.on('message', async (message: InvokeMessage) => {
     } catch (error) {
       // An init failure (import error, a throw at module scope) fails this invocation; the next one starts cold.
       reply = { type: 'result', requestId: message.requestId, ok: false, fatal: true, error: describe(error) };
+      current = undefined;
       parentPort!.postMessage(reply);
       return;
     }
@@ -174,5 +189,6 @@ parentPort!.on('message', async (message: InvokeMessage) => {
   } catch (error) {
     reply = { type: 'result', requestId: message.requestId, ok: false, error: describe(error) };
   }
+  current = undefined;
   parentPort!.postMessage(reply);
 });

@@ -112,6 +112,14 @@ describe('LocalFunction', () => {
     expect(fn.stats.coldStarts).toBe(2);
   });
 
+  it('fails with Runtime.UnhandledPromiseRejection when a rejection goes unhandled during the invocation', async () => {
+    const fn = localFunction(
+      taskRoot({ 'index.mjs': "export const handler = async () => { Promise.reject(new TypeError('nobody catches me')); await new Promise((r) => setTimeout(r, 200)); return 'late'; };" }),
+    );
+    const failed = await fn.invoke({});
+    expect(failed).toMatchObject({ ok: false, timedOut: false, error: { errorType: 'Runtime.UnhandledPromiseRejection', errorMessage: 'TypeError: nobody catches me' } });
+  });
+
   it('resolves an external @aws-sdk/* import from the provided SDK directory, as Lambda provides the SDK', async () => {
     // Prepare: a task root outside the project, so its own node_modules lookup finds no SDK.
     const source = "import { SQSClient } from '@aws-sdk/client-sqs'; export const handler = async () => typeof SQSClient;";
