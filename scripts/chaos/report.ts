@@ -44,6 +44,8 @@ export function formatChaosReport(result: ChaosResult, options: { maxFindings?: 
         .map(([k, v]) => `${k.slice('InjectedFault|'.length)} ×${v}`)
         .join(', ') || 'none seen'
     }`,
+    `zombie commits refused by the sequence fence: ${result.metrics['ZombieCommitsFenced|ledger'] ?? 0} ` +
+      `(the others were absorbed by the dedup marker); poison messages seen by the ledger: ${result.metrics['PoisonMessages|ledger'] ?? 0}`,
     `webhook: ${result.webhook.calls} calls, ${result.webhook.accepted} accepted, ${result.webhook.failed} answered 5xx, ${result.webhook.hung} hung; ` +
       `${report.redeliveredSameKey} re-deliveries under an already-accepted Idempotency-Key (deduped by the receiver)`,
   );
