@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import {
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
@@ -84,7 +85,7 @@ export interface ChaosResult {
 /** A running chaos environment: the local runtime with one consumer and one fault plan, and a webhook receiver. */
 export interface ChaosStack {
   readonly consumer: ChaosConsumer;
-  /** The synthesized cloud assembly, reusable by another stack (`assembly` option). */
+  /** The synthesized cloud assembly, reusable by another stack (`assembly` option) until this one stops. */
   readonly assembly: string;
   readonly plan: ChaosPlan;
   readonly receiver: WebhookReceiver;
@@ -127,6 +128,8 @@ export async function startChaosStack(options: {
   const plan = buildChaosPlan(options.faults ?? ALL_FAULT_KINDS, options.seed, options.faultScale ?? 1);
   const started = Date.now();
   const capture = captureFunctionMetrics(options.showFunctionLogs ? (line) => console.log(line) : undefined);
+  // Per stack, removed on stop: each holds a synthesized assembly with bundled functions.
+  const outDir = `.chaos/run-${process.pid}-${Date.now()}`;
   let receiver: WebhookReceiver | undefined;
   let runtime: LocalRuntime | undefined;
   try {
@@ -146,7 +149,7 @@ export async function startChaosStack(options: {
       // Not quiet: the function output lines carry the EMF metrics and fault notes the report counts.
       quiet: false,
       log: (line) => capture.line(line),
-      outDir: `.chaos/run-${process.pid}-${Date.now()}`,
+      outDir,
     });
     const outputs = stackOutputs(runtime.outputs);
     const sqs = new SQSClient({ endpoint: runtime.endpoints.sqs, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
@@ -173,6 +176,7 @@ export async function startChaosStack(options: {
         ddb.destroy();
         await rt.stop().catch(() => {});
         await rc.stop().catch(() => {});
+        await rm(outDir, { recursive: true, force: true });
       },
     };
     internals.set(stack, { runtime: rt, sqs, ddb, capture });
@@ -180,6 +184,7 @@ export async function startChaosStack(options: {
   } catch (error) {
     await runtime?.stop().catch(() => {});
     await receiver?.stop().catch(() => {});
+    await rm(outDir, { recursive: true, force: true });
     throw error;
   }
 }
