@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dedupKey, LEDGER_KEYS } from '../../lambdas/shared/ledger-keys.js';
-import { PaymentEventSchema, PaymentMessageSchema } from '../../lambdas/shared/payments-model.js';
+import { dedupKey, LEDGER_KEYS, outboxKey } from '../../lambdas/shared/ledger-keys.js';
+import { eventIdFor, paymentIdFor, PaymentEventSchema, PaymentMessageSchema } from '../../lambdas/shared/payments-model.js';
 
 /**
  * Scope under which the payments ledger consumer writes its dedup markers (`DEDUP#ledger#<idempotencyKey>`).
@@ -13,8 +13,11 @@ export const LEDGER_DEDUP_SCOPE = 'ledger';
 /** Powertools key prefix of the notifier's records (`NOTIFIER_KEY_PREFIX` in lambdas/notifier/notifier.ts), keyed by eventId. */
 export const NOTIFIER_KEY_PREFIX = 'notifier';
 
-/** Dedup profile of the payments FIFO queue (ledger consumer). */
-export const PAYMENTS_PROFILE: DedupProfile = { scope: LEDGER_DEDUP_SCOPE, stores: ['marker'] };
+/**
+ * Dedup profile of the payments FIFO queue (ledger consumer): the payment's outbox item (which the atomic strategy
+ * writes in the committing transaction, and which carries its dedup marker), or a separate `DEDUP#ledger#<key>` marker.
+ */
+export const PAYMENTS_PROFILE: DedupProfile = { scope: LEDGER_DEDUP_SCOPE, stores: ['ledger-outbox', 'marker'] };
 
 /** Dedup profile of the events queue (notifier: Powertools record per eventId). */
 export const EVENTS_PROFILE: DedupProfile = { scope: NOTIFIER_KEY_PREFIX, stores: ['powertools'], keyField: 'eventId' };
@@ -24,7 +27,12 @@ export type DedupStore =
   /** A `DEDUP#<scope>#<key>` marker in the ledger table, written by the atomic core. */
   | 'marker'
   /** A Powertools idempotency record `<scope>#<md5 base64 of the JSON key>` (keyPrefix = scope). */
-  | 'powertools';
+  | 'powertools'
+  /**
+   * The payments ledger's outbox item `OUTBOX#<eventIdFor(paymentIdFor(key))>`: written only by the transaction that
+   * applied (or rejected) the payment, and the carrier of its dedup marker.
+   */
+  | 'ledger-outbox';
 
 /** How to find a message's dedup record: its scope, where to look, and which body field is the key. */
 export interface DedupProfile {
@@ -97,13 +105,15 @@ export class IdempotencyAwareChecker implements AppliedChecker {
     const notes: string[] = [];
     let checked = 0;
     for (const store of profile.stores) {
-      const table = store === 'marker' ? this.#options.ledgerTable : this.#options.idempotencyTable;
+      const table = store === 'powertools' ? this.#options.idempotencyTable : this.#options.ledgerTable;
       if (!table) continue;
       checked++;
       const verdict =
         store === 'marker'
-          ? await this.#checkMarker(table, profile.scope, key, nowSeconds)
-          : await this.#checkPowertools(table, profile.scope, key, nowSeconds);
+          ? await this.#checkLedgerItem(table, dedupKey(profile.scope, key), 'marker', key, nowSeconds)
+          : store === 'ledger-outbox'
+            ? await this.#checkLedgerItem(table, outboxKey(eventIdFor(paymentIdFor(key))), 'outbox item', key, nowSeconds)
+            : await this.#checkPowertools(table, profile.scope, key, nowSeconds);
       if (verdict.status === 'applied') return verdict;
       notes.push(verdict.evidence);
     }
@@ -119,8 +129,7 @@ export class IdempotencyAwareChecker implements AppliedChecker {
     return undefined;
   }
 
-  async #checkMarker(table: string, scope: string, key: string, nowSeconds: number) {
-    const itemKey = dedupKey(scope, key);
+  async #checkLedgerItem(table: string, itemKey: { pk: string; sk: string }, what: string, key: string, nowSeconds: number) {
     const { Item } = await this.#options.dynamodb.send(
       new GetItemCommand({
         TableName: table,
@@ -128,16 +137,16 @@ export class IdempotencyAwareChecker implements AppliedChecker {
         ConsistentRead: true,
       }),
     );
-    if (!Item) return { status: 'not-applied' as const, key, evidence: `no marker ${itemKey.pk}` };
+    if (!Item) return { status: 'not-applied' as const, key, evidence: `no ${what} ${itemKey.pk}` };
     const expiresAt = numberOf(Item[LEDGER_KEYS.ttlAttribute]);
     if (expiresAt !== undefined && expiresAt <= nowSeconds) {
-      return { status: 'not-applied' as const, key, evidence: `marker ${itemKey.pk} expired at ${isoOf(expiresAt)}` };
+      return { status: 'not-applied' as const, key, evidence: `${what} ${itemKey.pk} expired at ${isoOf(expiresAt)}` };
     }
     const created = Item['createdAt']?.S;
     return {
       status: 'applied' as const,
       key,
-      evidence: `marker ${itemKey.pk}${created ? ` written ${created}` : ''}${expiresAt ? `, live until ${isoOf(expiresAt)}` : ''}`,
+      evidence: `${what} ${itemKey.pk}${created ? ` written ${created}` : ''}${expiresAt ? `, live until ${isoOf(expiresAt)}` : ''}`,
     };
   }
 

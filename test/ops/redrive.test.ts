@@ -18,7 +18,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import { lambdaContext } from '../fixtures/events.js';
 import { dedupKey } from '../../lambdas/shared/ledger-keys.js';
 import { deduplicationIdFor, paymentIdFor, type PaymentMessage } from '../../lambdas/shared/payments-model.js';
-import { LEDGER_SCOPE } from '../../lambdas/ledger/strategies/atomic.js';
+import { AtomicLedgerStrategy, LEDGER_SCOPE } from '../../lambdas/ledger/strategies/atomic.js';
 import { NOTIFIER_KEY_PREFIX as NOTIFIER_PREFIX_IN_HANDLER } from '../../lambdas/notifier/notifier.js';
 import { eventIdFor, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
 import {
@@ -26,6 +26,7 @@ import {
   IdempotencyAwareChecker,
   LEDGER_DEDUP_SCOPE,
   NOTIFIER_KEY_PREFIX,
+  PAYMENTS_PROFILE,
   parseRedriveArgs,
   profileForOutputKey,
   QueueResolutionError,
@@ -256,6 +257,31 @@ describe('redrive of a FIFO dead-letter queue (fauxqs + DynamoDB Local)', () => 
   });
 });
 
+describe('redrive of payments applied by the real ledger strategy', () => {
+  it('flags a payment the atomic strategy applied as applied, whichever item carries its dedup marker', async () => {
+    // Prepare: the product's strategy applies one payment; another never ran
+    const strategy = new AtomicLedgerStrategy({ client: ddb, tableName: ledgerTable, dedupTtlSeconds: 3600 });
+    const applied = payment(`real-applied-${run}`, `acct-real-${run}`);
+    const pending = payment(`real-pending-${run}`, `acct-real-${run}`);
+    const outcome = await strategy.apply({ message: applied, messageId: 'm-1', receiveCount: 1 });
+    expect(outcome.status).toBe('applied');
+    const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `real-dlq-${run}` }));
+    const source = await sqs.send(new CreateQueueCommand({ QueueName: `real-src-${run}` }));
+    for (const m of [applied, pending]) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: dlq.QueueUrl!, MessageBody: JSON.stringify(m) }));
+    }
+    const checker = new IdempotencyAwareChecker({ dynamodb: ddb, ledgerTable });
+
+    // Act
+    const report = await redriveMessages({ sqs, dlqUrl: dlq.QueueUrl!, sourceUrl: source.QueueUrl!, checker });
+
+    // Assess
+    const byKey = new Map(report.entries.map((e) => ['key' in e.verdict ? e.verdict.key : '', e]));
+    expect(byKey.get(applied.idempotencyKey)).toMatchObject({ action: 'dropped', verdict: { status: 'applied' } });
+    expect(byKey.get(pending.idempotencyKey)).toMatchObject({ action: 'resent', verdict: { status: 'not-applied' } });
+  });
+});
+
 describe('redrive of a consumer that dedups with Powertools (standard queues)', () => {
   it('flags a message whose Powertools record (keyPrefix = consumer name) is COMPLETED as applied', async () => {
     // Prepare: the real Powertools persistence writes the record the checker must find
@@ -359,7 +385,7 @@ describe('queue resolution', () => {
     // Assess
     expect(dlq).toEqual({ url: 'http://q/dlq.fifo', outputKey: 'PaymentsDlqUrl', stack: 'ExactlyOncePayments-dev' });
     expect(source.url).toBe('http://q/src.fifo');
-    expect(profileForOutputKey('PaymentsDlqUrl')).toEqual({ scope: LEDGER_DEDUP_SCOPE, stores: ['marker'] });
+    expect(profileForOutputKey('PaymentsDlqUrl')).toEqual(PAYMENTS_PROFILE);
   });
 
   it('rejects a queue name that does not exist, naming it', async () => {
