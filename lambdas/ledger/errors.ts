@@ -22,6 +22,17 @@ export class LedgerContentionError extends RetryableError {
   }
 }
 
+/** DynamoDB kept leaving the ledger's read unprocessed (throttling): retry the message later. */
+export class LedgerReadThrottledError extends RetryableError {
+  readonly accountId: string;
+
+  constructor(accountId: string, unprocessed: number, calls: number, options?: ErrorOptions) {
+    super(`Reading account ${accountId} left ${unprocessed} key(s) unprocessed after ${calls} BatchGetItem calls (throttled); the message will be retried`, options);
+    this.name = 'LedgerReadThrottledError';
+    this.accountId = accountId;
+  }
+}
+
 /** `LEDGER_STRATEGY` names no known strategy, or its module is missing. */
 export class UnknownLedgerStrategyError extends ExactlyOnceError {
   constructor(name: string, known: readonly string[], options?: ErrorOptions) {

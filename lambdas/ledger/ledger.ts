@@ -1,7 +1,8 @@
-import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, GetItemCommand, type AttributeValue, type BatchGetItemCommandOutput, type DynamoDBClient, type KeysAndAttributes } from '@aws-sdk/client-dynamodb';
 import { fromAttributeMap } from '../shared/attribute-values.js';
-import { accountKey } from '../shared/ledger-keys.js';
+import { accountKey, LEDGER_KEYS, outboxKey } from '../shared/ledger-keys.js';
 import { eventIdFor, type PaymentEvent, type PaymentMessage } from '../shared/payments-model.js';
+import { LedgerReadThrottledError } from './errors.js';
 
 /**
  * Ledger domain: the account aggregate and the rule that decides a payment's outcome. Pure functions plus one read;
@@ -61,6 +62,65 @@ export async function readAccount(client: DynamoDBClient, tableName: string, acc
   return accountFromItem(accountId, Item ? fromAttributeMap(Item) : undefined);
 }
 
+/** What a payment's decision reads: its account, and its outbox item (the atomic strategy's dedup marker). */
+export interface PaymentState {
+  readonly account: Account;
+  /** The payment's outbox item, when one is stored; `expiresAt` in epoch seconds (TTL deletes late, F6). */
+  readonly outbox?: { readonly expiresAt?: number };
+}
+
+/** Options of {@link readPaymentState}. */
+export interface ReadPaymentStateOptions {
+  /**
+   * Strongly consistent read (1 read unit per item instead of 0.5).
+   * @default false
+   */
+  readonly consistent?: boolean;
+  /**
+   * BatchGetItem calls made while DynamoDB leaves keys unprocessed (throttling), with a short backoff between them.
+   * @default 4
+   */
+  readonly maxCalls?: number;
+}
+
+/**
+ * Reads an account and a payment's outbox item in ONE BatchGetItem (both items under 4 KB: 0.5 + 0.5 read units when
+ * eventually consistent).
+ *
+ * An eventually consistent read is safe for the atomic strategy: a stale account fails the transaction's version
+ * condition and a stale "no outbox item" fails the outbox item's marker condition, so staleness costs a retry, never
+ * a wrong effect.
+ * @throws LedgerReadThrottledError when keys are still unprocessed after `maxCalls` calls.
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+ */
+export async function readPaymentState(
+  client: DynamoDBClient,
+  tableName: string,
+  accountId: string,
+  eventId: string,
+  options: ReadPaymentStateOptions = {},
+): Promise<PaymentState> {
+  const accountPk = accountKey(accountId).pk;
+  const keys = [accountKey(accountId), outboxKey(eventId)].map((k) => ({ pk: { S: k.pk }, sk: { S: k.sk } }));
+  const maxCalls = options.maxCalls ?? 4;
+  let pending: KeysAndAttributes | undefined = { Keys: keys, ConsistentRead: options.consistent ?? false };
+  const items: Record<string, AttributeValue>[] = [];
+  for (let call = 1; pending?.Keys?.length; call++) {
+    if (call > maxCalls) throw new LedgerReadThrottledError(accountId, pending.Keys.length, maxCalls);
+    if (call > 1) await sleep(Math.random() * 25 * 2 ** call);
+    const response: BatchGetItemCommandOutput = await client.send(new BatchGetItemCommand({ RequestItems: { [tableName]: pending } }));
+    items.push(...(response.Responses?.[tableName] ?? []));
+    pending = response.UnprocessedKeys?.[tableName];
+  }
+  const accountItem = items.find((item) => item[LEDGER_KEYS.partitionKey]?.S === accountPk);
+  const outboxItem = items.find((item) => item[LEDGER_KEYS.partitionKey]?.S !== accountPk);
+  const expiresAt = outboxItem?.[LEDGER_KEYS.ttlAttribute]?.N;
+  return {
+    account: accountFromItem(accountId, accountItem ? fromAttributeMap(accountItem) : undefined),
+    ...(outboxItem ? { outbox: expiresAt === undefined ? {} : { expiresAt: Number(expiresAt) } } : {}),
+  };
+}
+
 /**
  * Decides a payment: a credit is always applied; a debit only if the balance covers it; a payment in another
  * currency than the account's is rejected.
@@ -95,4 +155,8 @@ export function compareSequence(a: string, b: string): number {
   const x = BigInt(a);
   const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

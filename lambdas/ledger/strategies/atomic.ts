@@ -1,4 +1,4 @@
-import type { AttributeValue, DynamoDBClient, TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, type AttributeValue, type DynamoDBClient, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import {
   AtomicIdempotency,
@@ -6,15 +6,39 @@ import {
   RETRYABLE_EXCEPTION_NAMES,
   RetryableCommitError,
 } from '../../shared/atomic-idempotency/index.js';
+import { RetryableError } from '../../shared/errors.js';
 import { faultPoint, zombiePoint } from '../../shared/faults.js';
-import { accountKey, outboxKey } from '../../shared/ledger-keys.js';
-import { eventIdFor, type PaymentMessage } from '../../shared/payments-model.js';
-import { LedgerContentionError } from '../errors.js';
-import { accountFromItem, compareSequence, decide, paymentEvent, readAccount, type Account, type Decision } from '../ledger.js';
+import { accountKey, LEDGER_KEYS, outboxKey } from '../../shared/ledger-keys.js';
+import { eventIdFor, paymentIdFor, type PaymentMessage } from '../../shared/payments-model.js';
+import { LedgerContentionError, PoisonMessageError } from '../errors.js';
+import {
+  accountFromItem,
+  compareSequence,
+  decide,
+  paymentEvent,
+  readPaymentState,
+  type Account,
+  type Decision,
+  type PaymentState,
+} from '../ledger.js';
 import type { LedgerOutcome, LedgerStrategy, PaymentDelivery } from '../strategy.js';
 
-/** Marker scope of the ledger consumer (the marker is `DEDUP#ledger#<idempotencyKey>`). */
+/** Position of the outbox Put in the transaction's items: it carries the dedup marker. */
+const OUTBOX_ITEM = 1;
+
+/**
+ * Marker scope of the ledger consumer. The marker is carried by the payment's outbox item
+ * (`OUTBOX#evt_<sha256(idempotencyKey)>`, see {@link ledgerMarkerKey}), whose `scope` attribute holds this value.
+ */
 export const LEDGER_SCOPE = 'ledger';
+
+/**
+ * Key of the item that records "this idempotency key was processed" for the ledger: the payment's outbox item, since
+ * paymentId = paymentIdFor(key) and eventId = eventIdFor(paymentId). Live while its `expiresAt` is in the future.
+ */
+export function ledgerMarkerKey(idempotencyKey: string): { pk: string; sk: string } {
+  return outboxKey(eventIdFor(paymentIdFor(idempotencyKey)));
+}
 
 /** Options of {@link AtomicLedgerStrategy}. */
 export interface AtomicLedgerOptions {
@@ -22,7 +46,7 @@ export interface AtomicLedgerOptions {
   readonly client: DynamoDBClient;
   /** Ledger table name. */
   readonly tableName: string;
-  /** How long a dedup marker (and the outbox item) stays live, in seconds. */
+  /** How long the outbox item (the dedup marker) stays live, in seconds. */
   readonly dedupTtlSeconds: number;
   /** Clock. @default () => new Date() */
   readonly now?: () => Date;
@@ -39,14 +63,22 @@ export interface AtomicLedgerOutcome extends LedgerOutcome {
 }
 
 /**
- * The product's ledger strategy: per message, ONE TransactWriteItems with the dedup marker (keyed by the producer's
- * idempotency key), the account update and the outbox event.
+ * The product's ledger strategy: per message, ONE TransactWriteItems of two items — the account update and the
+ * outbox event — where the outbox item IS the dedup marker (its key derives from the producer's idempotency key).
+ * On AWS: 2 × 2 = 4 write units per applied or rejected payment, plus 1 read unit for the read before it.
  *
- * The account update is conditioned on the version read just before (so the decision — applied or rejected, and the
- * balance carried by the event — is still true when it commits; a race re-reads and re-decides) and, for FIFO
- * messages, on the fence `lastSequence < :seq`: a zombie invocation that wakes up after a newer message of the group
- * committed cannot commit its stale decision. A rejection is an outcome too: its own transaction (marker + `rejected`
- * counter + PaymentRejected event), recorded once.
+ * Before deciding, one eventually consistent BatchGetItem reads the account and the payment's outbox item: a live
+ * outbox item means an earlier delivery recorded the outcome, so a duplicate costs that read and no write. The read
+ * may be stale; the transaction re-checks everything: the outbox Put is conditioned on the item being absent or
+ * expired (a duplicate that raced in is reported as one), and the account update on the version read (so the
+ * decision — applied or rejected, and the balance the event carries — is still true when it commits; a race
+ * re-decides on the item the failed transaction returned) and, for FIFO messages, on the fence `lastSequence < :seq`:
+ * a zombie invocation that wakes up after a newer message of the group committed cannot commit its stale decision.
+ * A rejection is an outcome too: account `rejected` counter + PaymentRejected event, recorded once.
+ *
+ * An outbox item that expired but that TTL has not deleted yet (F6) counts as absent; it is deleted first (a
+ * conditional DeleteItem), so that the new event is an INSERT on the stream like every other — the relay publishes
+ * outbox INSERTs only.
  * @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
  */
 export class AtomicLedgerStrategy implements LedgerStrategy {
@@ -78,29 +110,49 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
 
   /**
    * Applies or rejects one payment, once.
+   * @throws PoisonMessageError when the message's paymentId is not the one derived from its idempotency key.
    * @throws LedgerContentionError when the account kept changing for `maxAttempts` attempts.
    * @throws RetryableCommitError / AtomicIdempotencyError from the core on conflicts or unexpected failures.
    */
   async apply(delivery: PaymentDelivery): Promise<AtomicLedgerOutcome> {
     const { message, sequenceNumber } = delivery;
-    const paymentId = message.paymentId;
+    const paymentId = paymentIdFor(message.idempotencyKey);
+    if (message.paymentId !== paymentId) {
+      // The outbox item is the dedup marker only because its key derives from the idempotency key: refuse a message
+      // whose event would be stored under another key.
+      throw new PoisonMessageError(delivery.messageId, [
+        `paymentId (${message.paymentId}) must be ${paymentId}, derived from the idempotencyKey (paymentIdFor)`,
+      ]);
+    }
     const eventId = eventIdFor(paymentId);
     let lastError: unknown;
+    // undefined = read (again) before the next attempt; the first read is eventually consistent, later ones strong.
+    let state: PaymentState | undefined;
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
-      let account: Account;
-      try {
-        account = await readAccount(this.#client, this.#tableName, message.accountId);
-      } catch (error) {
-        // Throttling that outlasted the SDK's own retries: back off and try again while attempts remain.
-        if (attempt < this.#maxAttempts && RETRYABLE_EXCEPTION_NAMES.has((error as Error).name)) {
-          lastError = error;
-          await sleep(Math.random() * 50 * attempt);
-          continue;
+      if (!state) {
+        try {
+          state = await readPaymentState(this.#client, this.#tableName, message.accountId, eventId, { consistent: attempt > 1 });
+        } catch (error) {
+          // Throttling that outlasted the SDK's own retries: back off and try again while attempts remain.
+          if (attempt < this.#maxAttempts && (error instanceof RetryableError || RETRYABLE_EXCEPTION_NAMES.has((error as Error).name))) {
+            lastError = error;
+            await sleep(Math.random() * 50 * attempt);
+            continue;
+          }
+          throw error;
         }
-        throw error;
+      }
+      const { account } = state;
+      const now = this.#now();
+      const nowSeconds = Math.floor(now.getTime() / 1000);
+      const expiresAt = state.outbox && (state.outbox.expiresAt ?? Number.POSITIVE_INFINITY);
+      if (expiresAt !== undefined && expiresAt >= nowSeconds) return { status: 'duplicate', paymentId, eventId };
+      if (isFenced(account, sequenceNumber)) return { status: 'duplicate', paymentId, eventId, fenced: true };
+      if (expiresAt !== undefined && !(await this.#deleteExpiredOutbox(eventId, nowSeconds))) {
+        state = undefined; // live again: another delivery recorded the outcome meanwhile; read again
+        continue;
       }
       const decision = decide(account, message);
-      const now = this.#now();
       await zombiePoint(this.#context);
       faultPoint('ledger.beforeCommit');
       try {
@@ -109,17 +161,8 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
           key: message.idempotencyKey,
           ttlSeconds: this.#ttlSeconds,
           now,
-          marker: {
-            outcome: decision.outcome,
-            paymentId,
-            eventId,
-            accountId: message.accountId,
-            ...(sequenceNumber ? { sequenceNumber } : {}),
-          },
-          items: [
-            this.#accountUpdate(account, message, decision, sequenceNumber),
-            this.#outboxPut(message, decision, now),
-          ],
+          items: [this.#accountUpdate(account, message, decision, sequenceNumber), this.#outboxPut(message, decision, now)],
+          markerItem: OUTBOX_ITEM,
         });
         faultPoint('ledger.afterCommit');
         if (result.status === 'duplicate') return { status: 'duplicate', paymentId, eventId };
@@ -132,20 +175,17 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
         };
       } catch (error) {
         if (error instanceof BusinessConditionFailedError) {
-          if (error.itemIndex === 1) {
-            // The outbox item of this payment exists although no live marker does (the marker expired): the outcome
-            // was recorded before, so this delivery is a duplicate.
-            return { status: 'duplicate', paymentId, eventId };
-          }
-          const current = accountFromItem(message.accountId, error.item);
-          if (sequenceNumber && current.lastSequence && compareSequence(current.lastSequence, sequenceNumber) >= 0) {
-            return { status: 'duplicate', paymentId, eventId, fenced: true };
-          }
-          lastError = error; // the account changed since the read: decide again on fresh state
+          // The account changed since the read. The failed transaction returned it (ALL_OLD, no read cost): check
+          // the fence, then decide again on that fresh state.
+          const current = error.item ? accountFromItem(message.accountId, error.item) : undefined;
+          if (current && isFenced(current, sequenceNumber)) return { status: 'duplicate', paymentId, eventId, fenced: true };
+          state = current ? { account: current } : undefined;
+          lastError = error;
           continue;
         }
         if (error instanceof RetryableCommitError && attempt < this.#maxAttempts) {
           lastError = error;
+          state = undefined;
           await sleep(Math.random() * 50 * attempt);
           continue;
         }
@@ -153,6 +193,29 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
       }
     }
     throw new LedgerContentionError(message.accountId, this.#maxAttempts, { cause: lastError });
+  }
+
+  /**
+   * Deletes the payment's outbox item if it is still expired, so the new event is written as an INSERT.
+   * @returns false when the item is live again (its condition failed).
+   */
+  async #deleteExpiredOutbox(eventId: string, nowSeconds: number): Promise<boolean> {
+    const key = outboxKey(eventId);
+    try {
+      await this.#client.send(
+        new DeleteItemCommand({
+          TableName: this.#tableName,
+          Key: { pk: { S: key.pk }, sk: { S: key.sk } },
+          ConditionExpression: '#ttl < :now',
+          ExpressionAttributeNames: { '#ttl': LEDGER_KEYS.ttlAttribute },
+          ExpressionAttributeValues: { ':now': { N: String(nowSeconds) } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
   }
 
   #accountUpdate(account: Account, message: PaymentMessage, decision: Decision, sequenceNumber?: string): TransactWriteItem {
@@ -238,6 +301,7 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
     };
   }
 
+  /** The outbox event; the core adds the marker condition, attributes and `expiresAt` (it carries the marker). */
   #outboxPut(message: PaymentMessage, decision: Decision, now: Date): TransactWriteItem {
     const event = paymentEvent(message, decision, now);
     const key = outboxKey(event.eventId);
@@ -251,9 +315,7 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
           eventType: { S: event.eventType },
           accountId: { S: event.accountId },
           event: { S: JSON.stringify(event) },
-          expiresAt: { N: String(Math.floor(now.getTime() / 1000) + this.#ttlSeconds) },
         },
-        ConditionExpression: 'attribute_not_exists(pk)',
       },
     };
   }
@@ -265,6 +327,11 @@ export function createAtomicStrategy(options: AtomicLedgerOptions): AtomicLedger
 }
 
 export default createAtomicStrategy;
+
+/** True when the account already took a message of the group at or after this sequence number (the zombie fence). */
+function isFenced(account: Account, sequenceNumber: string | undefined): boolean {
+  return sequenceNumber !== undefined && account.lastSequence !== undefined && compareSequence(account.lastSequence, sequenceNumber) >= 0;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

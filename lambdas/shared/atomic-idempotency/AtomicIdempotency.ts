@@ -3,6 +3,7 @@ import {
   type AttributeValue,
   type CancellationReason,
   type DynamoDBClient,
+  type Put,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import { fromAttributeMap, toAttributeMap } from '../attribute-values.js';
@@ -13,6 +14,7 @@ import {
   DEFAULT_TTL_ATTRIBUTE,
   MARKER_ATTRIBUTES,
   MAX_BUSINESS_ITEMS,
+  MAX_TRANSACT_ITEMS,
   RETRYABLE_CANCELLATION_CODES,
   RETRYABLE_EXCEPTION_NAMES,
 } from './constants.js';
@@ -28,6 +30,9 @@ import type { AtomicIdempotencyOptions, CommitOnceInput, CommitOnceResult } from
  * Exactly-once effects for consumers whose effect is a DynamoDB write: the dedup marker and the caller's business items
  * commit in ONE TransactWriteItems, so either both happen or neither does — there is no window between "effect done"
  * and "marked done" (the window Powertools idempotency leaves open, see docs/field-notes).
+ *
+ * By default the marker is a separate `DEDUP#<scope>#<key>` item; `markerItem` lets one of the caller's Puts carry it
+ * instead (one transactional item less), when that item's key is derived from the idempotency key.
  *
  * @example
  * const core = new AtomicIdempotency({ client, tableName });
@@ -54,10 +59,12 @@ export class AtomicIdempotency {
   /**
    * Commits the caller's items once per `(scope, key)`.
    *
-   * The marker Put is conditioned on `attribute_not_exists(pk) OR expiresAt < :now` — an expired marker that TTL has
-   * not deleted yet counts as absent (F6) — and asks for the stored marker back on failure at no read cost (F5).
+   * The marker — a separate `DEDUP#` item by default, or the Put named by `markerItem` — is conditioned on
+   * `attribute_not_exists(pk) OR expiresAt < :now` — an expired marker that TTL has not deleted yet counts as absent
+   * (F6) — and asks for the stored item back on failure at no read cost (F5).
    * @returns `committed`, or `duplicate` with the marker an earlier delivery stored.
-   * @throws InvalidCommitError when the input breaks a transaction rule (more than 99 items, duplicate items, bad TTL).
+   * @throws InvalidCommitError when the input breaks a transaction rule (too many items, duplicate items, bad TTL, a
+   *   `markerItem` that is not a plain Put).
    * @throws BusinessConditionFailedError when a business item's condition failed (nothing was written).
    * @throws RetryableCommitError on a transaction conflict or throttling.
    * @throws AtomicIdempotencyError on any other failure, with the SDK error as `cause`.
@@ -66,29 +73,29 @@ export class AtomicIdempotency {
     this.#validate(input);
     const now = input.now ?? new Date();
     const nowSeconds = Math.floor(now.getTime() / 1000);
-    const key = this.#markerKey(input.scope, input.key);
-    const keyNames = Object.keys(key);
-    const markerItem: Record<string, AttributeValue> = {
+    const markerAttributes: Record<string, AttributeValue> = {
       ...toAttributeMap(input.marker ?? {}),
       ...toAttributeMap({
-        ...key,
         [MARKER_ATTRIBUTES.scope]: input.scope,
         [MARKER_ATTRIBUTES.key]: input.key,
         [MARKER_ATTRIBUTES.createdAt]: now.toISOString(),
         [this.#ttlAttribute]: nowSeconds + input.ttlSeconds,
       }),
     };
-    const markerPut: TransactWriteItem = {
-      Put: {
-        TableName: this.#tableName,
-        Item: markerItem,
-        ConditionExpression: `attribute_not_exists(#pk) OR #ttl < :now`,
-        ExpressionAttributeNames: { '#pk': keyNames[0]!, '#ttl': this.#ttlAttribute },
-        ExpressionAttributeValues: { ':now': { N: String(nowSeconds) } },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    };
-    const transactItems = [markerPut, ...input.items];
+    const carried = input.markerItem;
+    let transactItems: TransactWriteItem[];
+    let markerIndex: number;
+    if (carried === undefined) {
+      const key = this.#markerKey(input.scope, input.key);
+      const markerPut = this.#markerPut({ TableName: this.#tableName, Item: { ...markerAttributes, ...toAttributeMap(key) } }, Object.keys(key)[0]!, nowSeconds);
+      transactItems = [markerPut, ...input.items];
+      markerIndex = 0;
+    } else {
+      transactItems = input.items.map((item, index) =>
+        index === carried ? this.#markerPut({ ...item.Put!, Item: { ...item.Put!.Item, ...markerAttributes } }, this.#keyAttributes[0]!, nowSeconds) : item,
+      );
+      markerIndex = carried;
+    }
     try {
       await this.#client.send(
         new TransactWriteItemsCommand({
@@ -98,22 +105,39 @@ export class AtomicIdempotency {
       );
       return { status: 'committed' };
     } catch (error) {
-      return this.#interpret(error);
+      return this.#interpret(error, markerIndex, carried === undefined ? 1 : 0);
     }
   }
 
-  #interpret(error: unknown): CommitOnceResult {
+  /** The marker's Put: live-marker condition (absent, or expired but not yet deleted by TTL) and ALL_OLD on failure. */
+  #markerPut(put: Put, partitionKey: string, nowSeconds: number): TransactWriteItem {
+    return {
+      Put: {
+        ...put,
+        ConditionExpression: `attribute_not_exists(#pk) OR #ttl < :now`,
+        ExpressionAttributeNames: { '#pk': partitionKey, '#ttl': this.#ttlAttribute },
+        ExpressionAttributeValues: { ':now': { N: String(nowSeconds) } },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  /**
+   * Maps a failed transaction to an outcome. `markerIndex` is the marker's position in TransactItems; `offset` turns a
+   * TransactItems position into the caller's `items` index (1 with a separate marker in front, 0 with a carried one).
+   */
+  #interpret(error: unknown, markerIndex: number, offset: number): CommitOnceResult {
     const name = (error as { name?: string } | null)?.name ?? '';
     if (name === 'TransactionCanceledException') {
       const reasons: CancellationReason[] = (error as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
       const codes = reasons.map((r) => r.Code ?? 'None');
-      if (codes[0] === 'ConditionalCheckFailed') {
-        return { status: 'duplicate', marker: fromAttributeMap(reasons[0]?.Item ?? {}) };
+      if (codes[markerIndex] === 'ConditionalCheckFailed') {
+        return { status: 'duplicate', marker: fromAttributeMap(reasons[markerIndex]?.Item ?? {}) };
       }
-      const failed = codes.findIndex((code, index) => index > 0 && code === 'ConditionalCheckFailed');
-      if (failed > 0) {
+      const failed = codes.findIndex((code, index) => index !== markerIndex && code === 'ConditionalCheckFailed');
+      if (failed >= 0) {
         const item = reasons[failed]?.Item;
-        throw new BusinessConditionFailedError(failed - 1, item ? fromAttributeMap(item) : undefined, { cause: error });
+        throw new BusinessConditionFailedError(failed - offset, item ? fromAttributeMap(item) : undefined, { cause: error });
       }
       if (codes.some((code) => RETRYABLE_CANCELLATION_CODES.has(code))) {
         throw new RetryableCommitError(`Transaction cancelled, retry later (${codes.join(', ')})`, codes, { cause: error });
@@ -134,19 +158,24 @@ export class AtomicIdempotency {
     if (!Number.isInteger(input.ttlSeconds) || input.ttlSeconds <= 0) {
       throw new InvalidCommitError(`ttlSeconds (${input.ttlSeconds}) must be a positive integer number of seconds`);
     }
-    if (input.items.length > MAX_BUSINESS_ITEMS) {
+    const carried = input.markerItem;
+    const limit = carried === undefined ? MAX_BUSINESS_ITEMS : MAX_TRANSACT_ITEMS;
+    if (input.items.length > limit) {
       throw new InvalidCommitError(
-        `items has ${input.items.length} actions; a transaction holds at most ${MAX_BUSINESS_ITEMS} business items plus the marker (100 in all): split the work or drop items`,
+        carried === undefined
+          ? `items has ${input.items.length} actions; a transaction holds at most ${MAX_BUSINESS_ITEMS} business items plus the marker (100 in all): split the work or drop items`
+          : `items has ${input.items.length} actions; a transaction holds at most ${MAX_TRANSACT_ITEMS}: split the work or drop items`,
       );
     }
+    const reserved = [this.#ttlAttribute, ...(Object.values(MARKER_ATTRIBUTES) as string[])];
     for (const name of Object.keys(input.marker ?? {})) {
-      if (name === this.#ttlAttribute || (Object.values(MARKER_ATTRIBUTES) as string[]).includes(name)) {
-        throw new InvalidCommitError(`marker attribute "${name}" is reserved by the core: rename it`);
-      }
+      if (reserved.includes(name)) throw new InvalidCommitError(`marker attribute "${name}" is reserved by the core: rename it`);
     }
+    if (carried !== undefined) this.#validateCarrier(input, carried, reserved);
     const seen = new Map<string, number>();
-    const markerIdentity = identity(this.#tableName, toAttributeMap(this.#markerKey(input.scope, input.key)));
-    seen.set(markerIdentity, -1);
+    if (carried === undefined) {
+      seen.set(identity(this.#tableName, toAttributeMap(this.#markerKey(input.scope, input.key))), -1);
+    }
     input.items.forEach((item, index) => {
       const id = this.#itemIdentity(item);
       if (id === undefined) return;
@@ -159,6 +188,37 @@ export class AtomicIdempotency {
       }
       seen.set(id, index);
     });
+  }
+
+  /** Checks that `items[carried]` can carry the marker: a Put, keyed, without a condition or marker attributes of its own. */
+  #validateCarrier(input: CommitOnceInput, carried: number, reserved: readonly string[]): void {
+    if (!Number.isInteger(carried) || carried < 0 || carried >= input.items.length) {
+      throw new InvalidCommitError(
+        `markerItem (${carried}) must be the index of a Put in items (0 to ${input.items.length - 1}): pass the index of the item that carries the marker, or omit markerItem for a separate marker item`,
+      );
+    }
+    const put = input.items[carried]!.Put;
+    if (!put) {
+      const kind = Object.keys(input.items[carried]!).find((k) => input.items[carried]![k as keyof TransactWriteItem]) ?? 'empty';
+      throw new InvalidCommitError(
+        `markerItem (${carried}) names a ${kind} action; only a Put can carry the marker (it must be able to create the item): make it a Put or omit markerItem`,
+      );
+    }
+    if (put.ConditionExpression || put.ExpressionAttributeNames || put.ExpressionAttributeValues) {
+      throw new InvalidCommitError(
+        `items[${carried}] has its own condition or expression attributes; the core sets the marker condition on the item that carries the marker (absent or expired): drop them`,
+      );
+    }
+    const partitionKey = this.#keyAttributes[0]!;
+    if (!put.Item?.[partitionKey]) {
+      throw new InvalidCommitError(`items[${carried}] has no "${partitionKey}" attribute: the item that carries the marker must hold its key`);
+    }
+    const taken = [...reserved, ...Object.keys(input.marker ?? {})].filter((name) => put.Item?.[name] !== undefined);
+    if (taken.length > 0) {
+      throw new InvalidCommitError(
+        `items[${carried}] already has ${taken.map((n) => `"${n}"`).join(', ')}, which the marker writes: drop ${taken.length > 1 ? 'them' : 'it'} from the item (or from marker)`,
+      );
+    }
   }
 
   #itemIdentity(item: TransactWriteItem): string | undefined {

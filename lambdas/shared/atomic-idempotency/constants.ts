@@ -1,7 +1,7 @@
 /** TransactWriteItems accepts at most 100 actions (F4); the dedup marker takes one of them. */
 export const MAX_TRANSACT_ITEMS = 100;
 
-/** How many business items a caller may add next to the marker. */
+/** How many business items a caller may add next to a separate marker (a carried marker allows {@link MAX_TRANSACT_ITEMS}). */
 export const MAX_BUSINESS_ITEMS = MAX_TRANSACT_ITEMS - 1;
 
 /** ClientRequestToken length limit (1–36 characters). */

@@ -35,8 +35,25 @@ export interface CommitOnceInput {
   readonly key: string;
   /** How long the marker stays live, in seconds; must outlive every redelivery of the key. */
   readonly ttlSeconds: number;
-  /** The business actions (Put/Update/Delete/ConditionCheck) to commit with the marker: 0–99 distinct items. */
+  /**
+   * The business actions (Put/Update/Delete/ConditionCheck) to commit with the marker: 0–99 distinct items, or 1–100
+   * when {@link CommitOnceInput.markerItem} carries the marker on one of them.
+   */
   readonly items: readonly TransactWriteItem[];
+  /**
+   * Index in `items` of a Put that carries the marker, instead of a separate `DEDUP#` item: one transactional item
+   * less, so 2 write units less per commit on AWS.
+   *
+   * The core adds the marker condition (`attribute_not_exists(pk) OR expiresAt < :now`), the marker attributes
+   * (`scope`, `idempotencyKey`, `createdAt`, the TTL attribute and `marker`) and `ReturnValuesOnConditionCheckFailure:
+   * ALL_OLD` to that Put, and reports `duplicate` when ITS condition fails. That Put must therefore have no condition
+   * of its own, none of those attributes, and — the caller's duty, the core cannot check it — a key derived
+   * deterministically from `key` (and `scope`): two deliveries of one key must name the same item, or nothing is
+   * deduplicated. The ledger's outbox item is such an item: `OUTBOX#evt_<sha256(key)>`, because
+   * eventId = eventIdFor(paymentIdFor(key)).
+   * @default - a separate marker item keyed by `markerKey(scope, key)`
+   */
+  readonly markerItem?: number;
   /** Extra attributes stored on the marker, returned to a later duplicate (for example the outcome). */
   readonly marker?: Readonly<Record<string, PlainValue>>;
   /** Clock of this attempt. @default new Date() */

@@ -2,9 +2,9 @@ import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSBatchResponse, SQSEvent, Context } from 'aws-lambda';
 import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { fromAttributeMap } from '../../../lambdas/shared/attribute-values.js';
-import { accountKey, dedupKey, outboxKey } from '../../../lambdas/shared/ledger-keys.js';
+import { accountKey, outboxKey } from '../../../lambdas/shared/ledger-keys.js';
 import { eventIdFor, PaymentEventSchema } from '../../../lambdas/shared/payments-model.js';
-import { AtomicLedgerStrategy, LEDGER_SCOPE } from '../../../lambdas/ledger/strategies/atomic.js';
+import { AtomicLedgerStrategy } from '../../../lambdas/ledger/strategies/atomic.js';
 import { loadLedgerStrategy } from '../../../lambdas/ledger/strategies/index.js';
 import { processLedgerBatch } from '../../../lambdas/ledger/consumer.js';
 import { createObservability } from '../../../lambdas/shared/observability.js';
@@ -164,14 +164,43 @@ describe('ledger handler (atomic strategy, DynamoDB Local)', () => {
     // Act: the zombie commits the older message late.
     const outcome = await strategy.apply({ message: older, messageId: 'm1', sequenceNumber: seq1, receiveCount: 1 });
 
-    // Assess: refused by the fence, nothing written (no marker: the transaction was cancelled as a whole).
+    // Assess: refused by the fence, nothing written (no outbox item, which is also the marker).
     expect(outcome).toMatchObject({ status: 'duplicate', fenced: true });
     expect(await account(accountId)).toMatchObject({ balance: 50, applied: 1, lastSequence: Number(seq2) });
     expect(await outboxEvent(older.paymentId)).toBeUndefined();
-    const marker = await client.send(
-      new GetItemCommand({ TableName: tableName, Key: { pk: { S: dedupKey(LEDGER_SCOPE, older.idempotencyKey).pk }, sk: { S: 'DEDUP' } } }),
-    );
-    expect(marker.Item).toBeUndefined();
+  });
+
+  it('refuses a late commit whose read came before a newer message committed (the fence in the transaction)', async () => {
+    // Prepare: the zombie reads the account, then stalls while a newer message of the group commits.
+    const accountId = uniqueName('acc');
+    const seq1 = nextSequenceNumber();
+    const seq2 = nextSequenceNumber();
+    const newer = paymentMessage(uniqueName('key-newer'), { accountId, amount: 50 });
+    const older = paymentMessage(uniqueName('key-older'), { accountId, amount: 20 });
+    const other = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 60 });
+    const sent: string[] = [];
+    let stalled = false;
+    const zombieClient = {
+      send: async (command: { constructor: { name: string } }) => {
+        sent.push(command.constructor.name);
+        const response = await client.send(command as never);
+        if (command.constructor.name === 'BatchGetItemCommand' && !stalled) {
+          stalled = true;
+          await other.apply({ message: newer, messageId: 'm2', sequenceNumber: seq2, receiveCount: 1 });
+        }
+        return response;
+      },
+    } as unknown as DynamoDBClient;
+    const zombie = new AtomicLedgerStrategy({ client: zombieClient, tableName, dedupTtlSeconds: 60 });
+
+    // Act
+    const outcome = await zombie.apply({ message: older, messageId: 'm1', sequenceNumber: seq1, receiveCount: 1 });
+
+    // Assess: one transaction tried and cancelled by the fence; the newer message's effect stands alone.
+    expect(outcome).toMatchObject({ status: 'duplicate', fenced: true });
+    expect(sent).toEqual(['BatchGetItemCommand', 'TransactWriteItemsCommand']);
+    expect(await account(accountId)).toMatchObject({ balance: 50, applied: 1, version: 1, lastSequence: Number(seq2) });
+    expect(await outboxEvent(older.paymentId)).toBeUndefined();
   });
 
   it('reports a redelivery of the committed message as a duplicate through the marker, not the fence', async () => {
@@ -185,14 +214,14 @@ describe('ledger handler (atomic strategy, DynamoDB Local)', () => {
   });
 
   it('retries a throttled read and a conflicted transaction, then applies once (mocked: DynamoDB Local neither throttles nor conflicts on demand)', async () => {
-    // Prepare: the first GetItem is throttled past the SDK's retries, the first transaction hits a conflict.
+    // Prepare: the first BatchGetItem is throttled past the SDK's retries, the first transaction hits a conflict.
     const failures = new Map<string, Error>([
-      ['GetItemCommand', Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' })],
+      ['BatchGetItemCommand', Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' })],
       [
         'TransactWriteItemsCommand',
         Object.assign(new Error('cancelled'), {
           name: 'TransactionCanceledException',
-          CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict' }, { Code: 'None' }],
+          CancellationReasons: [{ Code: 'TransactionConflict' }, { Code: 'None' }],
         }),
       ],
     ]);
