@@ -83,7 +83,7 @@ export interface LocalRuntime {
   describe(): RuntimeDescription;
   /**
    * Resolves when no queue with a mapping has visible, delayed or in-flight messages, every stream is read to its
-   * end and no invocation runs (checked three times in a row, 100 ms apart).
+   * end and no invocation runs (checked ten times in a row, 100 ms apart: quiet for a second).
    * @throws LocalRuntimeError naming what is still busy after `timeoutMs` (default 60000).
    */
   waitForIdle(options?: { timeoutMs?: number }): Promise<void>;
@@ -355,12 +355,15 @@ function invocationLine(fn: LocalFunction, event: unknown, result: InvokeResult,
 
 async function waitForIdle(timeoutMs: number, sqs: SQSClient, queueUrls: readonly string[], esm: EventSourceMappings, functions: ReadonlyMap<string, LocalFunction>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  // Quiet for a whole second, not just an instant: a stream poller between two polls (or backing off after a read
+  // error) holds no record yet still has some to read.
+  const quietChecksNeeded = 10;
   let quietChecks = 0;
   let busy = '';
-  while (quietChecks < 3) {
+  while (quietChecks < quietChecksNeeded) {
     busy = await busyReason(sqs, queueUrls, esm, functions);
     quietChecks = busy ? 0 : quietChecks + 1;
-    if (quietChecks >= 3) return;
+    if (quietChecks >= quietChecksNeeded) return;
     if (Date.now() > deadline) throw new LocalRuntimeError(`not idle after ${timeoutMs} ms: ${busy}`);
     await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
   }
