@@ -4,7 +4,8 @@ import type { PaymentMessage } from '../shared/payments-model.js';
  * How the ledger consumer makes a payment's effect happen once. `atomic` is the product; the others exist for the
  * benchmarks (issue 5) and the chaos harness's negative controls (issue 4), selected by `LEDGER_STRATEGY`.
  *
- * - `atomic`: dedup marker + account update + outbox item in ONE TransactWriteItems.
+ * - `atomic`: account update + outbox item in ONE TransactWriteItems, the outbox item (keyed by the producer's
+ *   idempotency key) being the dedup marker; one BatchGetItem first, so a duplicate is answered without a write.
  * - `powertools`: Powertools idempotency record around a non-transactional business write (a separate record).
  * - `at-least-once`: no dedup at all (baseline; duplicates show up as double effects).
  * - `watermark`: FIFO only; a per-account sequence high-watermark on the account item, one conditional write, the

@@ -201,7 +201,7 @@ export class AtomicIdempotency {
     if (!put) {
       const kind = Object.keys(input.items[carried]!).find((k) => input.items[carried]![k as keyof TransactWriteItem]) ?? 'empty';
       throw new InvalidCommitError(
-        `markerItem (${carried}) names a ${kind} action; only a Put can carry the marker (it must be able to create the item): make it a Put or omit markerItem`,
+        `markerItem (${carried}) names an action of type ${kind}; only a Put can carry the marker (it must be able to create the item): make it a Put or omit markerItem`,
       );
     }
     if (put.ConditionExpression || put.ExpressionAttributeNames || put.ExpressionAttributeValues) {

@@ -7,6 +7,7 @@ import {
   RetryableCommitError,
   clientRequestToken,
 } from '../../../lambdas/shared/atomic-idempotency/index.js';
+import { fromAttributeMap } from '../../../lambdas/shared/attribute-values.js';
 import { dedupKey } from '../../../lambdas/shared/ledger-keys.js';
 import { createLedgerTable, localDynamoDb, uniqueName } from '../../fixtures/tables.js';
 
@@ -160,6 +161,133 @@ describe('AtomicIdempotency.commitOnce', () => {
     expect(error).toBeInstanceOf(RetryableCommitError);
     expect((error as RetryableCommitError).reasons).toEqual(['None', 'TransactionConflict']);
     expect((error as Error).cause).toBe(conflict);
+  });
+
+  describe('with the marker carried by one of the caller\'s Puts (markerItem)', () => {
+    /** A Put keyed by the idempotency key: the kind of item that may carry the marker. */
+    function receipt(key: string, note = 'first'): TransactWriteItem {
+      return { Put: { TableName: tableName, Item: { pk: { S: `RECEIPT#${key}` }, sk: { S: 'RECEIPT' }, note: { S: note } } } };
+    }
+
+    async function stored(key: string) {
+      const { Item } = await client.send(
+        new GetItemCommand({ TableName: tableName, Key: { pk: { S: `RECEIPT#${key}` }, sk: { S: 'RECEIPT' } }, ConsistentRead: true }),
+      );
+      return Item;
+    }
+
+    it('commits without a separate marker item and reports a second delivery as a duplicate through the carrying item', async () => {
+      // Prepare
+      const key = uniqueName('key');
+      const sent: Array<{ TransactItems?: TransactWriteItem[] }> = [];
+      const spying = {
+        send: (command: { input: { TransactItems?: TransactWriteItem[] } }) => {
+          sent.push(command.input);
+          return client.send(command as never);
+        },
+      } as unknown as DynamoDBClient;
+      const carrying = new AtomicIdempotency({ client: spying, tableName });
+      const input = { scope: 'test', key, ttlSeconds: 3600, items: [increment(tableName, key), receipt(key)], markerItem: 1, marker: { outcome: 'applied' } };
+
+      // Act
+      const first = await carrying.commitOnce(input);
+      const second = await carrying.commitOnce({ ...input, items: [increment(tableName, key), receipt(key, 'second')], now: new Date(Date.now() + 1000) });
+
+      // Assess: two actions per transaction (no DEDUP item); the duplicate sees the carrying item as stored (ALL_OLD).
+      expect(first).toEqual({ status: 'committed' });
+      expect(second.status).toBe('duplicate');
+      expect(second.status === 'duplicate' && second.marker).toMatchObject({ note: 'first', outcome: 'applied', scope: 'test', idempotencyKey: key });
+      expect(sent.map((input) => input.TransactItems?.length)).toEqual([2, 2]);
+      expect(await counter(client, tableName, key)).toBe(1);
+      expect(fromAttributeMap((await stored(key))!)).toMatchObject({ note: 'first', scope: 'test', idempotencyKey: key, outcome: 'applied' });
+      expect(Number((await stored(key))!.expiresAt!.N)).toBeGreaterThan(Date.now() / 1000 + 3500);
+      const separate = await client.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: dedupKey('test', key).pk }, sk: { S: 'DEDUP' } } }));
+      expect(separate.Item).toBeUndefined();
+    });
+
+    it('treats an expired carrying item that TTL has not deleted yet as absent (F6)', async () => {
+      // Prepare: the item exists, expired on the commit's clock (an hour ahead) but not on DynamoDB Local's TTL sweeper.
+      const key = uniqueName('key');
+      const later = new Date(Date.now() + 3_600_000);
+      await client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: { pk: { S: `RECEIPT#${key}` }, sk: { S: 'RECEIPT' }, expiresAt: { N: String(Math.floor(Date.now() / 1000) + 60) } },
+        }),
+      );
+
+      // Act
+      const result = await core.commitOnce({ scope: 'test', key, ttlSeconds: 60, items: [receipt(key, 'again'), increment(tableName, key)], markerItem: 0, now: later });
+
+      // Assess
+      expect(result).toEqual({ status: 'committed' });
+      expect(await counter(client, tableName, key)).toBe(1);
+      expect((await stored(key))?.note?.S).toBe('again');
+    });
+
+    it('rejects with BusinessConditionFailedError indexed in the caller\'s items when another item fails', async () => {
+      const key = uniqueName('key');
+      const failing: TransactWriteItem = {
+        ConditionCheck: {
+          TableName: tableName,
+          Key: { pk: { S: `ABSENT#${key}` }, sk: { S: 'ABSENT' } },
+          ConditionExpression: 'attribute_exists(pk)',
+        },
+      };
+
+      const error = await core
+        .commitOnce({ scope: 'test', key, ttlSeconds: 60, items: [failing, receipt(key)], markerItem: 1 })
+        .catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(BusinessConditionFailedError);
+      expect((error as BusinessConditionFailedError).itemIndex).toBe(0);
+      expect(await stored(key)).toBeUndefined();
+    });
+
+    it('rejects a markerItem that is out of range or not a Put', async () => {
+      const key = uniqueName('key');
+      await expect(core.commitOnce({ scope: 'test', key, ttlSeconds: 60, items: [receipt(key)], markerItem: 1 })).rejects.toThrow(
+        /markerItem \(1\) must be the index of a Put in items \(0 to 0\)/,
+      );
+      await expect(core.commitOnce({ scope: 'test', key, ttlSeconds: 60, items: [increment(tableName, key)], markerItem: 0 })).rejects.toThrow(
+        /markerItem \(0\) names an action of type Update; only a Put can carry the marker/,
+      );
+    });
+
+    it('rejects a carrying Put with its own condition, or with an attribute the marker writes', async () => {
+      const key = uniqueName('key');
+      const conditioned = receipt(key);
+      conditioned.Put!.ConditionExpression = 'attribute_not_exists(pk)';
+      await expect(core.commitOnce({ scope: 'test', key, ttlSeconds: 60, items: [conditioned], markerItem: 0 })).rejects.toThrow(
+        /items\[0\] has its own condition or expression attributes/,
+      );
+      const withTtl = receipt(key);
+      withTtl.Put!.Item!.expiresAt = { N: '1' };
+      await expect(core.commitOnce({ scope: 'test', key, ttlSeconds: 60, items: [withTtl], markerItem: 0 })).rejects.toThrow(
+        /items\[0\] already has "expiresAt", which the marker writes/,
+      );
+      await expect(
+        core.commitOnce({ scope: 'test', key, ttlSeconds: 60, items: [receipt(key)], markerItem: 0, marker: { note: 'x' } }),
+      ).rejects.toThrow(/items\[0\] already has "note"/);
+    });
+
+    it('rejects more than 100 actions (no separate marker takes a slot)', async () => {
+      const items = [receipt('k-123456'), ...Array.from({ length: 100 }, (_, i) => increment(tableName, `c${i}`))];
+      await expect(core.commitOnce({ scope: 'test', key: 'k-123456', ttlSeconds: 60, items, markerItem: 0 })).rejects.toThrow(
+        /items has 101 actions; a transaction holds at most 100/,
+      );
+    });
+
+    it('fails with RetryableCommitError on a conflict on the carrying item (mocked: DynamoDB Local cannot conflict on demand)', async () => {
+      const conflict = Object.assign(new Error('Transaction cancelled'), {
+        name: 'TransactionCanceledException',
+        CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict' }],
+      });
+      const fake = { send: async () => Promise.reject(conflict) } as unknown as DynamoDBClient;
+      const mocked = new AtomicIdempotency({ client: fake, tableName: 't' });
+      const items = [increment('t', 'x'), { Put: { TableName: 't', Item: { pk: { S: 'R#1' }, sk: { S: 'R' } } } }];
+      await expect(mocked.commitOnce({ scope: 's', key: 'k-123456', ttlSeconds: 60, items, markerItem: 1 })).rejects.toThrow(RetryableCommitError);
+    });
   });
 
   it('derives the ClientRequestToken from key and content: an SDK resend matches, a redelivery does not', () => {
