@@ -194,6 +194,7 @@ async function invoke(messages: Message[]): Promise<void> {
     state.durationsMs.push(performance.now() - started);
     state.failedRecords += failed.size;
   }
+  if (failed.size > 0) process.stderr.write(`batch of ${messages.length}: ${failed.size} reported failed, retried\n`);
 
   const toDelete: Message[] = [];
   const toReturn: Message[] = [];
@@ -214,7 +215,7 @@ async function invoke(messages: Message[]): Promise<void> {
     if (redeliver && receiveCount === 1) toReturn.push(m);
     else toDelete.push(m);
   }
-  await Promise.all([
+  const settled = await Promise.allSettled([
     toDelete.length > 0
       ? sqs.send(
           new DeleteMessageBatchCommand({
@@ -232,6 +233,14 @@ async function invoke(messages: Message[]): Promise<void> {
         )
       : undefined,
   ]);
+  for (const r of settled) {
+    if (r.status === 'rejected') process.stderr.write(`delete/visibility reset failed: ${String(r.reason)}\n`);
+    // Batch APIs report per-entry failures in the answer, not as an error.
+    const failedEntries = r.status === 'fulfilled' ? (r.value as { Failed?: Array<{ Code?: string; Message?: string }> } | undefined)?.Failed : undefined;
+    if (failedEntries && failedEntries.length > 0) {
+      process.stderr.write(`delete/visibility reset: ${failedEntries.length} entries failed: ${failedEntries.map((f) => `${f.Code} ${f.Message}`).join('; ')}\n`);
+    }
+  }
   if (state && state === current && state.done.size >= state.expectUnique && state.redelivered.size >= state.expectRedeliveries) {
     state.resolve();
   }

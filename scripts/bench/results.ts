@@ -45,6 +45,8 @@ export interface StrategyResult {
   /** RSS of the same process before it imported the handler (the poller's share). */
   readonly pollerRssMb: number;
   readonly meanInvocationMs: number;
+  /** Records the handler reported failed (then retried), in both phases. */
+  readonly failedRecords: number;
   readonly complete: boolean;
 }
 
@@ -101,6 +103,7 @@ export function summarizeStrategies(runs: readonly StrategyRun[]): StrategyResul
       peakRssMb: round(run.peakRssBytes / 2 ** 20, 1),
       pollerRssMb: round(run.rssBeforeHandlerBytes / 2 ** 20, 1),
       meanInvocationMs: round(mean(run.throughput.durationsMs), 1),
+      failedRecords: run.throughput.failedRecords + run.latency.failedRecords,
       complete: run.throughput.complete && run.latency.complete,
     };
   });

@@ -152,7 +152,8 @@ export async function runStrategy(options: StrategyRunOptions, endpoints: BenchE
   const { QueueUrl: queueUrl } = await admin.send(
     new CreateQueueCommand({
       QueueName: `${prefix}-payments.fifo`,
-      Attributes: { FifoQueue: 'true', VisibilityTimeout: '180' },
+      // A reported failure is made visible again at once by the poller; this only bounds a lost visibility reset.
+      Attributes: { FifoQueue: 'true', VisibilityTimeout: '20' },
     }),
   );
   const backlog = generateWorkload({
