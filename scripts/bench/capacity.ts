@@ -210,11 +210,21 @@ export function chargeRequest(
       return { ...none, readUnits: units };
     }
     case 'BatchGetItem': {
+      // Each key is read as a GetItem: its item rounded up to 4 KB, and a key that finds nothing still costs the
+      // minimum. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
       const responses = (outcome.body.Responses as Record<string, WireItem[]> | undefined) ?? {};
-      const requested = (request.RequestItems as Record<string, { ConsistentRead?: boolean }> | undefined) ?? {};
+      const unprocessed = (outcome.body.UnprocessedKeys as Record<string, { Keys?: WireItem[] }> | undefined) ?? {};
+      const requested = (request.RequestItems as Record<string, { Keys?: WireItem[]; ConsistentRead?: boolean }> | undefined) ?? {};
       let units = 0;
-      for (const [t, items] of Object.entries(responses)) {
-        for (const item of items) units += readUnits(itemSize(item), { consistent: requested[t]?.ConsistentRead === true });
+      for (const [t, spec] of Object.entries(requested)) {
+        const found = new Map((responses[t] ?? []).map((item) => [book.keyOf(t, item), item] as const));
+        const skipped = new Set((unprocessed[t]?.Keys ?? []).map((k) => book.keyOf(t, k)));
+        for (const key of spec.Keys ?? []) {
+          const id = book.keyOf(t, key);
+          if (skipped.has(id)) continue;
+          const item = found.get(id);
+          units += readUnits(item ? itemSize(item) : 0, { consistent: spec.ConsistentRead === true });
+        }
       }
       return { ...none, readUnits: units };
     }

@@ -11,7 +11,7 @@
  * earlier run's JSON, measuring nothing).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, type as osType, release } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,10 +51,11 @@ async function main(): Promise<void> {
   const mode = values.quick ? 'quick' : 'full';
   const size = SIZES[mode];
   const seed = Number(values.seed);
-  const outDir = join(ROOT, '.bench');
-  const jsonPath = values.json ?? (mode === 'full' ? join(ROOT, 'bench', 'results.json') : join(outDir, 'results.json'));
+  // Per process: two bench runs at once (a developer and the test suite) must not overwrite each other's bundles.
+  const outDir = join(ROOT, '.bench', `run-${process.pid}`);
+  const jsonPath = values.json ?? (mode === 'full' ? join(ROOT, 'bench', 'results.json') : join(ROOT, '.bench', 'results.json'));
   const markdownPath = values.markdown ?? (mode === 'full' ? join(ROOT, 'BENCHMARKS.md') : undefined);
-  const svgPath = values.svg ?? (mode === 'full' ? join(ROOT, 'bench', 'strategies.svg') : join(outDir, 'strategies.svg'));
+  const svgPath = values.svg ?? (mode === 'full' ? join(ROOT, 'bench', 'strategies.svg') : join(ROOT, '.bench', 'strategies.svg'));
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
   if (values['from-json'] !== undefined) {
@@ -192,6 +193,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.allSettled([dynamodbProxy.stop(), sqsProxy.stop()]);
     if (emulators) await emulators.stop();
+    rmSync(outDir, { recursive: true, force: true });
   }
 }
 

@@ -180,6 +180,7 @@ export class RecordingProxy {
     for (const action of (request.TransactItems as Array<Record<string, { TableName: string }>> | undefined) ?? []) {
       tables.add(Object.values(action)[0]!.TableName);
     }
+    for (const table of Object.keys((request.RequestItems as Record<string, unknown> | undefined) ?? {})) tables.add(table);
     for (const table of tables) {
       if (this.book.hasKeySchema(table)) continue;
       const answer = await this.call(req, 'DescribeTable', { TableName: table });

@@ -245,17 +245,16 @@ export function markdown(report: BenchReport, svgPath: string, composition: Reco
   out.push('What stops a missed target:');
   out.push('');
   if (atomic && atomic.writeUnitsPerPayment > 4) {
-    out.push(`- **atomic write units (${atomic.writeUnitsPerPayment}).** The transaction writes three items (dedup marker, account,`);
-    out.push('  outbox event) and AWS bills every transactional item twice: 3 × 2 = 6 WU per payment when each item is under');
-    out.push('  1 KB, and a duplicate costs the same 6 again (a cancelled transaction is still charged). Reaching ≤ 4 means two');
-    out.push('  items: let the outbox item BE the dedup marker (`OUTBOX#<eventId>` put with `attribute_not_exists`, the event id');
-    out.push('  being derived from the idempotency key; give it the marker\'s `expiresAt`), so the transaction is account +');
-    out.push('  outbox = 2 × 2 = 4 WU. The read before the transaction (the account, for the decision) adds read units, not writes.');
+    out.push(`- **atomic write units (${atomic.writeUnitsPerPayment}).** AWS bills every transactional item twice per KB: with a`);
+    out.push('  separate dedup marker the transaction has three items (marker, account, outbox) = 6 WU. Reaching ≤ 4 means two');
+    out.push('  items: the outbox item carries the dedup marker (its key derives from the idempotency key), account + outbox =');
+    out.push('  2 × 2 = 4 WU.');
   }
   if (atomic && (atomic.cpuThroughputRatio < 0.8 || atomic.throughputRatio < 0.8)) {
     out.push(`- **atomic throughput (${atomic.cpuThroughputRatio} × by CPU, ${atomic.throughputRatio} × wall, local).** DynamoDB Local serialises transactions and runs them`);
     out.push('  several times slower than plain writes; that is the emulator, not AWS. What transfers is the request count:');
-    out.push('  one GetItem + one TransactWriteItems per payment here, against one UpdateItem + one PutItem for at-least-once.');
+    out.push(`  ${atomic.dynamodbRequestsPerPayment} DynamoDB requests per payment (one read + one TransactWriteItems), against`);
+    out.push(`  ${s0('at-least-once')?.dynamodbRequestsPerPayment ?? '–'} for at-least-once (UpdateItem + PutItem).`);
   }
   if (watermark && (watermark.cpuThroughputRatio < 0.95 || watermark.throughputRatio < 0.95)) {
     out.push(`- **watermark throughput (${watermark.cpuThroughputRatio} × by CPU, ${watermark.throughputRatio} × wall, local).** It makes one request per payment against`);

@@ -123,7 +123,7 @@ let workerBuild: Promise<string> | undefined;
  */
 function workerScript(): Promise<string> {
   workerBuild ??= (async () => {
-    const outfile = join(ROOT, '.bench', 'worker', 'ledger-worker.mjs');
+    const outfile = join(ROOT, '.bench', `run-${process.pid}`, 'worker', 'ledger-worker.mjs');
     await build({
       entryPoints: [WORKER_SOURCE],
       outfile,

@@ -52,13 +52,17 @@ describe('npm run bench -- --quick', () => {
     }
   });
 
-  it('charges the atomic strategy 3 transactional items × 2 WU = 6 per delivery, duplicates included', () => {
-    // Every item (marker, account, outbox) is under 1 KB: 2 WU each; a duplicate's cancelled transaction costs the same.
+  it('charges the atomic strategy 2 transactional items × 2 WU = 4 per payment, and a duplicate one read, no write', () => {
+    // The transaction writes the account and the outbox item that carries the dedup marker, each under 1 KB: 2 × 2 WU.
+    // Every delivery first reads both items with one eventually consistent BatchGetItem: 0.5 + 0.5 RU (a missing item
+    // still costs the minimum); a duplicate stops there.
     const clean = find('atomic', 0);
-    expect(clean.writeUnitsPerPayment).toBe(6);
+    expect(clean.writeUnitsPerPayment).toBe(4);
+    expect(clean.readUnitsPerPayment).toBe(1);
     const dup = find('atomic', 0.2);
     expect(dup.duplicateDeliveries).toBeGreaterThan(0);
-    expect(dup.writeUnitsPerPayment).toBeCloseTo((6 * (dup.payments + dup.duplicateDeliveries)) / dup.payments, 3);
+    expect(dup.writeUnitsPerPayment).toBe(4);
+    expect(dup.readUnitsPerPayment).toBeCloseTo((dup.payments + dup.duplicateDeliveries) / dup.payments, 3);
   });
 
   it('charges the watermark strategy one write per payment, duplicates absorbed without a write', () => {

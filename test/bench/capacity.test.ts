@@ -107,6 +107,17 @@ describe('capacity units (AWS rules)', () => {
     expect(b.get(TABLE, after)).toBe(900);
   });
 
+  it('charges a BatchGetItem per key, a missing item at the minimum', () => {
+    // GIVEN an eventually consistent read of an existing 5 KB item and a missing one
+    const b = book();
+    const big = itemOfSize('ACCOUNT#4', 5000);
+    const request = { RequestItems: { [TABLE]: { Keys: [{ pk: big.pk, sk: big.sk }, { pk: { S: 'OUTBOX#none' }, sk: { S: 'X' } }] } } };
+    // WHEN charged
+    const charge = chargeRequest('BatchGetItem', request, { body: { Responses: { [TABLE]: [big] } } }, b);
+    // THEN 2 blocks of 4 KB at 0.5 + the minimum 0.5
+    expect(charge.readUnits).toBe(1.5);
+  });
+
   it('does not charge errors other than failed conditions (throttling, validation)', () => {
     const charge = chargeRequest(
       'PutItem',
