@@ -16,7 +16,8 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { AtomicLedgerStrategy, LEDGER_SCOPE, ledgerMarkerKey } from '../../../lambdas/ledger/strategies/atomic.js';
-import { PoisonMessageError } from '../../../lambdas/ledger/errors.js';
+import { LedgerReadThrottledError, PoisonMessageError } from '../../../lambdas/ledger/errors.js';
+import { RetryableError } from '../../../lambdas/shared/errors.js';
 import { fromAttributeMap } from '../../../lambdas/shared/attribute-values.js';
 import { accountKey, dedupKey, outboxKey } from '../../../lambdas/shared/ledger-keys.js';
 import { eventIdFor, PaymentEventSchema } from '../../../lambdas/shared/payments-model.js';
@@ -204,6 +205,49 @@ describe('atomic ledger cost shape (DynamoDB Local)', () => {
     expect(PaymentEventSchema.parse(JSON.parse(Item!.event!.S!))).toMatchObject({ eventType: 'PaymentApplied', balance: 15 });
     expect(Number(Item!.expiresAt!.N)).toBeGreaterThan(expiredAt);
     expect(await streamEventNames(table, key.pk)).toEqual(['INSERT', 'REMOVE', 'INSERT']);
+  });
+
+  it('reads again the keys a BatchGetItem left unprocessed, then applies once (mocked: DynamoDB Local never throttles)', async () => {
+    // Prepare: the first read comes back with both keys unprocessed, as a throttled BatchGetItem does.
+    const sent: string[] = [];
+    const throttlingOnce = {
+      send: async (command: SentCommand) => {
+        sent.push(command.constructor.name);
+        if (command instanceof BatchGetItemCommand && sent.length === 1) {
+          const requested = (command.input.RequestItems as Record<string, unknown>)[tableName];
+          return { Responses: { [tableName]: [] }, UnprocessedKeys: { [tableName]: requested } };
+        }
+        return client.send(command as never);
+      },
+    } as unknown as DynamoDBClient;
+    const strategy = new AtomicLedgerStrategy({ client: throttlingOnce, tableName, dedupTtlSeconds: 3600 });
+    const message = paymentMessage(uniqueName('key-unprocessed'), { accountId: uniqueName('acc'), amount: 12 });
+
+    // Act
+    const outcome = await strategy.apply(delivery(message));
+
+    // Assess
+    expect(outcome).toMatchObject({ status: 'applied', balance: 12 });
+    expect(sent).toEqual(['BatchGetItemCommand', 'BatchGetItemCommand', 'TransactWriteItemsCommand']);
+  });
+
+  it('fails with LedgerReadThrottledError (retryable) when the keys stay unprocessed, writing nothing (mocked)', async () => {
+    const sent: string[] = [];
+    const alwaysThrottled = {
+      send: async (command: SentCommand) => {
+        sent.push(command.constructor.name);
+        const requested = (command.input.RequestItems as Record<string, unknown>)[tableName];
+        return { Responses: { [tableName]: [] }, UnprocessedKeys: { [tableName]: requested } };
+      },
+    } as unknown as DynamoDBClient;
+    const strategy = new AtomicLedgerStrategy({ client: alwaysThrottled, tableName, dedupTtlSeconds: 3600, maxAttempts: 1 });
+
+    const error = await strategy.apply(delivery(paymentMessage(uniqueName('key-throttled')))).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(LedgerReadThrottledError);
+    expect(error).toBeInstanceOf(RetryableError);
+    expect((error as Error).message).toMatch(/left 2 key\(s\) unprocessed after 4 BatchGetItem calls/);
+    expect(sent).toEqual(Array(4).fill('BatchGetItemCommand'));
   });
 
   it('rejects a message whose paymentId is not derived from its idempotency key (poison), writing nothing', async () => {
