@@ -7,7 +7,12 @@ import { transformSync } from 'esbuild';
 import { DEFAULT_FUNCTION_CONCURRENCY } from '../constants.js';
 import type { FunctionDefinition } from './function-definitions.js';
 import type { FunctionInvoker, InvokeResult } from './types.js';
-import type { InvokeMessage, ResultMessage, WorkerSetup } from './worker.js';
+import type { InitMessage, InitResultMessage, InvokeMessage, ResultMessage, WorkerSetup } from './worker.js';
+
+/** Lambda's INIT phase limit for on-demand functions: module load beyond it counts against the first invocation. */
+const INIT_PHASE_LIMIT_MS = 10_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Invocation counters of one function. */
 export interface FunctionStats {
@@ -52,6 +57,7 @@ class Instance {
   public alive = true;
   private readonly worker: Worker;
   private pending: ((message: ResultMessage | Error) => void) | undefined;
+  private pendingInit: ((message: InitResultMessage | Error) => void) | undefined;
 
   public constructor(setup: WorkerSetup, environment: Readonly<Record<string, string>>, output: ((line: string) => void) | undefined) {
     this.worker = new Worker(compiledWorker(), { eval: true, workerData: setup, env: { ...environment }, stdout: true, stderr: true });
@@ -59,7 +65,7 @@ class Instance {
       const lines = createInterface({ input: stream, crlfDelay: Infinity });
       lines.on('line', (line) => output?.(line));
     }
-    this.worker.on('message', (message: ResultMessage) => this.settle(message));
+    this.worker.on('message', (message: ResultMessage | InitResultMessage) => this.settle(message));
     this.worker.on('error', (error) => {
       this.alive = false;
       this.settle(error);
@@ -67,6 +73,28 @@ class Instance {
     this.worker.on('exit', (code) => {
       this.alive = false;
       this.settle(new Error(`Runtime exited with error: exit status ${code}`));
+    });
+  }
+
+  /**
+   * Runs Lambda's INIT phase (module load) and resolves with its outcome, or 'timeout' after `limitMs` — the instance
+   * is left running so a slow init can still finish, as AWS then retries it inside the first invocation.
+   */
+  public initialize(limitMs: number): Promise<InitResultMessage | Error | 'timeout'> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve('timeout'), limitMs);
+      this.pendingInit = (outcome) => {
+        clearTimeout(timer);
+        resolve(outcome);
+      };
+      this.worker.postMessage({ type: 'init' } satisfies InitMessage);
+    });
+  }
+
+  /** Waits for an INIT phase that outlived its budget (its time counts against the first invocation, as on AWS). */
+  public initSettled(): Promise<InitResultMessage | Error> {
+    return new Promise((resolve) => {
+      this.pendingInit = resolve;
     });
   }
 
@@ -91,7 +119,14 @@ class Instance {
     return this.worker.terminate();
   }
 
-  private settle(outcome: ResultMessage | Error): void {
+  private settle(outcome: ResultMessage | InitResultMessage | Error): void {
+    if ((outcome instanceof Error || outcome.type === 'initialized') && this.pendingInit) {
+      const pendingInit = this.pendingInit;
+      this.pendingInit = undefined;
+      pendingInit(outcome as InitResultMessage | Error);
+      if (!(outcome instanceof Error)) return;
+    }
+    if (!(outcome instanceof Error) && outcome.type === 'initialized') return;
     const pending = this.pending;
     this.pending = undefined;
     pending?.(outcome);
@@ -149,15 +184,42 @@ export class LocalFunction implements FunctionInvoker {
     const started = performance.now();
     let result: InvokeResult;
     try {
-      const deadline = Date.now() + this.timeoutSeconds * 1000;
-      const outcome = await instance.run({ type: 'invoke', requestId, event, deadline }, this.timeoutSeconds * 1000);
-      result = this.toResult(outcome, requestId, performance.now() - started, instance);
+      // The INIT phase has its own budget (10 s on AWS) and does not count against the function's Timeout; an init
+      // that outlives it goes on inside the first invocation, whose Timeout then covers the rest.
+      let budgetMs = this.timeoutSeconds * 1000;
+      let initFailure: InitResultMessage | Error | undefined;
+      if (cold) {
+        const initStarted = performance.now();
+        let init = await instance.initialize(INIT_PHASE_LIMIT_MS);
+        if (init === 'timeout') {
+          const raced = await Promise.race([instance.initSettled(), sleep(budgetMs).then(() => 'timeout' as const)]);
+          init = raced;
+          budgetMs -= Math.max(0, performance.now() - initStarted - INIT_PHASE_LIMIT_MS);
+        }
+        if (init === 'timeout' || budgetMs <= 0) {
+          await instance.terminate();
+          return this.finish(this.toResult('timeout', requestId, performance.now() - started, instance), event, cold);
+        }
+        if (init instanceof Error || !init.ok) initFailure = init;
+      }
+      if (initFailure) {
+        const error = initFailure instanceof Error ? { errorType: 'Runtime.ExitError', errorMessage: initFailure.message } : initFailure.error!;
+        result = this.toResult({ type: 'result', requestId, ok: false, fatal: true, error }, requestId, performance.now() - started, instance);
+      } else {
+        const deadline = Date.now() + budgetMs;
+        const outcome = await instance.run({ type: 'invoke', requestId, event, deadline }, budgetMs);
+        result = this.toResult(outcome, requestId, performance.now() - started, instance);
+      }
     } finally {
       this.running--;
       if (instance.alive && !this.stopped) this.idle.push(instance);
       else this.all.delete(instance);
       this.waiters.shift()?.();
     }
+    return this.finish(result, event, cold);
+  }
+
+  private finish(result: InvokeResult, event: unknown, cold: boolean): InvokeResult {
     this.record(result, cold);
     this.options.onInvoked?.(this, event, result, cold);
     return result;

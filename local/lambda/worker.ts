@@ -34,6 +34,18 @@ export interface InvokeMessage {
   readonly deadline: number;
 }
 
+/** Message from the runtime: load the handler module (the INIT phase), before the first invocation. */
+export interface InitMessage {
+  readonly type: 'init';
+}
+
+/** Message to the runtime: the outcome of the INIT phase. */
+export interface InitResultMessage {
+  readonly type: 'initialized';
+  readonly ok: boolean;
+  readonly error?: { errorType: string; errorMessage: string; stack?: string };
+}
+
 /** Message to the runtime: the outcome of one invocation. */
 export interface ResultMessage {
   readonly type: 'result';
@@ -168,7 +180,19 @@ process.on('unhandledRejection', (reason) => {
   process.exit(128);
 });
 
-parentPort!.on('message', async (message: InvokeMessage) => {
+parentPort!.on('message', async (message: InvokeMessage | InitMessage) => {
+  if (message.type === 'init') {
+    // Lambda's INIT phase: load the module before the first invocation, outside the invocation's timeout.
+    let reply: InitResultMessage;
+    try {
+      handler ??= await loadHandler();
+      reply = { type: 'initialized', ok: true };
+    } catch (error) {
+      reply = { type: 'initialized', ok: false, error: describe(error) };
+    }
+    parentPort!.postMessage(reply);
+    return;
+  }
   if (message.type !== 'invoke') return;
   current = message.requestId;
   let reply: ResultMessage;

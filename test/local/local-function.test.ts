@@ -53,6 +53,19 @@ describe('LocalFunction', () => {
     expect(await fn.invoke({ a: 1 })).toMatchObject({ ok: true, timedOut: false, payload: { got: { a: 1 }, greeting: 'hi' } });
   });
 
+  it('F8: keeps module load (the INIT phase) out of the Timeout: a 1.5 s init does not time out a 1 s function', async () => {
+    // Prepare: top-level await stands in for a slow cold start (SDK clients, config) on a loaded machine.
+    const fn = localFunction(
+      taskRoot({ 'index.mjs': 'await new Promise((r) => setTimeout(r, 1500));\nexport const handler = async (e, ctx) => ({ left: ctx.getRemainingTimeInMillis() });' }),
+      { timeoutSeconds: 1 },
+    );
+    // Act
+    const result = await fn.invoke({});
+    // Assess: the invocation got its whole second, as on AWS where INIT has its own 10 s budget.
+    expect(result).toMatchObject({ ok: true, timedOut: false });
+    expect((result.payload as { left: number }).left).toBeGreaterThan(500);
+  });
+
   it('supports callback-style handlers and returns null for a handler that returns nothing', async () => {
     const fn = localFunction(taskRoot({ 'index.js': 'exports.handler = (e, ctx, cb) => { setTimeout(() => cb(null, { viaCallback: true }), 10); };' }));
     const silent = localFunction(taskRoot({ 'index.mjs': 'export const handler = async () => {};' }));
