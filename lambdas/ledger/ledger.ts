@@ -1,4 +1,11 @@
-import { BatchGetItemCommand, GetItemCommand, type AttributeValue, type BatchGetItemCommandOutput, type DynamoDBClient, type KeysAndAttributes } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetItemCommand,
+  GetItemCommand,
+  type AttributeValue,
+  type BatchGetItemCommandOutput,
+  type DynamoDBClient,
+  type KeysAndAttributes,
+} from '@aws-sdk/client-dynamodb';
 import { fromAttributeMap } from '../shared/attribute-values.js';
 import { accountKey, LEDGER_KEYS, outboxKey } from '../shared/ledger-keys.js';
 import { eventIdFor, type PaymentEvent, type PaymentMessage } from '../shared/payments-model.js';

@@ -87,13 +87,13 @@ export class AtomicIdempotency {
     let markerIndex: number;
     if (carried === undefined) {
       const key = this.#markerKey(input.scope, input.key);
-      const markerPut = this.#markerPut({ TableName: this.#tableName, Item: { ...markerAttributes, ...toAttributeMap(key) } }, Object.keys(key)[0]!, nowSeconds);
-      transactItems = [markerPut, ...input.items];
+      const item = { ...markerAttributes, ...toAttributeMap(key) };
+      transactItems = [this.#markerPut({ TableName: this.#tableName, Item: item }, Object.keys(key)[0]!, nowSeconds), ...input.items];
       markerIndex = 0;
     } else {
-      transactItems = input.items.map((item, index) =>
-        index === carried ? this.#markerPut({ ...item.Put!, Item: { ...item.Put!.Item, ...markerAttributes } }, this.#keyAttributes[0]!, nowSeconds) : item,
-      );
+      const carrier = input.items[carried]!.Put!;
+      const markerPut = this.#markerPut({ ...carrier, Item: { ...carrier.Item, ...markerAttributes } }, this.#keyAttributes[0]!, nowSeconds);
+      transactItems = input.items.map((item, index) => (index === carried ? markerPut : item));
       markerIndex = carried;
     }
     try {
