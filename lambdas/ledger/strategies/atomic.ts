@@ -52,6 +52,14 @@ export interface AtomicLedgerOptions {
   readonly now?: () => Date;
   /** Attempts when the account changes between the read and the commit (a race or a conflict). @default 5 */
   readonly maxAttempts?: number;
+  /**
+   * Read account + outbox item strongly consistent on the first attempt too (2 read units instead of 1). A stale
+   * eventually consistent read is safe but costs a cancelled transaction (4 write units, charged) and a second one:
+   * worth switching on if more than about 5 % of first reads come back stale (0.5 RU saved vs 4 WU lost), e.g. for
+   * accounts that receive payments back to back. Retries always read strongly consistent.
+   * @default false
+   */
+  readonly consistentRead?: boolean;
 }
 
 /** What the atomic strategy reports: a {@link LedgerOutcome}, plus whether a late commit was refused by the fence. */
@@ -89,6 +97,7 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
   readonly #ttlSeconds: number;
   readonly #now: () => Date;
   readonly #maxAttempts: number;
+  readonly #consistentRead: boolean;
   #context?: Context;
 
   constructor(options: AtomicLedgerOptions) {
@@ -100,6 +109,7 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
     this.#ttlSeconds = options.dedupTtlSeconds;
     this.#now = options.now ?? (() => new Date());
     this.#maxAttempts = options.maxAttempts ?? 5;
+    this.#consistentRead = options.consistentRead ?? false;
     this.#core = new AtomicIdempotency({ client: options.client, tableName: options.tableName });
   }
 
@@ -131,7 +141,8 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
       if (!state) {
         try {
-          state = await readPaymentState(this.#client, this.#tableName, message.accountId, eventId, { consistent: attempt > 1 });
+          const consistent = this.#consistentRead || attempt > 1;
+          state = await readPaymentState(this.#client, this.#tableName, message.accountId, eventId, { consistent });
         } catch (error) {
           // Throttling that outlasted the SDK's own retries: back off and try again while attempts remain.
           if (attempt < this.#maxAttempts && (error instanceof RetryableError || RETRYABLE_EXCEPTION_NAMES.has((error as Error).name))) {

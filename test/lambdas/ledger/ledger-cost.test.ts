@@ -93,6 +93,17 @@ describe('atomic ledger cost shape (DynamoDB Local)', () => {
     expect(await getItem(dedupKey(LEDGER_SCOPE, message.idempotencyKey))).toBeUndefined();
   });
 
+  it('reads strongly consistent when consistentRead is on, with the same two-item transaction', async () => {
+    const strategy = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 3600, consistentRead: true });
+    const sent = recordCommands(client);
+
+    await strategy.apply(delivery(paymentMessage(uniqueName('key-consistent'), { accountId: uniqueName('acc'), amount: 3 })));
+
+    const [read, transaction] = sent();
+    expect((read!.input.RequestItems as Record<string, { ConsistentRead?: boolean }>)[tableName]!.ConsistentRead).toBe(true);
+    expect((transaction!.input.TransactItems as unknown[]).length).toBe(2);
+  });
+
   it('records a rejection with the same shape: one transaction of two items (account counter + PaymentRejected)', async () => {
     const strategy = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 3600 });
     const debit = paymentMessage(uniqueName('key-reject'), { accountId: uniqueName('acc'), amount: -5 });
