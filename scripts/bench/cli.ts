@@ -60,9 +60,12 @@ async function main(): Promise<void> {
 
   if (values['from-json'] !== undefined) {
     // Re-render the console table, BENCHMARKS.md and the chart from a earlier run's JSON, without measuring again.
-    const report = JSON.parse(readFileSync(values['from-json'], 'utf8')) as BenchReport;
+    const stored = JSON.parse(readFileSync(values['from-json'], 'utf8')) as BenchReport;
+    const report: BenchReport = { ...stored, recommendations: recommend(stored.strategies, stored.handlers) };
     const md = values.markdown ?? join(ROOT, 'BENCHMARKS.md');
     process.stdout.write(`${consoleTables(report)}\n`);
+    // Recommendations are derived, not measured: refresh them with the current rules.
+    write(values.json ?? values['from-json'], `${JSON.stringify(report, null, 2)}\n`);
     write(svgPath, svgChart(report.strategies));
     write(md, markdown(report, relative(dirname(md), svgPath), await compositions()));
     return;

@@ -62,11 +62,15 @@ export function recommend(strategies: readonly StrategyResult[], handlers: reado
         (keepStack && best[0] !== 'stack' ? ` (fastest: ${best[0]}, ${round(best[1].init, 0)} ms, within 5 %)` : '');
 
   const peak = Math.max(0, ...strategies.map((s) => s.peakRssMb));
-  const floor = Math.max(256, Math.ceil((2 * peak) / 128) * 128);
+  const poller = Math.max(0, ...strategies.map((s) => s.pollerRssMb ?? 0));
+  const floor = Math.ceil((2 * peak) / 128) * 128;
   const memorySizeMb = Math.max(floor, 512);
   const memoryReason =
-    `peak RSS under the workload ${round(peak, 0)} MB (handler + bench poller, of which the poller alone ≈ ${round(Math.max(0, ...strategies.map((s) => s.pollerRssMb)), 0)} MB) → ≥ ${floor} MB for 2× headroom; ` +
-    `512 MB kept because Lambda gives CPU in proportion to memory and init is CPU-bound (cold start ≈ import time)`;
+    `peak RSS under the workload ${round(peak, 0)} MB (handler + bench poller; the poller alone ≈ ${round(poller, 0)} MB), ` +
+    `so 2× headroom needs ${floor} MB` +
+    (memorySizeMb === 512
+      ? '; 512 MB rather than less because Lambda gives CPU in proportion to memory and init is CPU-bound'
+      : '');
   return { bundlingVariant, bundlingReason, memorySizeMb, memoryReason };
 }
 
