@@ -264,11 +264,13 @@ export function markdown(report: BenchReport, svgPath: string, composition: Reco
     out.push(`- **watermark throughput (${watermark.cpuThroughputRatio} × by CPU, ${watermark.throughputRatio} × wall, local).** It makes one request per payment against`);
     out.push('  at-least-once\'s two; a wall-clock shortfall is load from other processes on this shared 2-core machine.');
   }
+  const zodProbe = report.probes?.find((p) => p.name.startsWith('zod (classic'));
+  const miniProbe = report.probes?.find((p) => p.name === 'zod/mini');
   for (const h of handlers.filter((x) => x.variant === 'stack' && !x.error && x.initRatio > 1.2)) {
-    out.push(`- **${h.name} init (${h.initRatio} ×).** The bare handler loads only the SDK clients; ${h.name} also loads what it`);
-    out.push('  needs beyond them (Powertools logger/metrics/idempotency/batch, zod schemas, the domain code). The difference is');
-    out.push(`  ${round(h.initMs - h.bareInitMs, 0)} ms wall / ${round(h.initCpuMs - h.bareInitCpuMs, 0)} ms CPU of module evaluation; loading less at`);
-    out.push('  cold start (Powertools Metrics/Logger are the largest shared cost after the SDK) is the lever.');
+    out.push(`- **${h.name} init (${h.initRatio} × wall, ${h.initCpuRatio} × CPU).** The bare handler loads only the SDK clients;`);
+    out.push(`  ${h.name} also evaluates zod, Powertools and its own code: ${round(h.initMs - h.bareInitMs, 0)} ms wall /`);
+    out.push(`  ${round(h.initCpuMs - h.bareInitCpuMs, 0)} ms CPU more.` +
+      (zodProbe ? ` zod's classic API alone costs ${zodProbe.initCpuMs} ms CPU to import (probe below)${miniProbe ? `, zod/mini ${miniProbe.initCpuMs} ms` : ''}: most of the gap.` : ''));
   }
   out.push('');
   out.push('## Handlers: bundle size and init time');
@@ -357,13 +359,17 @@ export function markdown(report: BenchReport, svgPath: string, composition: Reco
   out.push('| DLQ redrive of a message that had been applied | **no** | redrive re-sends it with a new SequenceNumber |');
   out.push('| a consumer that skips past a failed message in its group | (loss) | the later retry has a lower sequence and is dropped: the handler must stop the group at the first failure (it does, S10) |');
   out.push('');
-  out.push('Use `atomic` (dedup keyed by the producer\'s idempotency key, 14-day marker) when producers may re-send after five');
+  out.push('Use `atomic` (dedup keyed by the producer\'s idempotency key, live for DEDUP_TTL_SECONDS) when producers may re-send after five');
   out.push('minutes or DLQ redrives are routine; use `watermark` for high-volume FIFO streams whose producers are themselves');
   out.push('idempotent inside the window.');
   out.push('');
   out.push('## Method');
   out.push('');
-  out.push('- **Driver.** ' + meta.driver);
+  out.push('- **Driver.** The ' + meta.driver.replace(/^the /, '') + '. Pollers short-poll (fauxqs\'s long poll does not wake');
+  out.push('  when a FIFO group unblocks). A duplicate is made the way it happens: the payment\'s first delivery commits, then');
+  out.push('  its message is made visible again instead of deleted (a crash before the batch response), so SQS redelivers it');
+  out.push('  with the same messageId and SequenceNumber. Each strategy runs twice in alternating order; the drained, faster');
+  out.push('  repeat is kept. A warm-up pass (discarded) runs first: DynamoDB Local is a JVM.');
   out.push('- **Units.** A recording proxy sits between every SDK client and DynamoDB Local / fauxqs (`AWS_ENDPOINT_URL_*`),');
   out.push('  so it also sees the clients inside the bundles (Powertools\' included). `scripts/bench/capacity.ts` charges each');
   out.push('  request: 1 WU per started KB of the larger of the item before and after; 2 per KB per item in a transaction');
@@ -380,7 +386,7 @@ export function markdown(report: BenchReport, svgPath: string, composition: Reco
   out.push('  SQS FIFO $' + round(PRICES.sqsFifoRequest * 1e6, 2) + ' per M requests; Lambda $' + round(PRICES.lambdaRequest * 1e6, 2) + ' per M requests and $' + PRICES.lambdaArmGbSecond + ' per GB-s (arm64);');
   out.push('  Streams reads by Lambda free. Sources: ' + PRICE_SOURCES.join(', ') + '.');
   out.push('- **Reproduce:** `npm run bench` (full, rewrites this file, `bench/results.json` and the chart), `npm run bench -- --quick`');
-  out.push('  (small, for CI), `--json FILE` to write the JSON elsewhere.');
+  out.push('  (small, for CI), `--json FILE` to write the JSON elsewhere, `--from-json FILE` to re-render this file from a JSON.');
   out.push('');
   return out.join('\n');
 }
