@@ -76,6 +76,7 @@ export async function processLedgerBatch(event: SQSEvent, context: Context | und
       {
         betweenRecords: () => faultPoint('ledger.midBatch'),
         isFatal: (error) => error instanceof InjectedFault,
+        isPermanent: (error) => error instanceof PoisonMessageError,
         shouldStop: () => {
           deadlineHit = context !== undefined && context.getRemainingTimeInMillis() < Math.max(margin, 2 * slowestMs);
           return deadlineHit;

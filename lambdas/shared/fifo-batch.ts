@@ -17,6 +17,13 @@ export interface FifoBatchOptions {
   readonly betweenRecords?: () => void;
   /** Errors that must crash the whole invocation instead of failing one record (an injected crash). @default none */
   readonly isFatal?: (error: unknown) => boolean;
+  /**
+   * Errors that can never succeed on retry (a poison message: unparseable, invalid). Such a record is reported — it
+   * dead-letters after maxReceiveCount — but does NOT stop its group: it carries no effect to keep in order, and
+   * holding the group would drag every later valid message into the DLQ with it (their receive counts rise in
+   * lockstep with the poison's). @default none
+   */
+  readonly isPermanent?: (error: unknown) => boolean;
   /** Called once per reported record. */
   readonly onFailure?: (failure: RecordFailure) => void;
   /**
@@ -28,7 +35,8 @@ export interface FifoBatchOptions {
 
 /**
  * Processes an SQS batch in order and builds the partial batch response, stopping each FIFO group at its first
- * failure: the failed message and every later message of THAT group are reported, other groups go on (S10).
+ * retryable failure: the failed message and every later message of THAT group are reported, other groups go on
+ * (S10). A permanent failure (poison) is reported alone and its group goes on (see `isPermanent`).
  * Records without a MessageGroupId (standard queues) fail independently.
  *
  * Same contract as Powertools' `SqsFifoPartialProcessorAsync` with `skipGroupOnError`, plus fatal errors that end the
@@ -62,7 +70,7 @@ export async function processFifoBatch(
       await handle(record);
     } catch (error) {
       if (options.isFatal?.(error)) throw error;
-      if (group !== undefined) failedGroups.set(group, record.messageId);
+      if (group !== undefined && !options.isPermanent?.(error)) failedGroups.set(group, record.messageId);
       failures.push({ itemIdentifier: record.messageId });
       options.onFailure?.({ record, error });
     }

@@ -54,6 +54,30 @@ describe('processFifoBatch', () => {
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[0]!.messageId }]);
   });
 
+  it('stops a group at a retryable failure but lets it go on past a permanent one (poison)', async () => {
+    // Prepare: group g = [retryable failure, later]; group p = [poison, later].
+    const records = [
+      sqsRecord({ body: 'retry', groupId: 'g' }),
+      sqsRecord({ body: 'g-later', groupId: 'g' }),
+      sqsRecord({ body: 'poison', groupId: 'p' }),
+      sqsRecord({ body: 'p-later', groupId: 'p' }),
+    ];
+    const done: string[] = [];
+    // Act
+    const response = await processFifoBatch(
+      records,
+      async (r) => {
+        if (r.body === 'retry') throw new Error('throttled');
+        if (r.body === 'poison') throw new SyntaxError('not a payment');
+        done.push(r.body);
+      },
+      { isPermanent: (e) => e instanceof SyntaxError },
+    );
+    // Assess
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([records[0]!.messageId, records[1]!.messageId, records[2]!.messageId]);
+    expect(done).toEqual(['p-later']);
+  });
+
   it('rethrows a fatal error so the whole invocation fails like a crash', async () => {
     const records = [sqsRecord({ body: 'a', groupId: 'g' }), sqsRecord({ body: 'b', groupId: 'h' })];
     await expect(
