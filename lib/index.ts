@@ -10,3 +10,4 @@ export * from './constructs/outbox-relay.js';
 export * from './constructs/tables.js';
 export * from './constructs/pipeline-monitoring.js';
 export * from './payments-stack.js';
+export * from './consumers/index.js';
