@@ -139,7 +139,15 @@ describe('PaymentMessageSchema', () => {
   });
 
   it('infers PaymentMessage as the request plus paymentId, idempotencyKey and requestedAt', () => {
-    expectTypeOf<PaymentMessage>().toEqualTypeOf<PaymentRequest & { paymentId: string; idempotencyKey: string; requestedAt: string }>();
+    expectTypeOf<PaymentMessage>().toEqualTypeOf<{
+      accountId: string;
+      amount: number;
+      currency: (typeof CURRENCIES)[number];
+      reference?: string | undefined;
+      paymentId: string;
+      idempotencyKey: string;
+      requestedAt: string;
+    }>();
   });
 });
 
