@@ -51,6 +51,11 @@ export interface FaultPlan {
    * @default 2000
    */
   readonly zombieDelayMs?: number;
+  /**
+   * Coverage mode: every point of the plan also fires the first time it is reached in each process, so a short run
+   * injects every fault kind it reaches instead of depending on the draw. @default false
+   */
+  readonly fireOnFirstReach?: boolean;
 }
 
 /** Thrown at a fault point that fires: the invocation fails the way a crash would. */
@@ -102,11 +107,13 @@ export function loadFaultPlan(env: NodeJS.ProcessEnv = process.env): FaultPlan |
       throw new FaultPlanError(`Fault probability for ${point} must be between 0 and 1, got ${String(p)}`);
     }
   }
-  return { seed: Number(plan.seed) || 0, faults: plan.faults, zombieDelayMs: plan.zombieDelayMs };
+  return { seed: Number(plan.seed) || 0, faults: plan.faults, zombieDelayMs: plan.zombieDelayMs, fireOnFirstReach: plan.fireOnFirstReach === true };
 }
 
 let plan: FaultPlan | null = loadFaultPlan(process.env);
 let state = plan ? plan.seed >>> 0 : 0;
+/** Points reached at least once in this process (coverage mode). */
+const reached = new Set<FaultPoint>();
 
 /** mulberry32: a small seeded PRNG, so a seed reproduces a run's fault sequence per process. */
 function random(): number {
@@ -121,7 +128,10 @@ function random(): number {
 export function shouldFault(point: FaultPoint): boolean {
   if (plan === null) return false;
   const p = plan.faults[point];
-  const fires = p !== undefined && p > 0 && random() < p;
+  if (p === undefined || p <= 0) return false;
+  const first = plan.fireOnFirstReach === true && !reached.has(point);
+  reached.add(point);
+  const fires = first || random() < p;
   // One structured line per fired fault, so the harness can show which faults a run really injected.
   if (fires) console.log(JSON.stringify({ level: 'WARN', message: 'Injected fault', injectedFault: point }));
   return fires;
@@ -221,4 +231,5 @@ export function activeFaultPlan(): FaultPlan | null {
 export function setFaultPlanForTests(next: FaultPlan | null): void {
   plan = next;
   state = next ? next.seed >>> 0 : 0;
+  reached.clear();
 }

@@ -95,7 +95,9 @@ export function buildChaosPlan(kinds: readonly string[], seed: number, scale = 1
   }
   return {
     kinds: [...on],
-    faultPlan: { seed, faults, zombieDelayMs: CHAOS_TIMINGS.zombieDelayMs },
+    // Coverage mode: each fault also fires at its first reach per function instance, so even a short run injects every
+    // kind it reaches (the probabilities alone left a point unfired now and then in 30-payment runs).
+    faultPlan: { seed, faults, zombieDelayMs: CHAOS_TIMINGS.zombieDelayMs, fireOnFirstReach: true },
     webhook: {
       seed,
       failFraction: on.has('webhook-5xx') ? Math.min(1, 0.1 * scale) : 0,

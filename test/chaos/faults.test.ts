@@ -8,6 +8,7 @@ import {
   faultPoint,
   loadFaultPlan,
   setFaultPlanForTests,
+  shouldFault,
   withFaults,
   zombiePoint,
 } from '../../lambdas/shared/faults.js';
@@ -59,6 +60,17 @@ describe('fault plan', () => {
     expect(() => loadFaultPlan(env({ 'ledger.nope': 0.1 }))).toThrow(/Unknown fault point "ledger.nope"/);
     expect(() => loadFaultPlan(env({ 'ledger.zombie': 2 }))).toThrow(/between 0 and 1, got 2/);
     expect(loadFaultPlan(env({ 'ledger.zombie': 0.5 }))?.faults['ledger.zombie']).toBe(0.5);
+  });
+
+  it('fires every planned point at its first reach in coverage mode, then by probability only', () => {
+    // Prepare: a probability so small the draw alone would practically never fire in 100 reaches.
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    setFaultPlanForTests({ seed: 3, faults: { 'ledger.midBatch': 1e-9, 'ledger.zombie': 0 }, fireOnFirstReach: true });
+    // Act
+    const fired = Array.from({ length: 100 }, () => shouldFault('ledger.midBatch')).filter(Boolean).length;
+    // Assess: once for the first reach; a point the plan leaves at 0 never fires.
+    expect(fired).toBe(1);
+    expect(shouldFault('ledger.zombie')).toBe(false);
   });
 
   it('fires a fault point with its probability, reproducibly for a seed, and says so on stdout', () => {
