@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mulberry32 } from '../lambdas/shared/seeded-random.js';
 
 /**
  * A webhook endpoint for the demo, the end-to-end suite and the chaos harness: it records every call and the unique
@@ -366,14 +367,3 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** mulberry32: a tiny seeded PRNG, so a seed reproduces which calls fail or hang. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,4 +1,5 @@
 import { ENV } from './env.js';
+import { mulberry32 } from './seeded-random.js';
 
 /**
  * Fault injection for the chaos harness (issue 4).
@@ -111,18 +112,9 @@ export function loadFaultPlan(env: NodeJS.ProcessEnv = process.env): FaultPlan |
 }
 
 let plan: FaultPlan | null = loadFaultPlan(process.env);
-let state = plan ? plan.seed >>> 0 : 0;
+let random = mulberry32(plan ? plan.seed : 0);
 /** Points reached at least once in this process (coverage mode). */
 const reached = new Set<FaultPoint>();
-
-/** mulberry32: a small seeded PRNG, so a seed reproduces a run's fault sequence per process. */
-function random(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
 
 /** True when the plan says `point` fires now. */
 export function shouldFault(point: FaultPoint): boolean {
@@ -230,6 +222,6 @@ export function activeFaultPlan(): FaultPlan | null {
 /** Test hook: replace the plan (pass `null` to switch off). */
 export function setFaultPlanForTests(next: FaultPlan | null): void {
   plan = next;
-  state = next ? next.seed >>> 0 : 0;
+  random = mulberry32(next ? next.seed : 0);
   reached.clear();
 }

@@ -1,4 +1,5 @@
 import { paymentIdFor, type PaymentMessage } from '../../lambdas/shared/payments-model.js';
+import { mulberry32 } from '../../lambdas/shared/seeded-random.js';
 
 /** One payment the producer sends, and whether its first delivery is made to come back (a duplicate delivery). */
 export interface WorkloadPayment {
@@ -50,14 +51,3 @@ export function generateWorkload(options: WorkloadOptions): WorkloadPayment[] {
   });
 }
 
-/** mulberry32: a small seeded PRNG. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,18 +1,12 @@
+import { mulberry32 } from '../../lambdas/shared/seeded-random.js';
+
 /** A seeded PRNG (mulberry32) with the few draws the workload needs: a seed reproduces a workload exactly. */
 export class SeededRandom {
-  private state: number;
+  /** Uniform in [0, 1). */
+  readonly next: () => number;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(seed);
   }
 
   /** Integer in [min, max]. */
