@@ -1,9 +1,10 @@
-import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import { MissingSequenceNumberError, WatermarkStrategy } from '../../lambdas/ledger/strategies/watermark.js';
 import { PaymentEventSchema, paymentIdFor, type PaymentMessage } from '../../lambdas/shared/payments-model.js';
 import type { PaymentDelivery } from '../../lambdas/ledger/strategy.js';
+import { createLedgerTable } from '../fixtures/tables.js';
 
 let client: DynamoDBClient;
 let tableName: string;
@@ -11,21 +12,7 @@ let tableName: string;
 beforeAll(async () => {
   client = new DynamoDBClient({ endpoint: inject('ddbEndpoint'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   tableName = `ledger-watermark-${Date.now()}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
-    }),
-  );
+  await createLedgerTable(client, tableName);
 });
 
 let counter = 0;

@@ -46,6 +46,8 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 beforeAll(async () => {
   sqs = new SQSClient({ endpoint: inject('sqsEndpoint'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   ddb = new DynamoDBClient({ endpoint: inject('ddbEndpoint'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  // Not test/fixtures' createLedgerTable: that one enables TTL, and DynamoDB Local sweeps expired items within seconds,
+  // while these tests need an expired marker that is still there (as on AWS, where TTL deletes late).
   await ddb.send(
     new CreateTableCommand({
       TableName: ledgerTable,
