@@ -2,8 +2,9 @@ import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import { MissingSequenceNumberError, WatermarkStrategy } from '../../lambdas/ledger/strategies/watermark.js';
-import { PaymentEventSchema, paymentIdFor, type PaymentMessage } from '../../lambdas/shared/payments-model.js';
+import { PaymentEventSchema } from '../../lambdas/shared/payments-model.js';
 import type { PaymentDelivery } from '../../lambdas/ledger/strategy.js';
+import { paymentMessage } from '../fixtures/events.js';
 import { createLedgerTable } from '../fixtures/tables.js';
 
 let client: DynamoDBClient;
@@ -18,14 +19,7 @@ beforeAll(async () => {
 let counter = 0;
 function delivery(accountId: string, amount: number, sequenceNumber: string | undefined, key?: string): PaymentDelivery {
   const idempotencyKey = key ?? `bench-key-${Date.now()}-${counter++}`;
-  const message: PaymentMessage = {
-    accountId,
-    amount,
-    currency: 'EUR',
-    paymentId: paymentIdFor(idempotencyKey),
-    idempotencyKey,
-    requestedAt: new Date().toISOString(),
-  };
+  const message = paymentMessage(idempotencyKey, { accountId, amount });
   return { message, messageId: `m-${counter++}`, sequenceNumber, receiveCount: 1 };
 }
 

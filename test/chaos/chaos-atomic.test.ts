@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatChaosReport } from '../../scripts/chaos/report.js';
 import { ALL_FAULT_KINDS } from '../../scripts/chaos/plans.js';
 import { runWorkload, startChaosStack, type ChaosResult, type ChaosStack } from '../../scripts/chaos/runner.js';
+import { FAULT_POINTS } from '../../lambdas/shared/faults.js';
 
 /**
  * The proof of issue 4, short: the atomic pipeline on the local runtime with EVERY fault kind switched on, over a few
@@ -47,16 +48,7 @@ describe('chaos: atomic pipeline under every fault', () => {
     const total = (key: string) => results.reduce((n, r) => n + (r.metrics[key] ?? 0), 0);
     const injected = (kind: keyof ChaosResult['injected']) => results.reduce((n, r) => n + r.injected[kind], 0);
     // Assess: each fault point fired at least once.
-    for (const point of [
-      'ledger.beforeCommit',
-      'ledger.afterCommit',
-      'ledger.midBatch',
-      'ledger.zombie',
-      'relay.afterPublish',
-      'notifier.afterWebhook',
-      'ddb.transient',
-      'ddb.throttle',
-    ]) {
+    for (const point of FAULT_POINTS) {
       expect(total(`InjectedFault|${point}`), point).toBeGreaterThan(0);
     }
     // The webhook answered 5xx and hung at least once each, and every duplicate kind was injected.

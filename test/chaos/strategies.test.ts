@@ -3,18 +3,18 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InjectedFault, setFaultPlanForTests } from '../../lambdas/shared/faults.js';
-import { paymentIdFor, type PaymentMessage } from '../../lambdas/shared/payments-model.js';
 import { createAtLeastOnceStrategy } from '../../lambdas/ledger/strategies/at-least-once.js';
 import { createPowertoolsStrategy } from '../../lambdas/ledger/strategies/powertools.js';
 import type { PaymentDelivery } from '../../lambdas/ledger/strategy.js';
-import { createChaosTables, localDynamoDb } from './support/tables.js';
+import { paymentMessage } from '../fixtures/events.js';
+import { createIdempotencyTable, createLedgerTable, localDynamoDb } from '../fixtures/tables.js';
 
 const ddb = localDynamoDb(inject('ddbEndpoint'), 2);
 const doc = DynamoDBDocumentClient.from(ddb);
 let tables: { ledger: string; idempotency: string };
 
 beforeAll(async () => {
-  tables = await createChaosTables(ddb, 'strategies');
+  tables = { ledger: await createLedgerTable(ddb), idempotency: await createIdempotencyTable(ddb) };
 });
 afterEach(() => setFaultPlanForTests(null));
 
@@ -22,15 +22,7 @@ const lambdaContext = { getRemainingTimeInMillis: () => 30_000 } as Context;
 let counter = 0;
 function delivery(accountId: string, amount: number): PaymentDelivery {
   const idempotencyKey = `strategy-test-${++counter}-${Date.now()}`;
-  const message: PaymentMessage = {
-    accountId,
-    amount,
-    currency: 'EUR',
-    paymentId: paymentIdFor(idempotencyKey),
-    idempotencyKey,
-    requestedAt: new Date().toISOString(),
-  };
-  return { message, messageId: `m-${counter}`, receiveCount: 1 };
+  return { message: paymentMessage(idempotencyKey, { accountId, amount }), messageId: `m-${counter}`, receiveCount: 1 };
 }
 
 async function ledgerItems(accountId: string) {

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
+import { canConnect } from '../support/ports.js';
 
 // `npm start` as a user runs it, on a hand-written cloud assembly (no synthesis: this file stays fast) whose
 // function is CommonJS and whose SQS mapping delivers one message.
@@ -25,17 +25,6 @@ function waitFor(pattern: RegExp, timeoutMs: number): Promise<void> {
       }
     }, 100);
     const deadline = Date.now() + timeoutMs;
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
   });
 }
 

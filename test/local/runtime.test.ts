@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import { readFileSync, rmSync } from 'node:fs';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
@@ -8,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import type { LocalFunction } from '../../local/lambda/local-function.js';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
+import { canConnect } from '../support/ports.js';
 
 // One synthesis and one runtime (own emulators on free ports) for the whole file: synth is the slow part.
 let runtime: LocalRuntime;
@@ -279,14 +279,3 @@ describe('output files and stop', () => {
     expect(await fn('Probe').invoke({})).toMatchObject({ ok: false, error: { errorType: 'Runtime.Stopped' } });
   });
 });
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

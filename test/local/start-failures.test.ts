@@ -1,5 +1,4 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { freePort } from '../../local/emulators.js';
 import { TemplateResolutionError } from '../../local/errors.js';
 import { startLocalRuntime } from '../../local/runtime.js';
 import type { CfnTemplate } from '../../local/template/types.js';
+import { canConnect } from '../support/ports.js';
 
 // What AWS rejects at deploy is rejected at start, naming the resource; whatever was started is stopped again.
 const dirs: string[] = [];
@@ -37,17 +37,6 @@ function assembly(edit: (template: { Resources: Record<string, any> }) => void):
   writeFileSync(join(dir, 'Bad.template.json'), JSON.stringify(template));
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ version: '48.0.0', artifacts: { Bad: { type: 'aws:cloudformation:stack', properties: { templateFile: 'Bad.template.json' } } } }));
   return dir;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 describe('startLocalRuntime rejects what AWS rejects at deploy', () => {

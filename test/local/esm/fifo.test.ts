@@ -9,13 +9,13 @@
  * mapping does with the response (delete whatever is not reported) is tested.
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   clients,
   createQueue,
   queueDepth,
   sqsMapping,
-  startMappings,
+  startForTest,
   jsFunction,
   uniqueName,
   waitFor,
@@ -24,11 +24,7 @@ import {
 
 const { sqs } = clients();
 
-function start(context: TestContext, ...args: Parameters<typeof startMappings>) {
-  const handle = startMappings(...args);
-  context.onTestFinished(() => handle.stop());
-  return handle;
-}
+const start = startForTest;
 
 async function send(client: SQSClient, url: string, messages: [group: string, body: string][]): Promise<void> {
   for (const [group, body] of messages) {

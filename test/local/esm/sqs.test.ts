@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   clients,
   createQueue,
@@ -20,7 +20,7 @@ import {
   receiveAll,
   sleep,
   sqsMapping,
-  startMappings,
+  startForTest,
   jsFunction,
   uniqueName,
   waitFor,
@@ -29,12 +29,7 @@ import {
 
 const { sqs } = clients();
 
-/** Starts mappings for one test and stops them when it finishes (tests run concurrently). */
-function start(context: TestContext, ...args: Parameters<typeof startMappings>) {
-  const handle = startMappings(...args);
-  context.onTestFinished(() => handle.stop());
-  return handle;
-}
+const start = startForTest;
 
 async function sendBodies(client: SQSClient, url: string, bodies: string[]): Promise<void> {
   for (let i = 0; i < bodies.length; i += 10) {

@@ -11,7 +11,7 @@
  */
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startEventSourceMappings, type StreamFailureRecord } from '../../../local/esm/index.js';
 import {
   ACCOUNT_ID,
@@ -20,7 +20,7 @@ import {
   createStreamTable,
   receiveAll,
   sleep,
-  startMappings,
+  startForTest,
   streamMapping,
   jsFunction,
   uniqueName,
@@ -30,11 +30,7 @@ import {
 
 const { sqs, ddb } = clients();
 
-function start(context: TestContext, ...args: Parameters<typeof startMappings>) {
-  const handle = startMappings(...args);
-  context.onTestFinished(() => handle.stop());
-  return handle;
-}
+const start = startForTest;
 
 async function newTable(prefix: string, viewType?: Parameters<typeof createStreamTable>[2]) {
   const name = uniqueName(prefix);

@@ -8,7 +8,7 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
-import { inject } from 'vitest';
+import { inject, type TestContext } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/emulators.js';
 import {
   startEventSourceMappings,
@@ -207,4 +207,11 @@ export function sqsMapping(fn: JsFunction, queue: TestQueue, props: Partial<Reso
 /** Shorthand for a DynamoDB Streams mapping. */
 export function streamMapping(fn: JsFunction, streamArn: string, props: Partial<ResolvedMapping> = {}): ResolvedMapping {
   return { logicalId: uniqueName('Mapping'), functionRef: fn.arn, eventSourceArn: streamArn, startingPosition: 'TRIM_HORIZON', ...props };
+}
+
+/** Starts mappings for one test and stops them when it finishes (tests run concurrently). */
+export function startForTest(context: TestContext, ...args: Parameters<typeof startMappings>): ReturnType<typeof startMappings> {
+  const handle = startMappings(...args);
+  context.onTestFinished(() => handle.stop());
+  return handle;
 }
