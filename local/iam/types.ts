@@ -9,6 +9,8 @@
 export interface PolicyDocument {
   /** @default - '2008-10-17' semantics; policy variables need '2012-10-17' */
   readonly Version?: string;
+  /** AWS's optional policy id; the evaluator prefixes statement labels with it (e.g. the template's logical id). */
+  readonly Id?: string;
   readonly Statement: PolicyStatement | readonly PolicyStatement[];
 }
 
