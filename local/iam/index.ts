@@ -4,5 +4,6 @@
  */
 export * from './types.js';
 export { evaluate, accessDeniedMessage, principalAccountOf } from './evaluate.js';
+export { requiredAuthorizations, type ArnLookups, type ExecuteApiInvokeInput } from './actions.js';
 export { CONDITION_OPERATORS, compileGlob, conditionsMatch, type ConditionContext, type ContextValue } from './conditions.js';
 export { IamError, PolicyEvaluationError, RequestMappingError } from './errors.js';
