@@ -340,9 +340,11 @@ function evaluateOne(
   context: ConditionContext,
   resolve: VariableResolver | undefined,
 ): boolean {
-  if (op.base.family === 'Numeric' || op.base.family === 'Date') {
+  const family = op.base.family;
+  if (family === 'Numeric' || family === 'Date' || family === 'Ip') {
     // A malformed policy value fails closed whatever the request holds (AWS would have refused the policy).
-    for (const v of values) valueMatches(op, key, op.base.family === 'Numeric' ? '0' : '1970-01-01T00:00:00Z', v, undefined);
+    const probe = family === 'Numeric' ? '0' : family === 'Date' ? '1970-01-01T00:00:00Z' : '127.0.0.1';
+    for (const v of values) valueMatches(op, key, probe, v, undefined);
   }
   const present = requestValues(context.get(key));
   const absent = present === undefined || present.length === 0;
