@@ -86,8 +86,7 @@ const DYNAMODB_RESOURCE_ARN_OPS = new Set([
 ]);
 /** Operations that take no resource: authorized on `*`. */
 const DYNAMODB_STAR_OPS = new Set([
-  'DescribeEndpoints', 'DescribeLimits', 'ListBackups', 'ListContributorInsights', 'ListExports', 'ListGlobalTables',
-  'ListImports', 'ListTables',
+  'DescribeEndpoints', 'DescribeLimits', 'ListBackups', 'ListContributorInsights', 'ListGlobalTables', 'ListTables',
 ]);
 
 /** Request context keys DynamoDB sets from the request (only the ones readable from the input alone). */
@@ -194,6 +193,12 @@ const dynamodb: Mapper = (op, input, arns) => {
       const statements = list(input[field]);
       if (statements.length === 0) required(op, {}, field);
       return unique(statements.map((s, i) => partiql(op, required(`${op} ${field}[${i}]`, record(s), 'Statement'), arns)));
+    }
+    case 'ListExports':
+    case 'ListImports': {
+      // The catalogue gives both the table resource type: filtered by TableArn they are judged on that table.
+      const arn = optional(input, 'TableArn');
+      return [{ action: `dynamodb:${op}`, resource: arn ? tableArn(arn, arns) : '*' }];
     }
     case 'ExportTableToPointInTime':
       return [{ action: `dynamodb:${op}`, resource: table('TableArn') }];
