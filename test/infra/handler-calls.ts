@@ -1,0 +1,175 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+
+/**
+ * What a handler can send to AWS, derived from its code (not from a hand-kept list): the handler entry is bundled
+ * with the local esbuild exactly as the stack bundles it (ESM, module-first resolution, tree-shaken, no Docker), and
+ * every module that survives tree-shaking is searched for the SDK commands it constructs (`new XxxCommand(`). The
+ * command's package comes from the module's own import declarations, so `QueryCommand` from `@aws-sdk/lib-dynamodb`
+ * and from `@aws-sdk/client-dynamodb` are told apart, and a DocumentClient command is mapped to the low-level
+ * operation it sends by reading lib-dynamodb's own source. Third-party packages (Powertools idempotency's
+ * persistence layer) are searched like first-party code: their calls come from their source in node_modules.
+ *
+ * The SDK's own internal commands (STS/SSO credential providers, DynamoDB endpoint discovery) are not searched:
+ * the walk stops at `@aws-sdk/*` and `@smithy/*`, which is where a handler's calls enter the SDK.
+ */
+
+/** One SDK command a module constructs. */
+export interface SdkCall {
+  /** IAM service prefix of the client: `dynamodb`, `dynamodb-streams`, `sqs`, `secretsmanager`, `kms`, … */
+  readonly service: string;
+  /** The API operation sent on the wire (`BatchGetItem`, `SendMessageBatch`; a DocumentClient `PutCommand` → `PutItem`). */
+  readonly operation: string;
+  /** The command class as imported (`PutCommand`, `GetItemCommand`). */
+  readonly command: string;
+  /** The package it was imported from. */
+  readonly from: string;
+  /** The module (bundle input path, relative to the working directory) that constructs it. */
+  readonly module: string;
+}
+
+/** The kinds of item a TransactWriteItems request can carry. */
+export const TRANSACT_WRITE_KINDS = ['Put', 'Update', 'Delete', 'ConditionCheck'] as const;
+/** One TransactWriteItems item kind. */
+export type TransactWriteKind = (typeof TRANSACT_WRITE_KINDS)[number];
+
+/** What one handler can call. */
+export interface HandlerCalls {
+  readonly entry: string;
+  readonly calls: readonly SdkCall[];
+  /**
+   * Item kinds written in object literals (`{ Put: {…} }`) of the modules that survive tree-shaking: what a
+   * TransactWriteItems of this handler can carry. Empty when no module builds transaction items.
+   */
+  readonly transactWriteKinds: ReadonlySet<TransactWriteKind>;
+  /** Every bundled module (for messages). */
+  readonly modules: readonly string[];
+}
+
+/** Options of {@link deriveHandlerCalls}. */
+export interface DeriveOptions {
+  /**
+   * Decides, for each dynamic `import()` (path as written, importer path), whether it is part of this deployment.
+   * Return false to leave it out (the ledger handler loads one strategy module chosen by an environment variable).
+   * @default - every dynamic import is kept
+   */
+  readonly keepDynamicImport?: (specifier: string, importer: string) => boolean;
+}
+
+const SDK_BOUNDARY = /(^|\/)node_modules\/(@aws-sdk|@smithy|@aws-crypto)\//;
+
+/** `@aws-sdk/client-<name>` → the IAM service prefix of its operations. */
+function serviceOf(pkg: string): string | undefined {
+  const match = /^@aws-sdk\/client-(.+)$/.exec(pkg);
+  if (!match) return pkg === '@aws-sdk/lib-dynamodb' ? 'dynamodb' : undefined;
+  return match[1] === 'dynamodb-streams' ? 'dynamodb-streams' : match[1];
+}
+
+/** Value imports of `Xxx…Command` names from `@aws-sdk/*` in one module's source, by imported name. */
+function importedCommands(source: string): Map<string, string> {
+  const found = new Map<string, string>();
+  const declarations = source.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s*from\s*['"](@aws-sdk\/[^'"]+)['"]/g);
+  for (const [, typeOnly, names, pkg] of declarations) {
+    if (typeOnly) continue;
+    for (const raw of names.split(',')) {
+      const name = raw.trim();
+      if (!name || name.startsWith('type ')) continue;
+      const imported = name.split(/\s+as\s+/)[0].trim();
+      if (/Command$/.test(imported)) found.set(imported, pkg);
+    }
+  }
+  return found;
+}
+
+const libDynamoDbOperations = new Map<string, string>();
+
+/** The low-level operation a lib-dynamodb command sends, read from lib-dynamodb's own source. */
+function libDynamoDbOperation(command: string, resolveDir: string): string {
+  const cached = libDynamoDbOperations.get(command);
+  if (cached) return cached;
+  let dir = resolveDir;
+  let file: string | undefined;
+  while (!file) {
+    const candidate = path.join(dir, 'node_modules', '@aws-sdk', 'lib-dynamodb', 'dist-es', 'commands', `${command}.js`);
+    if (existsSync(candidate)) file = candidate;
+    else if (path.dirname(dir) === dir) throw new Error(`lib-dynamodb has no ${command}: cannot tell what it sends`);
+    else dir = path.dirname(dir);
+  }
+  const match = /import\s*\{\s*(\w+)Command\s+as\s+__\w+\s*\}\s*from\s*["']@aws-sdk\/client-dynamodb["']/.exec(readFileSync(file, 'utf8'));
+  if (!match) throw new Error(`${file} imports no client-dynamodb command: cannot tell what ${command} sends`);
+  libDynamoDbOperations.set(command, match[1]);
+  return match[1];
+}
+
+/**
+ * Bundles `entry` and lists the SDK commands its tree-shaken code constructs.
+ * @param entry absolute path of the handler's TypeScript entry
+ */
+export async function deriveHandlerCalls(entry: string, options: DeriveOptions = {}): Promise<HandlerCalls> {
+  const cwd = process.cwd();
+  const keep = options.keepDynamicImport;
+  const result = await esbuild.build({
+    entryPoints: [entry],
+    absWorkingDir: cwd,
+    bundle: true,
+    write: false,
+    metafile: true,
+    // Not minified: esbuild then heads each module's code with a `// <path>` comment, which attributes each
+    // `new XxxCommand(` to the module that constructs it.
+    minify: false,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    mainFields: ['module', 'main'],
+    outdir: path.join(cwd, '.derive-handler-calls'),
+    logLevel: 'silent',
+    plugins: keep
+      ? [
+          {
+            name: 'select-dynamic-imports',
+            setup(build) {
+              build.onResolve({ filter: /.*/ }, (args) =>
+                args.kind === 'dynamic-import' && !keep(args.path, args.importer)
+                  ? { path: args.path, namespace: 'left-out' }
+                  : undefined,
+              );
+              build.onLoad({ filter: /.*/, namespace: 'left-out' }, () => ({ contents: 'export {};', loader: 'js' }));
+            },
+          },
+        ]
+      : [],
+  });
+  const output = result.outputFiles.find((f) => f.path.endsWith('.js'));
+  if (!output) throw new Error(`esbuild produced no JavaScript for ${entry}`);
+  const inputs = new Set(Object.keys(result.metafile.inputs));
+  // Split the bundle at the module headers esbuild writes (`// lambdas/ledger/ledger.ts`).
+  const parts = output.text.split(/^\/\/ (\S+)$/m);
+  const calls: SdkCall[] = [];
+  const kinds = new Set<TransactWriteKind>();
+  for (let i = 1; i < parts.length; i += 2) {
+    const module = parts[i];
+    // `left-out:` modules are the dynamic imports this deployment does not load.
+    if (!inputs.has(module) || module.startsWith('left-out:') || SDK_BOUNDARY.test(`/${module}`)) continue;
+    const code = parts[i + 1];
+    const source = readFileSync(path.resolve(cwd, module), 'utf8');
+    for (const [command, pkg] of importedCommands(source)) {
+      // esbuild renames a binding that collides (`QueryCommand2`); the constructor call survives tree-shaking only
+      // when the code that sends it does.
+      if (!new RegExp(`\\bnew ${command}\\d*\\(`).test(code)) continue;
+      const service = serviceOf(pkg);
+      if (!service) throw new Error(`${module} constructs ${command} from ${pkg}: unknown SDK package`);
+      const operation =
+        pkg === '@aws-sdk/lib-dynamodb' ? libDynamoDbOperation(command, path.dirname(path.resolve(cwd, module))) : command.replace(/Command$/, '');
+      calls.push({ service, operation, command, from: pkg, module });
+    }
+    for (const [, kind] of code.matchAll(/\b(Put|Update|Delete|ConditionCheck)\s*:\s*\{/g)) kinds.add(kind as TransactWriteKind);
+  }
+  const sendsTransaction = calls.some((c) => c.service === 'dynamodb' && c.operation === 'TransactWriteItems');
+  return {
+    entry,
+    calls,
+    transactWriteKinds: sendsTransaction ? kinds : new Set(),
+    modules: [...inputs].filter((m) => !m.startsWith('left-out:')),
+  };
+}
