@@ -235,6 +235,45 @@ describe('security', () => {
       });
     });
 
+    it('allows only TLS-denying statements in queue policies', () => {
+      const { template } = paymentsStack({ kmsKey: 'customer-managed' });
+      const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
+      expect(policies.length).toBeGreaterThan(0);
+      for (const policy of policies) {
+        for (const statement of asArray<Statement>(policy.Properties.PolicyDocument.Statement)) {
+          expect(statement.Effect).toBe('Deny');
+        }
+      }
+    });
+
+    it.each([{}, { kmsKey: 'customer-managed' }])(
+      'lets exactly the stack\'s alarms publish to the alarm topic (a topic policy replaces SNS\'s default one) for context %o',
+      (context) => {
+        // GIVEN
+        const { template } = paymentsStack(context);
+        const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
+        const [policy] = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+        const statements = asArray<any>(policy.Properties.PolicyDocument.Statement);
+        // THEN the TLS deny stays
+        expect(statements.filter((s) => s.Effect === 'Deny')).toEqual([
+          expect.objectContaining({ Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]);
+        // AND the only Allow is CloudWatch's sns:Publish on this topic, from this account's alarms
+        const allows = statements.filter((s) => s.Effect === 'Allow');
+        expect(allows).toHaveLength(1);
+        expect(allows[0]).toMatchObject({
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: 'sns:Publish',
+          Resource: { Ref: topicId },
+          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+        });
+        const alarms = Object.keys(template.findResources('AWS::CloudWatch::Alarm'));
+        expect(alarms.length).toBeGreaterThan(10);
+        const sourceArns = asArray<any>(allows[0].Condition.ArnEquals['aws:SourceArn']);
+        expect(sourceArns.map((a) => a['Fn::GetAtt']).sort()).toEqual(alarms.map((id) => [id, 'Arn']).sort());
+      },
+    );
+
     it('limits the key policy to the account administrators (AWS default) and CloudWatch alarms', () => {
       // The default key policy gives the account root `kms:*` on the key itself (Resource "*" in a key policy means
       // "this key"); IAM policies then decide who may use it. CloudWatch may only encrypt alarm notifications.
