@@ -358,6 +358,8 @@ function evaluateOne(
       return want === 'true' ? absent : !absent;
     });
   }
+  // "If the key is not present, evaluate the condition element as true" — with or without a set qualifier.
+  if (absent && op.ifExists) return true;
   if (op.set === 'ForAllValues') {
     if (absent) return true;
     return present.every((r) => predicate(op, key, r, values, resolve));

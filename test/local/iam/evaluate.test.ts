@@ -480,6 +480,17 @@ describe('[multi] ForAllValues / ForAnyValue on dynamodb:requestedAttributes (th
     expect(at(someOther, ['ID', 'Message'])).toBe('Allow');
     expect(at(someOther, ['ID'])).toBe('ImplicitDeny');
   });
+
+  it('ForAnyValue with IfExists: a missing key makes the condition true ([ops] ...IfExists)', () => {
+    const p = policy({
+      Effect: 'Allow',
+      Action: 'dynamodb:GetItem',
+      Resource: thread,
+      Condition: { 'ForAnyValue:StringEqualsIfExists': { 'dynamodb:requestedAttributes': 'Message' } },
+    });
+    expect(kindOf(request('dynamodb:GetItem', thread), { identity: [p] })).toBe('Allow');
+    expect(kindOf(request('dynamodb:GetItem', thread, { 'dynamodb:requestedAttributes': ['ID'] }), { identity: [p] })).toBe('ImplicitDeny');
+  });
 });
 
 describe('fails closed on what it cannot evaluate', () => {
