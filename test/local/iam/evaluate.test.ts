@@ -162,7 +162,7 @@ describe('[action] / [resource] element matching', () => {
     expect(get('arn:aws:dynamodb:eu-west-1:000000000000:table/Idempotency')).toBe('Allow');
     const midPart = policy({ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: 'arn:aws:sqs:us-*-1:000000000000:q' });
     expect(kindOf(request('sqs:SendMessage', 'arn:aws:sqs:us-east-1:000000000000:q'), { identity: [midPart] })).toBe('Allow');
-    expect(kindOf(request('sqs:SendMessage', 'arn:aws:sqs:us-east-1:x:1:000000000000:q'), { identity: [midPart] })).toBe('ImplicitDeny');
+    expect(kindOf(request('sqs:SendMessage', 'arn:aws:sqs:us-east-1:x-1:000000000000:q'), { identity: [midPart] })).toBe('ImplicitDeny');
   });
 
   it('treats Resource "*" as the only match for actions that take no resource', () => {
