@@ -150,7 +150,7 @@ export function serviceIntegrations(template: CfnTemplate, context = INTEGRATION
   for (const [id, r] of ofType('AWS::Lambda::Permission')) {
     const p = resolve(r.Properties, `Resources.${id}.Properties`) as Record<string, string>;
     const fnArn = [...functionArns.values()].find((arn) => arn === p.FunctionName || arn.endsWith(`:function:${p.FunctionName}`)) ?? p.FunctionName;
-    const principal = /^\d{12}$|^arn:/.test(p.Principal) ? { AWS: p.Principal } : { Service: p.Principal };
+    const principal: Record<string, string> = /^\d{12}$|^arn:/.test(p.Principal) ? { AWS: p.Principal } : { Service: p.Principal };
     const condition: Record<string, Record<string, string>> = {};
     if (p.SourceArn) condition.ArnLike = { 'aws:SourceArn': p.SourceArn };
     if (p.SourceAccount) condition.StringEquals = { 'aws:SourceAccount': p.SourceAccount };
