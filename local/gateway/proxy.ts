@@ -10,8 +10,12 @@ export interface ForwardOptions {
    * per key: every principal must see the same tables). @default - unchanged
    */
   readonly accessKeyId?: string;
-  /** Rewrites the answer's body (it is then buffered). @default - streamed unchanged */
-  readonly rewrite?: (body: Buffer) => Buffer;
+  /** Sends this body instead of the request's. @default - the request's */
+  readonly body?: Buffer;
+  /** Headers set on (or, with undefined, removed from) the forwarded request. @default - none */
+  readonly headers?: Readonly<Record<string, string | undefined>>;
+  /** Rewrites the answer (it is then buffered). @default - streamed unchanged */
+  readonly rewrite?: (body: Buffer, status: number, headers: Readonly<Record<string, string | string[] | undefined>>) => { body: Buffer; contentType?: string };
 }
 
 /** Forwards requests as they came (same method, path, headers — Host included — and body) to one upstream. */
@@ -28,16 +32,18 @@ export class Upstream {
    * rewritten body); resolves with the status sent.
    */
   public forward(request: GatewayRequest, response: ServerResponse, options: ForwardOptions = {}): Promise<number> {
-    const body = request.body;
+    const body = options.body ?? request.body;
     const headers: Record<string, string | string[]> = {};
+    const replaced = new Set(Object.keys(options.headers ?? {}).map((name) => name.toLowerCase()));
     for (let i = 0; i < request.rawHeaders.length; i += 2) {
       const name = request.rawHeaders[i]!;
-      if (HOP_BY_HOP.has(name.toLowerCase())) continue;
+      if (HOP_BY_HOP.has(name.toLowerCase()) || replaced.has(name.toLowerCase())) continue;
       let value = request.rawHeaders[i + 1]!;
       if (options.accessKeyId && name.toLowerCase() === 'authorization') value = value.replace(/Credential=[^/]*\//, `Credential=${options.accessKeyId}/`);
       const existing = headers[name];
       headers[name] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
     }
+    for (const [name, value] of Object.entries(options.headers ?? {})) if (value !== undefined) headers[name] = value;
     headers['content-length'] = String(body.length);
     const search = request.query.toString();
     return new Promise((resolve, reject) => {
@@ -64,11 +70,12 @@ export class Upstream {
           const chunks: Buffer[] = [];
           answer.on('data', (chunk: Buffer) => chunks.push(chunk));
           answer.on('end', () => {
-            const rewritten = options.rewrite!(Buffer.concat(chunks));
+            const rewritten = options.rewrite!(Buffer.concat(chunks), status, answer.headers);
             delete outHeaders['transfer-encoding'];
-            outHeaders['content-length'] = String(rewritten.length);
+            outHeaders['content-length'] = String(rewritten.body.length);
+            if (rewritten.contentType) outHeaders['content-type'] = rewritten.contentType;
             response.writeHead(status, outHeaders);
-            response.end(rewritten);
+            response.end(rewritten.body);
             resolve(status);
           });
         },

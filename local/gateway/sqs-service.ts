@@ -2,7 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { RequiredAuthorization, RequiredAuthorizations } from '../iam/types.js';
 import type { TemplatePolicies } from '../iam/template-policies.js';
 import { denialMessage, type Authorizer } from './authorizer.js';
-import { Upstream } from './proxy.js';
+import { Upstream, type ForwardOptions } from './proxy.js';
+import { jsonErrorToQueryXml, jsonToQueryXml, queryToJson, xml } from './sqs-query-protocol.js';
 import type { CallOutcome, GatewayError, GatewayErrorKind, GatewayRequest, ServiceHandler, UnauthenticatedRequest } from './types.js';
 
 /** Options of {@link SqsService}. */
@@ -87,7 +88,7 @@ export class SqsService implements ServiceHandler {
     const invalid = validate(operation, parsed.input, queueArnForUrl);
     if (invalid) return fail(invalid);
     const { authorizer } = this.options;
-    if (!authorizer) return { service: 'sqs', operation, checks: [], decision: 'Allow', status: await this.upstream.forward(request, response, this.forwardOptions(operation, request)) };
+    if (!authorizer) return { service: 'sqs', operation, checks: [], decision: 'Allow', status: await this.upstream.forward(request, response, this.forwardOptions(parsed, request)) };
     let required: RequiredAuthorization[];
     try {
       required = this.options.requiredAuthorizations('sqs', operation, parsed.input, {
@@ -114,14 +115,31 @@ export class SqsService implements ServiceHandler {
       checks.push(...kms.checks);
       if (kms.denied) return fail({ kind: 'KmsAccessDenied', message: denialMessage(kms.denied) }, 'Deny', checks);
     }
-    return { service: 'sqs', operation, checks, decision: 'Allow', status: await this.upstream.forward(request, response, this.forwardOptions(operation, request)) };
+    return { service: 'sqs', operation, checks, decision: 'Allow', status: await this.upstream.forward(request, response, this.forwardOptions(parsed, request)) };
   }
 
   /** Queue URLs in answers point at the origin the client used (fauxqs answers `http://sqs.<region>.localhost:<port>`). */
-  private forwardOptions(operation: string, request: GatewayRequest) {
-    if (!QUEUE_URL_ANSWERS.has(operation)) return {};
+  private forwardOptions(parsed: { operation: string; input: Record<string, unknown>; query: boolean }, request: GatewayRequest): ForwardOptions {
+    const { operation } = parsed;
+    const fixUrls = QUEUE_URL_ANSWERS.has(operation)
+      ? (text: string) => text.replace(/https?:\/\/sqs\.[^/"<\s]+\/(\d{12})\//g, `${request.origin}/$1/`)
+      : (text: string) => text;
+    if (!parsed.query) return QUEUE_URL_ANSWERS.has(operation) ? { rewrite: (body) => ({ body: Buffer.from(fixUrls(body.toString('utf8'))) }) } : {};
+    // fauxqs speaks JSON only: translate the query request and the answer.
     return {
-      rewrite: (body: Buffer) => Buffer.from(body.toString('utf8').replace(/https?:\/\/sqs\.[^/"<\s]+\/(\d{12})\//g, `${request.origin}/$1/`)),
+      body: Buffer.from(JSON.stringify(parsed.input)),
+      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AmazonSQS.${operation}` },
+      rewrite: (body, status, headers) => {
+        let output: Record<string, unknown> = {};
+        try {
+          output = body.length ? (JSON.parse(fixUrls(body.toString('utf8'))) as Record<string, unknown>) : {};
+        } catch {
+          output = { message: body.toString('utf8') };
+        }
+        const queryError = headers['x-amzn-query-error'];
+        const xmlBody = status < 300 ? jsonToQueryXml(operation, output, request.requestId) : jsonErrorToQueryXml(output, Array.isArray(queryError) ? queryError[0] : queryError, request.requestId);
+        return { body: Buffer.from(xmlBody), contentType: 'text/xml' };
+      },
     };
   }
 
@@ -141,7 +159,7 @@ const KMS_ACTIONS: Record<string, readonly string[]> = {
 };
 
 /** The operation and its input (JSON body, or the query protocol's parameters turned into the JSON shape). */
-export function parseSqsRequest(request: GatewayRequest): { operation: string; input: Record<string, unknown> } {
+export function parseSqsRequest(request: GatewayRequest): { operation: string; input: Record<string, unknown>; query: boolean } {
   const target = String(request.headers['x-amz-target'] ?? '');
   if (target.startsWith('AmazonSQS.')) {
     let input: Record<string, unknown> = {};
@@ -150,23 +168,14 @@ export function parseSqsRequest(request: GatewayRequest): { operation: string; i
     } catch {
       input = {};
     }
-    return { operation: target.slice('AmazonSQS.'.length), input };
+    return { operation: target.slice('AmazonSQS.'.length), input, query: false };
   }
   const params = readQuery(request);
-  const input: Record<string, unknown> = {};
-  for (const [key, value] of params) if (!key.includes('.')) input[key] = value;
+  const operation = params.get('Action') ?? '';
+  const input = queryToJson(operation, params);
   // The CLI posts to the queue URL itself and may leave QueueUrl out.
   if (input.QueueUrl === undefined && /^\/\d{12}\/[^/]+$/.test(request.path)) input.QueueUrl = `${request.origin}${request.path}`;
-  const entries = new Map<string, Record<string, unknown>>();
-  for (const [key, value] of params) {
-    const m = /^(\w+?)(?:RequestEntry)?\.(\d+)\.(\w+)$/.exec(key);
-    if (!m || !/Entry$|RequestEntry$/.test(key.split('.')[0]!)) continue;
-    const entry = entries.get(m[2]!) ?? {};
-    entry[m[3]!] = value;
-    entries.set(m[2]!, entry);
-  }
-  if (entries.size) input.Entries = [...entries.values()];
-  return { operation: params.get('Action') ?? '', input };
+  return { operation, input, query: true };
 }
 
 function readQuery(request: { body: Buffer; query: URLSearchParams }): URLSearchParams {
@@ -213,8 +222,4 @@ function messageSize(message: Record<string, unknown>): number {
     size += Buffer.byteLength(name) + Buffer.byteLength(value.DataType ?? '') + Buffer.byteLength(value.StringValue ?? '') + (value.BinaryValue ? Buffer.from(value.BinaryValue, 'base64').length : 0);
   }
   return size;
-}
-
-function xml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
