@@ -46,7 +46,7 @@ describe('scaffolded consumers: least privilege', () => {
   });
   afterAll(() => copy?.remove());
 
-  it.each([{}, { kmsKey: 'customer-managed' }])(
+  it.each<Record<string, string>>([{}, { kmsKey: 'customer-managed' }])(
     'grants every generated consumer exactly what its code and its mapping call, for context %o',
     async (context) => {
       const found = await consumerDifferences(copy.root, context);
