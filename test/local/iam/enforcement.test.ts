@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient, ListStreamsCommand } from '@aws-sdk/client-dynamodb-streams';
 import { ListQueuesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/emulators.js';
 import { MappingValidationError } from '../../../local/esm/errors.js';
@@ -79,6 +83,36 @@ describe('the REST API (C6)', () => {
     expect(response.status).toBe(403);
     expect(await response.json()).toEqual({ message: 'Missing Authentication Token' });
   });
+
+  const signedPost = async (credentials: { accessKeyId: string; secretAccessKey: string }) => {
+    const url = new URL(`${runtime.outputs.IamFixture!.ApiUrl}calls`);
+    const body = '{"call":"get"}';
+    const signer = new SignatureV4({ service: 'execute-api', region: LOCAL_REGION, credentials, sha256: Sha256 });
+    const signed = await signer.sign({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, headers: { host: url.host, 'content-type': 'application/json' }, body });
+    const { host: _host, ...headers } = signed.headers;
+    return fetch(url, { method: 'POST', headers, body });
+  };
+
+  it('serves a call signed by the admin local caller', async () => {
+    const response = await signedPost(LOCAL_CREDENTIALS);
+    expect(response.status).toBe(200);
+  });
+
+  it('answers a wrong signature with 403 and API Gateway\'s signature message', async () => {
+    const response = await signedPost({ accessKeyId: LOCAL_CREDENTIALS.accessKeyId, secretAccessKey: 'wrong' });
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { message: string }).message).toMatch(/^The request signature we calculated does not match the signature you provided/);
+  });
+
+  it('answers a caller without execute-api:Invoke with 403 naming it, the action and the method ARN', async () => {
+    const key = [...runtime.functions.keys()].find((k) => /^Caller[0-9A-F]{8}$/.test(k))!;
+    const credentials = runtime.functionCredentials(key)!;
+    const response = await signedPost(credentials);
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { message: string }).message).toMatch(
+      /^User: arn:aws:sts::000000000000:assumed-role\/IamFixture-CallerServiceRole\S+ is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:000000000000:[a-z0-9]+\/test\/POST\/calls$/,
+    );
+  });
 });
 
 describe('one edge endpoint', () => {
@@ -119,6 +153,13 @@ describe('least-privilege report', () => {
     expect(role.used).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'dynamodb:PutItem', granted: true })]));
     expect(usageProblems(report).join('\n')).toMatch(/used dynamodb:BatchGetItem on arn:aws:dynamodb:\S+ \(1 call\(s\)\) but the template does not grant it/);
     expect(role.grantedButUnused.map((g) => g.action)).toEqual(expect.arrayContaining(['sqs:GetQueueAttributes']));
+  });
+
+  it('fails `npm run iam-report` on the report written at stop, naming the call the template does not grant', async () => {
+    await runtime.stop();
+    const failed = await promisify(execFile)('npx', ['tsx', 'scripts/iam-report.ts', join(outDir, 'iam-usage.json')]).catch((e: { code: number; stderr: string }) => e);
+    expect(failed).toMatchObject({ code: 1, stderr: expect.stringMatching(/FAIL: .*\n.*used dynamodb:BatchGetItem on arn:aws:dynamodb:/) });
+    expect(readFileSync(join(outDir, 'iam-usage.md'), 'utf8')).toMatch(/\| dynamodb:BatchGetItem \| table\/IamFixture-Items\S* \| 1 \| \*\*NO\*\* \|/);
   });
 });
 
