@@ -72,6 +72,11 @@ export class Gateway {
     const host = this.options.host ?? '127.0.0.1';
     const server = createServer((request, response) => {
       this.handle(request, response).catch((error: unknown) => {
+        // Stopping: long polls still forwarded to an emulator that is going away are cut, not reported.
+        if (!this.server) {
+          response.destroy();
+          return;
+        }
         if (!response.headersSent) {
           response.writeHead(500, { 'content-type': 'application/json' });
           response.end(JSON.stringify({ __type: 'InternalFailure', message: `local gateway: ${(error as Error).message}` }));
