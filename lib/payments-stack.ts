@@ -10,13 +10,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import type { LedgerStrategyName } from '../lambdas/ledger/strategy.js';
 import { ENV } from '../lambdas/shared/env.js';
 import type { PaymentsConfig } from './config.js';
 import { HandlerFunction } from './constructs/handler-function.js';
 import { OutboxRelay } from './constructs/outbox-relay.js';
 import { PipelineMonitoring } from './constructs/pipeline-monitoring.js';
 import { QueueConsumer } from './constructs/queue-consumer.js';
-import { IdempotencyTable, LedgerTable } from './constructs/tables.js';
+import { IdempotencyTable, LEDGER_CONSUMER_ACTIONS, LedgerTable, type LedgerItemAction } from './constructs/tables.js';
 import { addConsumers } from './consumers/index.js';
 import { UnsafeDeploymentError } from './errors.js';
 
@@ -45,6 +46,17 @@ export const SERVICE_NAMES = {
   relay: 'relay',
   notifier: 'notifier',
 } as const;
+
+/**
+ * Ledger-table item actions each ledger strategy sends (a TransactWriteItems counts as the item actions it carries,
+ * C1). `test/infra/security.test.ts` derives the same sets from the handler's code and fails when they differ.
+ */
+export const LEDGER_TABLE_ACTIONS: Readonly<Record<LedgerStrategyName, readonly LedgerItemAction[]>> = {
+  atomic: LEDGER_CONSUMER_ACTIONS,
+  watermark: ['UpdateItem'],
+  'at-least-once': ['PutItem', 'UpdateItem'],
+  powertools: ['PutItem', 'UpdateItem'],
+};
 
 const DEFAULT_LAMBDAS_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'lambdas');
 
@@ -127,7 +139,7 @@ export class PaymentsStack extends Stack {
       },
     });
     const ledgerFn = this.ledger.handler.function;
-    this.ledgerTable.grantLedgerWrite(ledgerFn);
+    this.ledgerTable.grantLedgerWrite(ledgerFn, LEDGER_TABLE_ACTIONS[config.ledgerStrategy]);
     if (config.ledgerStrategy === 'powertools') this.idempotencyTable.grantIdempotency(ledgerFn);
 
     // --- Notifier on the events queue --------------------------------------------------------------------------

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { LocalRuntimeError } from './errors.js';
+import type { PolicyDocument } from './iam/types.js';
 import type { LocalRuntimeOptions } from './runtime.js';
 
 /** Usage text of `npm start`. */
@@ -11,8 +13,11 @@ Options:
   --assembly <dir>      run an existing cloud assembly instead of synthesizing
   -c, --context k=v     CDK context, repeatable (as cdk -c)
   --api-port <n>        local API Gateway port (default 3000; 0 = any free port)
-  --dynamodb-port <n>   DynamoDB Local port (default 8000)
-  --sqs-port <n>        fauxqs (SQS) port (default 4566)
+  --port <n>            the edge endpoint: DynamoDB, DynamoDB Streams and SQS on one port, like LocalStack
+                        (default 4566; --sqs-port is the same flag)
+  --dynamodb-port <n>   DynamoDB Local's own port behind the edge endpoint (default: any free port)
+  --no-iam              do not enforce IAM (no signature checks, no authorization)
+  --caller-policy FILE  IAM policy (JSON) of the local caller (tests, .local/env, AWS CLI); default: allow everything
   --out-dir <dir>       where outputs.json, env and cdk.out go (default .local)
   --fresh               synthesize even if the app and its sources are unchanged since the last run
   --quiet               no per-invocation lines and no function output
@@ -33,7 +38,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   const command = args[0] && !args[0].startsWith('-') ? args.shift()! : 'start';
   if (command !== 'start' && command !== 'help') throw new LocalRuntimeError(`unknown command "${command}"; try: start`);
   const context: Record<string, string> = {};
-  const ports: { api?: number; dynamodb?: number; sqs?: number } = {};
+  const ports: { api?: number; dynamodb?: number; sqs?: number; edge?: number } = {};
   const options: { -readonly [K in keyof LocalRuntimeOptions]: LocalRuntimeOptions[K] } = {};
   let help = command === 'help';
   while (args.length) {
@@ -74,6 +79,16 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       case '--sqs-port':
         ports.sqs = port();
         break;
+      case '--port':
+      case '--edge-port':
+        ports.edge = port();
+        break;
+      case '--no-iam':
+        options.iam = false;
+        break;
+      case '--caller-policy':
+        options.callerPolicy = readPolicyFile(value(), flag);
+        break;
       case '--out-dir':
         options.outDir = value();
         break;
@@ -92,4 +107,19 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     }
   }
   return { command: help ? 'help' : 'start', options: { ...options, context, ports } };
+}
+
+/** Reads an IAM policy document from a JSON file. @throws LocalRuntimeError naming the file and what is wrong. */
+function readPolicyFile(file: string, flag: string): PolicyDocument {
+  let document: unknown;
+  try {
+    document = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new LocalRuntimeError(`${flag} ${file}: cannot read a JSON policy document (${(error as Error).message})`, { cause: error });
+  }
+  const statement = (document as { Statement?: unknown } | null)?.Statement;
+  if (typeof document !== 'object' || document === null || statement === undefined || (typeof statement !== 'object')) {
+    throw new LocalRuntimeError(`${flag} ${file}: not an IAM policy document (expected {"Version": "2012-10-17", "Statement": [...]})`);
+  }
+  return document as PolicyDocument;
 }

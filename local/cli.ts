@@ -1,7 +1,7 @@
 /**
  * `npm start`: runs the synthesized CDK app locally until Ctrl-C or SIGTERM (see {@link USAGE}).
  */
-import { relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { parseCliArgs, USAGE } from './cli-args.js';
 import { LocalRuntimeError } from './errors.js';
 import { startLocalRuntime, type LocalRuntime, type RuntimeDescription } from './runtime.js';
@@ -19,9 +19,20 @@ function readyTable(description: RuntimeDescription, runtime: LocalRuntime): str
     const source = /:(table\/[^/]+\/stream)\//.exec(mapping.eventSourceArn)?.[1] ?? mapping.eventSourceArn.split(':').pop();
     rows.push(['Mapping', fn?.logicalId ?? mapping.logicalId, `${source} → ${fn?.functionName ?? mapping.functionRef}`]);
   }
-  rows.push(['Endpoint', 'DynamoDB', runtime.endpoints.dynamodb], ['Endpoint', 'SQS', runtime.endpoints.sqs]);
+  rows.push(['Endpoint', 'AWS', `${runtime.endpoints.edge}  (DynamoDB, DynamoDB Streams, SQS; AWS_ENDPOINT_URL)`]);
   const widths = [0, 1].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
   return rows.map(([kind, id, where]) => `  ${kind.padEnd(widths[0]!)}  ${id.padEnd(widths[1]!)}  ${where}`).join('\n');
+}
+
+function iamLines(runtime: LocalRuntime): string {
+  if (!runtime.iam.enforced) {
+    return '  IAM: off (--no-iam): signatures are not verified and every call is allowed.';
+  }
+  const policy = JSON.stringify(runtime.iam.callerPolicy);
+  return [
+    '  IAM: enforced — each function calls AWS as its execution role; SigV4 verified; AWS_IAM API methods need execute-api:Invoke.',
+    `  Outside callers (tests, .local/env, AWS CLI) are local-caller, policy: ${policy}`,
+  ].join('\n');
 }
 
 async function main(): Promise<number> {
@@ -57,11 +68,13 @@ async function main(): Promise<number> {
     return 1;
   }
   if (stopping) return 0;
-  console.log(`\nReady in ${Math.round(runtime.readyMs)} ms — ${runtime.describe().stacks.join(', ')}\n`);
+  console.log(`\nReady in ${Math.round(runtime.readyMs)} ms — ${runtime.describe().stacks.join(', ')} — IAM: ${runtime.iam.enforced ? 'enforced' : 'off'}\n`);
   console.log(readyTable(runtime.describe(), runtime));
   for (const note of runtime.describe().notes) console.log(`  note: ${note}`);
   console.log(`\n  outputs: ${relative(process.cwd(), runtime.files.outputs)}   env: ${relative(process.cwd(), runtime.files.env)}`);
-  console.log('  The local API accepts SigV4-signed requests without verifying signatures. Ctrl-C stops.\n');
+  console.log(iamLines(runtime));
+  const usage = relative(process.cwd(), join(dirname(runtime.files.outputs), 'iam-usage.json'));
+  console.log(`  Ctrl-C stops (then writes ${usage} and .md: what each role used; check it with npm run iam-report).\n`);
   return new Promise<number>(() => {}); // runs until a signal
 }
 

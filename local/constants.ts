@@ -4,8 +4,11 @@ export const LOCAL_ACCOUNT_ID = '000000000000';
 export const LOCAL_PARTITION = 'aws';
 /** `AWS::URLSuffix`. */
 export const LOCAL_URL_SUFFIX = 'amazonaws.com';
-/** Default ports of `npm start` (each overridable by flag or option). */
-export const DEFAULT_PORTS = { api: 3000, dynamodb: 8000, sqs: 4566 } as const;
+/**
+ * Default ports of `npm start` (each overridable by flag or option): the API, the edge endpoint every SDK client uses
+ * (like LocalStack's), and DynamoDB Local behind it (0 = a free port; fauxqs always gets a free one).
+ */
+export const DEFAULT_PORTS = { api: 3000, edge: 4566, dynamodb: 0 } as const;
 /** Where the runtime writes outputs.json, env and the synthesized assembly. */
 export const DEFAULT_OUT_DIR = '.local';
 /** Lambda defaults when the template leaves them out. */

@@ -12,6 +12,13 @@ import { DEFAULT_OUT_DIR, DEFAULT_PORTS, LOCAL_ACCOUNT_ID, LOCAL_PARTITION, LOCA
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from './emulators.js';
 import { LocalRuntimeError } from './errors.js';
 import { startEventSourceMappings, validateMappings, type EventSourceMappings, type MappingStats, type ResolvedMapping } from './esm/index.js';
+import { validateMappingPermissions } from './esm/validate-mappings.js';
+import { startLocalGateway, type LocalGateway } from './gateway/local-gateway.js';
+import type { GatewayCall } from './gateway/types.js';
+import { PrincipalRegistry, type LocalPrincipal } from './iam/principals.js';
+import { TemplatePolicies } from './iam/template-policies.js';
+import type { PolicyDocument } from './iam/types.js';
+import { buildUsageReport, writeUsageReport, type UsageReport } from './iam/usage-report.js';
 import { readFunctions, type FunctionDefinition, type SkippedFunction } from './lambda/function-definitions.js';
 import { LocalFunction, type FunctionStats } from './lambda/local-function.js';
 import type { InvokeResult } from './lambda/types.js';
@@ -32,8 +39,18 @@ export interface LocalRuntimeOptions {
   readonly assembly?: string;
   /** CDK context, as `-c key=value`. @default {} */
   readonly context?: Readonly<Record<string, string>>;
-  /** Ports; 0 picks a free one. @default { api: 3000, dynamodb: 8000, sqs: 4566 } */
-  readonly ports?: { readonly api?: number; readonly dynamodb?: number; readonly sqs?: number };
+  /**
+   * Ports; 0 picks a free one. `edge` is the one endpoint every SDK client uses (all services; `sqs` is its former
+   * name and still accepted); `dynamodb` is DynamoDB Local's own port behind the gateway, fauxqs always gets a free one.
+   * @default { api: 3000, edge: 4566, dynamodb: 0 }
+   */
+  readonly ports?: { readonly api?: number; readonly edge?: number; readonly dynamodb?: number; readonly sqs?: number };
+  /**
+   * Enforce IAM: verify SigV4 signatures and authorize every call with the template's policies. @default true
+   */
+  readonly iam?: boolean;
+  /** The policy of the local caller (tests, `.local/env`, the AWS CLI). @default - {@link ADMIN_POLICY}: everything */
+  readonly callerPolicy?: PolicyDocument;
   /** No invocation lines and no function output. @default false */
   readonly quiet?: boolean;
   /** Extra environment for every function (for example the fault plan); wins over the template's. @default {} */
@@ -66,8 +83,13 @@ export interface RuntimeDescription {
 export interface LocalRuntime {
   /** Stack name → output key → value, as `cdk deploy --outputs-file` writes it (ApiUrl points at the local API). */
   readonly outputs: StackOutputs;
-  /** Base URLs: `api` (origin of the first REST API, '' when none), `dynamodb`, `sqs`. */
-  readonly endpoints: { readonly api: string; readonly dynamodb: string; readonly sqs: string };
+  /**
+   * Base URLs: `api` (origin of the first REST API, '' when none), `edge` (the gateway: every AWS service), and
+   * `dynamodb` / `sqs` (the same gateway origin, kept for clients configured per service).
+   */
+  readonly endpoints: { readonly api: string; readonly edge: string; readonly dynamodb: string; readonly sqs: string };
+  /** Whether IAM is enforced (`iam` option, `--no-iam`). */
+  readonly iam: { readonly enforced: boolean; readonly callerPolicy: PolicyDocument; readonly notes: readonly string[] };
   /** AWS_ENDPOINT_URL_* / AWS_REGION / dummy credentials an SDK or the CLI needs (also written to `<outDir>/env`). */
   readonly env: Readonly<Record<string, string>>;
   /** Functions by logical id (each is a FunctionInvoker). */
@@ -91,7 +113,13 @@ export interface LocalRuntime {
   stats(): Record<string, FunctionStats>;
   /** Counters per event source mapping. */
   mappingStats(): MappingStats[];
-  /** Stops mappings, API servers, function instances and emulators; idempotent. */
+  /** Subscribes to every call through the gateway (principal, service, operation, actions, decision, status, duration). */
+  onCall(listener: (call: GatewayCall) => void): () => void;
+  /** Which actions each function role used on which resources, compared with what the template grants. */
+  iamUsage(): UsageReport;
+  /** The credentials of a function (its own access key, mapped to its execution role), by logical id. */
+  functionCredentials(logicalId: string): { accessKeyId: string; secretAccessKey: string; roleArn: string } | undefined;
+  /** Stops mappings, API servers, function instances, the gateway and emulators, then writes `<outDir>/iam-usage.json`; idempotent. */
   stop(): Promise<void>;
 }
 
@@ -132,18 +160,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       progress(synthesis.reused ? `app and sources unchanged: reusing ${relative(projectDir, synthesis.directory)} (--fresh to resynthesize)` : `synthesized in ${elapsed()}`);
       return synthesis.directory;
     })();
+    const ports = options.ports ?? {};
+    const enforce = options.iam ?? true;
     const emulatorsPromise = (async () => {
-      const ports = options.ports ?? {};
       const emulators = await startEmulators({
         dynamodbPort: ports.dynamodb ?? DEFAULT_PORTS.dynamodb,
-        sqsPort: ports.sqs ?? DEFAULT_PORTS.sqs,
+        // Behind the gateway: clients reach SQS on the edge port.
+        sqsPort: await freePort(),
         sharedDb: true,
         fastJvmStartup: true,
         // A busy 2-core machine can take well over 30 s to start the JVM; failing early helps nobody.
         startTimeoutMs: 120_000,
       }).catch((error: NodeJS.ErrnoException) => {
         throw error.code === 'EADDRINUSE'
-          ? new LocalRuntimeError(`port ${ports.sqs ?? DEFAULT_PORTS.sqs} for SQS (fauxqs) is taken: stop what uses it or pass --sqs-port <n> (0 = any free port)`, { cause: error })
+          ? new LocalRuntimeError(`port ${ports.dynamodb} for DynamoDB Local is taken: stop what uses it or pass --dynamodb-port <n> (0 = any free port)`, { cause: error })
           : error;
       });
       cleanup.push(() => emulators.stop());
@@ -155,18 +185,42 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     if (assemblyResult.status === 'rejected') throw assemblyResult.reason;
     const assemblyDir = assemblyResult.value;
     const emulators: Emulators = emulatorsResult.value;
+
+    // The edge endpoint: every SDK call (functions, pollers, outside callers) goes through it and is authorized.
+    const principals = new PrincipalRegistry({ accountId: LOCAL_ACCOUNT_ID, partition: LOCAL_PARTITION, callerCredentials: LOCAL_CREDENTIALS, callerPolicy: options.callerPolicy });
+    const policies = new TemplatePolicies();
+    const edgePort = ports.edge ?? ports.sqs ?? DEFAULT_PORTS.edge;
+    const edge: LocalGateway = await startLocalGateway({
+      port: edgePort,
+      enforce,
+      principals,
+      policies,
+      dynamodbEndpoint: emulators.dynamodbEndpoint,
+      sqsEndpoint: emulators.sqsEndpoint,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      partition: LOCAL_PARTITION,
+    }).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'EADDRINUSE'
+        ? new LocalRuntimeError(`edge port ${edgePort} is taken: stop what uses it (LocalStack?) or pass --port <n> (0 = any free port)`, { cause: error })
+        : error;
+    });
+    cleanup.push(() => edge.close());
+    progress(`gateway on ${edge.url} (IAM ${enforce ? 'enforced' : 'off'}) at ${elapsed()}`);
     const stacks = readCloudAssembly(assemblyDir);
 
+    // Provisioning (CloudFormation's part) talks to the emulators directly.
     const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     const sqs = new SQSClient({ ...clientConfig, endpoint: emulators.sqsEndpoint });
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: emulators.dynamodbEndpoint });
-    const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: emulators.dynamodbEndpoint });
-    cleanup.push(async () => [sqs, dynamodb, streams].forEach((client) => client.destroy()));
+    const clients: { destroy(): void }[] = [sqs, dynamodb];
+    cleanup.push(async () => clients.forEach((client) => client.destroy()));
 
     const env: Record<string, string> = {
-      AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
-      AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodbEndpoint,
-      AWS_ENDPOINT_URL_DYNAMODB_STREAMS: emulators.dynamodbEndpoint,
+      AWS_ENDPOINT_URL: edge.url,
+      AWS_ENDPOINT_URL_SQS: edge.url,
+      AWS_ENDPOINT_URL_DYNAMODB: edge.url,
+      AWS_ENDPOINT_URL_DYNAMODB_STREAMS: edge.url,
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -197,7 +251,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         accountId: LOCAL_ACCOUNT_ID,
         partition: LOCAL_PARTITION,
         urlSuffix: LOCAL_URL_SUFFIX,
-        sqsEndpoint: emulators.sqsEndpoint,
+        // Queue URLs point at the edge endpoint, so functions and outside callers use one origin.
+        sqsEndpoint: edge.url,
         exports: exportsByName,
         localize,
       });
@@ -205,12 +260,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       stackQueues.forEach((queue, id) => queues.set(id, queue));
       stackTables.forEach((table, id) => tables.set(id, table));
       progress(`${stack.stackName}: ${stackTables.size} table(s), ${stackQueues.size} queue(s) created at ${elapsed()}`);
+      // After the tables: policies name the real stream ARNs.
+      policies.read(resolver, stack.stackName);
 
       const { apis, notes: apiNotes } = readRestApis(resolver);
       notes.push(...apiNotes);
       for (const definition of apis) {
         const port = apiServers.length === 0 ? (options.ports?.api ?? DEFAULT_PORTS.api) : 0;
-        const server = await startRestApiServer({ api: definition, port, invoker: (arn) => byArn.get(arn) }).catch((error: NodeJS.ErrnoException) => {
+        const server = await startRestApiServer({
+          api: definition,
+          port,
+          invoker: (arn) => byArn.get(arn),
+          iam: enforce ? { principals, authorizer: edge.authorizer, region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID, partition: LOCAL_PARTITION } : undefined,
+        }).catch((error: NodeJS.ErrnoException) => {
           throw error.code === 'EADDRINUSE'
             ? new LocalRuntimeError(`port ${port} for the API of ${definition.logicalId} is taken: stop what uses it or pass --api-port <n> (0 = any free port)`, { cause: error })
             : error;
@@ -224,8 +286,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       skippedFunctions.push(...read.skipped);
       for (const definition of read.functions) {
         definitions.push(definition);
+        const roleArn = policies.functionRoles.get(definition.arn);
+        if (!roleArn) notes.push(`${definition.logicalId}: no execution role found in the template; its calls are denied`);
+        const principal = principals.addFunction({
+          functionName: definition.functionName,
+          functionArn: definition.arn,
+          roleArn: roleArn ?? `arn:${LOCAL_PARTITION}:iam::${LOCAL_ACCOUNT_ID}:role/unknown-role-of-${definition.functionName}`,
+          policies: [],
+        });
         const fn = new LocalFunction(definition, {
-          environment: functionEnvironment(definition, env, options.functionEnv ?? {}),
+          environment: functionEnvironment(definition, env, principal, options.functionEnv ?? {}),
           // This project's node_modules plays the SDK that Lambda's Node.js runtime provides.
           providedSdkDir: PROJECT_ROOT,
           output: options.quiet ? undefined : (line) => log(`  ${definition.logicalId} | ${line}`),
@@ -240,24 +310,53 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       resolveOutputs(stack, resolver, outputs, exportsByName, notes);
     }
 
+    // Every stack is read: give each function principal its role's policies (a later stack may attach more).
+    principals.refreshPolicies((roleArn) => policies.identityPolicies(roleArn));
+    notes.push(...policies.notes);
+
     const queueByArn = new Map([...queues.values()].map((queue) => [queue.arn, queue]));
     validateMappings(mappings, {
       queueAttributesByArn: new Map([...queueByArn].map(([arn, queue]) => [arn, queue.attributes])),
       functionTimeoutByArn: new Map(definitions.map((d) => [d.arn, d.timeoutSeconds])),
     });
-    const esm: EventSourceMappings = startEventSourceMappings({
-      mappings,
+    if (enforce) {
+      // C5: as CreateEventSourceMapping, with the template's policies.
+      validateMappingPermissions(mappings, ({ mapping, action, resource }) => {
+        const principal = principals.forFunction(mapping.functionRef);
+        if (!principal) return undefined;
+        const check = edge.authorizer.check(principal, { action, resource }, {}, false);
+        return check.decision.decision === 'Allow' ? undefined : { roleArn: principal.principal.arn, reason: check.decision.reason };
+      });
+    }
+    // Pollers call SQS and Streams as the function's role, through the gateway, like Lambda's pollers do.
+    const esm: EventSourceMappings = startMappingsAsRoles(mappings, {
+      edgeUrl: edge.url,
+      principals,
+      clients,
       invokers: byArn,
-      sqs,
-      streams,
       queueByArn: (arn) => queueByArn.get(arn),
       log: options.quiet ? undefined : log,
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT_ID,
     });
     cleanup.push(() => esm.stop());
 
     const files = writeOutputFiles(outDir, outputs, env);
+    const iamUsage = (): UsageReport =>
+      buildUsageReport({
+        recorder: edge.usage,
+        policies,
+        iam: enforce ? 'enforced' : 'off',
+        roleArns: principals.functions().map((p) => p.principal.arn),
+        labels: Object.fromEntries([
+          ...[...queues.values()].map((q) => [q.arn, q.logicalId]),
+          ...[...tables.values()].flatMap((t) => [[t.arn, t.logicalId], ...(t.streamArn ? [[t.streamArn, `${t.logicalId} stream`]] : [])]),
+        ]),
+        isGranted: (roleArn, action, resource) => {
+          const principal = principals.functions().find((p) => p.principal.arn === roleArn);
+          return principal !== undefined && edge.authorizer.check(principal, { action, resource }, {}, false).decision.decision === 'Allow';
+        },
+      });
+    // Written last on stop, once every call is in.
+    cleanup.unshift(async () => writeUsageReport(outDir, iamUsage()));
     const readyMs = performance.now() - started;
     progress(`ready in ${Math.round(readyMs)} ms`);
 
@@ -266,7 +365,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     let stopped: Promise<void> | undefined;
     return {
       outputs,
-      endpoints: { api: firstApi ? `http://127.0.0.1:${firstApi.server.port}` : '', dynamodb: emulators.dynamodbEndpoint, sqs: emulators.sqsEndpoint },
+      endpoints: { api: firstApi ? `http://127.0.0.1:${firstApi.server.port}` : '', edge: edge.url, dynamodb: edge.url, sqs: edge.url },
+      iam: { enforced: enforce, callerPolicy: principals.caller.policies[0]!, notes: policies.notes },
       env,
       functions,
       queues,
@@ -290,6 +390,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       waitForIdle: (waitOptions) => waitForIdle(waitOptions?.timeoutMs ?? 60_000, sqs, mappedQueueUrls, esm, functions),
       stats: () => Object.fromEntries([...functions].map(([id, fn]) => [id, { ...fn.stats, durations: [...fn.stats.durations] }])),
       mappingStats: () => esm.stats(),
+      onCall: (listener) => edge.gateway.onCall(listener),
+      iamUsage,
+      functionCredentials: (logicalId) => {
+        const fn = functions.get(logicalId);
+        const principal = fn ? principals.forFunction(fn.arn) : undefined;
+        return principal?.secretAccessKey ? { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey, roleArn: principal.principal.arn } : undefined;
+      },
       stop: () => (stopped ??= stopAll()),
     };
   } catch (error) {
@@ -298,13 +405,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   }
 }
 
-function functionEnvironment(definition: FunctionDefinition, env: Record<string, string>, extra: Readonly<Record<string, string>>): Record<string, string> {
+function functionEnvironment(definition: FunctionDefinition, env: Record<string, string>, principal: LocalPrincipal, extra: Readonly<Record<string, string>>): Record<string, string> {
   return {
     // Only what a Lambda environment has: no variables of the developer's shell leak in.
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     LANG: 'en_US.UTF-8',
     ...definition.environment,
     ...env,
+    // The function's own credentials, mapped to its execution role by the gateway (Lambda gives the role's session).
+    AWS_ACCESS_KEY_ID: principal.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: principal.secretAccessKey ?? '',
     AWS_LAMBDA_FUNCTION_NAME: definition.functionName,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(definition.memorySize),
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
@@ -386,6 +496,51 @@ async function busyReason(sqs: SQSClient, queueUrls: readonly string[], esm: Eve
   }
   if (!esm.idle()) return 'an event source mapping is still reading or invoking';
   return '';
+}
+
+/** Options of {@link startMappingsAsRoles}. */
+interface MappingsAsRolesOptions {
+  readonly edgeUrl: string;
+  readonly principals: PrincipalRegistry;
+  /** Clients created here are added, to be destroyed on stop. */
+  readonly clients: { destroy(): void }[];
+  readonly invokers: ReadonlyMap<string, LocalFunction>;
+  readonly queueByArn: (arn: string) => LocalQueue | undefined;
+  readonly log?: (line: string) => void;
+}
+
+/** Starts each function's mappings with SQS and Streams clients signed with that function's credentials. */
+function startMappingsAsRoles(mappings: readonly ResolvedMapping[], options: MappingsAsRolesOptions): EventSourceMappings {
+  const byFunction = new Map<string, ResolvedMapping[]>();
+  for (const mapping of mappings) byFunction.set(mapping.functionRef, [...(byFunction.get(mapping.functionRef) ?? []), mapping]);
+  const groups: EventSourceMappings[] = [];
+  for (const [functionRef, group] of byFunction) {
+    const principal = options.principals.forFunction(functionRef);
+    const credentials = principal?.secretAccessKey ? { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey } : LOCAL_CREDENTIALS;
+    const config = { region: LOCAL_REGION, credentials, endpoint: options.edgeUrl };
+    const sqs = new SQSClient(config);
+    const streams = new DynamoDBStreamsClient(config);
+    options.clients.push(sqs, streams);
+    groups.push(
+      startEventSourceMappings({
+        mappings: group,
+        invokers: options.invokers,
+        sqs,
+        streams,
+        queueByArn: options.queueByArn,
+        log: options.log,
+        region: LOCAL_REGION,
+        accountId: LOCAL_ACCOUNT_ID,
+      }),
+    );
+  }
+  return {
+    stop: async () => {
+      await Promise.allSettled(groups.map((group) => group.stop()));
+    },
+    idle: () => groups.every((group) => group.idle()),
+    stats: () => groups.flatMap((group) => group.stats()),
+  };
 }
 
 export { freePort };

@@ -111,6 +111,8 @@ export class HandlerFunction extends Construct {
   readonly logGroup: logs.LogGroup;
   /** Its Powertools service name. */
   readonly serviceName: string;
+  /** Path of its TypeScript entry (what the security test bundles to derive the calls it makes). */
+  readonly entry: string;
 
   constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
     super(scope, id);
@@ -121,6 +123,7 @@ export class HandlerFunction extends Construct {
         `memorySize (${memorySize}) must be an integer from 128 to 10240 MB; pick a value in that range (512 is the measured default)`,
       );
     }
+    this.entry = props.entry;
     this.serviceName = props.serviceName ?? id.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {

@@ -1,6 +1,7 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Lazy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -160,6 +161,25 @@ export class PipelineMonitoring extends Construct {
       );
       alarm(`${label}Throttles`, fn.metricThrottles({ period: fiveMinutes }), 1, `${label} was throttled.`, 'function-throttles');
     }
+
+    // A topic policy replaces SNS's default one, so the policy the topic gets for `enforceSSL` (a Deny) leaves
+    // CloudWatch without any Allow: every alarm notification would fail with "… is not authorized to perform:
+    // SNS:Publish". Let exactly these alarms of this account publish (confused-deputy guard: source account and ARNs).
+    // An imported topic keeps its own policy (addToResourcePolicy is a no-op there): it must allow the same.
+    // @see https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger
+    props.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [props.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+          // Lazy: every alarm of this construct, including any added after this statement.
+          ArnEquals: { 'aws:SourceArn': Lazy.list({ produce: () => Object.values(this.alarms).map((a) => a.alarmArn) }) },
+        },
+      }),
+    );
 
     const business = (metricName: string, source: MetricSource) =>
       new cloudwatch.Metric({

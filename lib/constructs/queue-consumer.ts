@@ -1,6 +1,6 @@
-import { Annotations, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambdaEventSources from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ConstructValidationError } from '../errors.js';
@@ -278,12 +278,60 @@ export class QueueConsumer extends Construct {
       );
     }
     this.handler.function.addEventSource(
-      new lambdaEventSources.SqsEventSource(this.queue, {
+      new LeastPrivilegeSqsEventSource(this.queue, {
         batchSize,
         maxBatchingWindow: window,
         maxConcurrency: props.maxConcurrency,
         reportBatchItemFailures: true,
       }),
     );
+  }
+}
+
+/** Mapping options of {@link LeastPrivilegeSqsEventSource}. */
+export interface LeastPrivilegeSqsEventSourceProps {
+  /** Records per invocation. */
+  readonly batchSize: number;
+  /**
+   * Batching window.
+   * @default - none
+   */
+  readonly maxBatchingWindow?: Duration;
+  /**
+   * Maximum concurrent invocations by the mapping.
+   * @default - no cap
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Partial batch responses (ReportBatchItemFailures).
+   * @default false
+   */
+  readonly reportBatchItemFailures?: boolean;
+}
+
+/**
+ * An SQS event source that grants the function's role exactly what the Lambda poller calls — sqs:ReceiveMessage,
+ * sqs:DeleteMessage and sqs:GetQueueAttributes on the queue, and kms:Decrypt on its key when it has a
+ * customer-managed one (C4, C5) — where CDK's `SqsEventSource` grants `grantConsumeMessages`, which adds
+ * sqs:ChangeMessageVisibility and sqs:GetQueueUrl that the poller never calls. The mapping keeps the id
+ * `SqsEventSource` gives it, so its logical id does not change.
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
+ */
+export class LeastPrivilegeSqsEventSource implements lambda.IEventSource {
+  constructor(
+    private readonly queue: sqs.IQueue,
+    private readonly props: LeastPrivilegeSqsEventSourceProps,
+  ) {}
+
+  bind(target: lambda.IFunction): void {
+    target.addEventSourceMapping(`SqsEventSource:${Names.nodeUniqueId(this.queue.node)}`, {
+      eventSourceArn: this.queue.queueArn,
+      batchSize: this.props.batchSize,
+      maxBatchingWindow: this.props.maxBatchingWindow,
+      maxConcurrency: this.props.maxConcurrency,
+      reportBatchItemFailures: this.props.reportBatchItemFailures,
+    });
+    this.queue.grant(target, 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes');
+    this.queue.encryptionMasterKey?.grant(target, 'kms:Decrypt');
   }
 }

@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/shared/env.js';
+import { ConstructValidationError } from '../errors.js';
 import { LEDGER_KEYS } from '../../lambdas/shared/ledger-keys.js';
 
 /** Props shared by the stateful tables. */
@@ -39,11 +40,17 @@ function tableSecurity(props: StatefulTableProps) {
   };
 }
 
+/** Item actions that only read: a caller with nothing but these needs only the key's read actions. */
+const READ_ACTIONS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'ConditionCheckItem']);
+
 function grantOn(table: dynamodb.Table, grantee: iam.IGrantable, actions: string[]): void {
   table.grant(grantee, ...actions.map((a) => `dynamodb:${a}`));
-  // Table.grant does not cover a customer-managed key; name the exact KMS actions instead of grantEncryptDecrypt's
-  // wildcards.
-  table.encryptionKey?.grant(grantee, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
+  // Table.grant does not cover a customer-managed key. CDK's own read grants give kms:Decrypt + kms:DescribeKey and its
+  // write grants add kms:Encrypt, kms:ReEncrypt* and kms:GenerateDataKey*; name the exact actions, no wildcards, and
+  // give a reader only the read pair.
+  const reads = ['kms:Decrypt', 'kms:DescribeKey'];
+  const writes = actions.every((a) => READ_ACTIONS.has(a)) ? [] : ['kms:Encrypt', 'kms:GenerateDataKey'];
+  table.encryptionKey?.grant(grantee, ...reads, ...writes);
 }
 
 /** Props of {@link IdempotencyTable}. */
@@ -77,6 +84,27 @@ export class IdempotencyTable extends Construct {
   }
 }
 
+/** DynamoDB item actions a ledger-table grant may name (IAM action names without the `dynamodb:` prefix). */
+export const LEDGER_ITEM_ACTIONS = [
+  'BatchGetItem',
+  'GetItem',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'ConditionCheckItem',
+  'Query',
+] as const;
+/** One of {@link LEDGER_ITEM_ACTIONS}. */
+export type LedgerItemAction = (typeof LEDGER_ITEM_ACTIONS)[number];
+
+/**
+ * What the atomic ledger consumer sends to the ledger table: one BatchGetItem (account + outbox item), one
+ * TransactWriteItems of an Update (account) and a Put (outbox item) — authorized as UpdateItem and PutItem (C1) —
+ * and a conditional DeleteItem of an expired outbox item. `test/infra/security.test.ts` derives this set from the
+ * handler's code and fails when the two differ.
+ */
+export const LEDGER_CONSUMER_ACTIONS: readonly LedgerItemAction[] = ['BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem'];
+
 /** Props of {@link LedgerTable}. */
 export interface LedgerTableProps extends StatefulTableProps {
   /**
@@ -106,11 +134,25 @@ export class LedgerTable extends Construct {
   }
 
   /**
-   * Lets a consumer write the ledger in one TransactWriteItems (Put/Update/ConditionCheck) and read an item back;
-   * sets `LEDGER_TABLE_NAME`.
+   * Lets a consumer read and write ledger items and sets `LEDGER_TABLE_NAME`. A TransactWriteItems is authorized per
+   * item (Put → PutItem, Update → UpdateItem, Delete → DeleteItem, ConditionCheck → ConditionCheckItem), so name the
+   * item actions the consumer's transactions carry.
+   * @param fn the consumer
+   * @param actions the item actions it sends
+   * @default actions {@link LEDGER_CONSUMER_ACTIONS} (the atomic ledger consumer)
+   * @throws ConstructValidationError when `actions` is empty or names an action outside {@link LEDGER_ITEM_ACTIONS}.
    */
-  grantLedgerWrite(fn: lambda.Function): void {
-    grantOn(this.table, fn, ['GetItem', 'PutItem', 'UpdateItem', 'ConditionCheckItem']);
+  grantLedgerWrite(fn: lambda.Function, actions: readonly LedgerItemAction[] = LEDGER_CONSUMER_ACTIONS): void {
+    const unknown = actions.filter((a) => !(LEDGER_ITEM_ACTIONS as readonly string[]).includes(a));
+    if (actions.length === 0 || unknown.length > 0) {
+      throw new ConstructValidationError(
+        this.node.path,
+        `grantLedgerWrite(${fn.node.path}) got actions [${actions.join(', ')}]: ` +
+          (unknown.length ? `${unknown.join(', ')} is not a ledger item action` : 'the list is empty') +
+          `; name one or more of ${LEDGER_ITEM_ACTIONS.join(', ')} without the "dynamodb:" prefix`,
+      );
+    }
+    grantOn(this.table, fn, [...new Set(actions)]);
     fn.addEnvironment(ENV.LEDGER_TABLE_NAME, this.table.tableName);
   }
 

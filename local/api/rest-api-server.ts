@@ -2,6 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LOCAL_ACCOUNT_ID } from '../constants.js';
+import type { Authorizer } from '../gateway/authorizer.js';
+import { SIGNATURE_MESSAGES } from '../gateway/gateway.js';
+import { parseAuthorization, verifySignature } from '../gateway/sigv4.js';
+import type { LocalPrincipal, PrincipalRegistry } from '../iam/principals.js';
 import type { FunctionInvoker } from '../lambda/types.js';
 import type { RestApiDefinition, Route } from './rest-api-definitions.js';
 
@@ -14,6 +18,17 @@ export interface RestApiServerOptions {
   readonly host?: string;
   /** Looks up the function of a Lambda proxy integration by its ARN. */
   readonly invoker: (functionArn: string) => FunctionInvoker | undefined;
+  /**
+   * IAM authorization of AWS_IAM methods: SigV4 verified with the local principals' keys, execute-api:Invoke
+   * authorized on the method ARN (C6). @default - not verified: signed or unsigned requests are accepted
+   */
+  readonly iam?: {
+    readonly principals: PrincipalRegistry;
+    readonly authorizer: Authorizer;
+    readonly region: string;
+    readonly accountId: string;
+    readonly partition: string;
+  };
 }
 
 /** A running local REST API. */
@@ -30,7 +45,8 @@ const BAD_GATEWAY = { statusCode: 502, body: { message: 'Internal server error' 
 /**
  * Serves an API Gateway REST API on localhost at `/<stage>/<path>` like its deployed URL: Lambda proxy
  * integrations get the REST proxy event and their `{statusCode, headers, body}` response is mapped back.
- * SigV4 (IAM auth) requests are accepted, with or without a signature: signatures are NOT verified locally.
+ * With `iam`, AWS_IAM methods verify the SigV4 signature and authorize execute-api:Invoke on the method ARN, with
+ * API Gateway's 403 answers (C6); without it, signatures are not verified.
  * Unknown routes answer 403 `{"message":"Missing Authentication Token"}` as on AWS; a function error or a malformed
  * response answers 502 `{"message":"Internal server error"}`.
  *
@@ -70,12 +86,21 @@ async function handle(options: RestApiServerOptions, request: IncomingMessage, r
   const match = matchRoute(api.routes, method, path);
   if (!match) return json(response, FORBIDDEN, baseHeaders);
   const { route, pathParameters } = match;
+  let caller: LocalPrincipal | undefined;
+  if (options.iam && route.authorizationType === 'AWS_IAM') {
+    const methodArn = `arn:${options.iam.partition}:execute-api:${options.iam.region}:${options.iam.accountId}:${api.apiId}/${api.stageName}/${method}${path}`;
+    const verdict = await authorizeIam(options.iam, request, url, body, methodArn);
+    if ('denied' in verdict) {
+      return send(response, 403, { ...baseHeaders, 'x-amzn-errortype': verdict.errorType }, JSON.stringify({ message: verdict.denied }));
+    }
+    caller = verdict.principal;
+  }
   if (route.integration.type === 'MOCK') {
     return send(response, route.integration.statusCode, { ...baseHeaders, ...route.integration.headers }, '');
   }
   const invoker = options.invoker(route.integration.functionArn);
   if (!invoker) return json(response, BAD_GATEWAY, baseHeaders);
-  const event = proxyEvent({ api, route, request, url, path, pathParameters, body, requestId });
+  const event = proxyEvent({ api, route, request, url, path, pathParameters, body, requestId, caller });
   const result = await invoker.invoke(event);
   if (!result.ok) return json(response, BAD_GATEWAY, baseHeaders);
   const payload = result.payload as { statusCode?: unknown; headers?: Record<string, unknown>; multiValueHeaders?: Record<string, unknown[]>; body?: unknown; isBase64Encoded?: boolean } | null;
@@ -139,10 +164,12 @@ interface ProxyEventInput {
   readonly pathParameters: Record<string, string>;
   readonly body: Buffer;
   readonly requestId: string;
+  /** The verified caller of an AWS_IAM method. */
+  readonly caller?: LocalPrincipal;
 }
 
 /** The API Gateway REST (v1) Lambda proxy event. */
-function proxyEvent({ api, route, request, url, path, pathParameters, body, requestId }: ProxyEventInput) {
+function proxyEvent({ api, route, request, url, path, pathParameters, body, requestId, caller }: ProxyEventInput) {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
@@ -188,11 +215,11 @@ function proxyEvent({ api, route, request, url, path, pathParameters, body, requ
       identity: {
         sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
         userAgent: request.headers['user-agent'] ?? null,
-        // IAM auth: the caller's access key from the SigV4 header; the signature itself is not verified locally.
+        // IAM auth: the caller's access key from the SigV4 header (verified when the runtime enforces IAM).
         accessKey,
         caller: accessKey,
         user: accessKey,
-        userArn: accessKey ? `arn:aws:iam::${LOCAL_ACCOUNT_ID}:user/local` : null,
+        userArn: caller ? caller.displayArn : accessKey ? `arn:aws:iam::${LOCAL_ACCOUNT_ID}:user/local` : null,
         accountId: accessKey ? LOCAL_ACCOUNT_ID : null,
         cognitoIdentityPoolId: null,
         cognitoIdentityId: null,
@@ -206,6 +233,36 @@ function proxyEvent({ api, route, request, url, path, pathParameters, body, requ
     body: body.length ? body.toString('utf8') : null,
     isBase64Encoded: false,
   };
+}
+
+/**
+ * API Gateway's IAM authorization of one request: a SigV4 signature for `execute-api` made with a key the runtime
+ * knows, and execute-api:Invoke allowed on the method ARN.
+ */
+async function authorizeIam(
+  iam: NonNullable<RestApiServerOptions['iam']>,
+  request: IncomingMessage,
+  url: URL,
+  body: Buffer,
+  methodArn: string,
+): Promise<{ principal: LocalPrincipal } | { denied: string; errorType: string }> {
+  const auth = parseAuthorization(request.headers.authorization);
+  if (auth === undefined) return { denied: 'Missing Authentication Token', errorType: 'MissingAuthenticationTokenException' };
+  if (auth === 'malformed') return { denied: SIGNATURE_MESSAGES.incomplete, errorType: 'IncompleteSignatureException' };
+  const lookup = iam.principals.resolve(auth.accessKeyId);
+  if (!lookup.known) return { denied: SIGNATURE_MESSAGES.unrecognized, errorType: 'UnrecognizedClientException' };
+  const { principal } = lookup;
+  if (principal.secretAccessKey !== undefined) {
+    const signed = { method: request.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: request.headers, body };
+    if (auth.service !== 'execute-api' || !(await verifySignature(signed, auth, principal.secretAccessKey))) {
+      return { denied: SIGNATURE_MESSAGES.signature, errorType: 'InvalidSignatureException' };
+    }
+  }
+  const check = iam.authorizer.check(principal, { action: 'execute-api:Invoke', resource: methodArn });
+  if (check.decision.decision === 'Allow') return { principal };
+  // API Gateway's wording has no "because …" for an implicit deny.
+  const explicit = check.decision.decision === 'ExplicitDeny' ? ' with an explicit deny' : '';
+  return { denied: `User: ${principal.displayArn} is not authorized to perform: execute-api:Invoke on resource: ${methodArn}${explicit}`, errorType: 'AccessDeniedException' };
 }
 
 function readBody(request: IncomingMessage): Promise<Buffer> {

@@ -139,3 +139,67 @@ function validateStream(mapping: ResolvedMapping, say: (rule: string, text: stri
     say('D6', `on-failure destination ${mapping.onFailureDestination} must be an SQS queue or SNS topic ARN`);
   }
 }
+
+/** What the function's role must be allowed for its mapping, per source kind (C5). */
+export const MAPPING_ACTIONS = {
+  sqs: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+  'dynamodb-stream': ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
+} as const;
+
+/** One permission a mapping needs: an action on a resource, for the role of the mapping's function. */
+export interface MappingPermission {
+  readonly mapping: ResolvedMapping;
+  readonly action: string;
+  readonly resource: string;
+  /** Why AWS needs it, for the message. */
+  readonly purpose: string;
+}
+
+/**
+ * The permissions CreateEventSourceMapping checks on the function's execution role (C5): on an SQS queue
+ * ReceiveMessage, DeleteMessage and GetQueueAttributes; on a stream DescribeStream, GetRecords, GetShardIterator
+ * (stream ARN) and ListStreams (`*`); on an on-failure destination its send permission (sqs:SendMessage or
+ * sns:Publish). Disabled mappings and sources that are not run locally are left out.
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-permissions
+ */
+export function requiredMappingPermissions(mappings: readonly ResolvedMapping[]): MappingPermission[] {
+  const permissions: MappingPermission[] = [];
+  for (const mapping of mappings) {
+    const kind = sourceKindOf(mapping.eventSourceArn);
+    if (kind === 'other' || mapping.enabled === false) continue;
+    for (const action of MAPPING_ACTIONS[kind]) {
+      const resource = action === 'dynamodb:ListStreams' ? '*' : mapping.eventSourceArn;
+      permissions.push({ mapping, action, resource, purpose: 'to read its event source' });
+    }
+    const destination = mapping.onFailureDestination;
+    if (destination) {
+      const action = /^arn:[^:]+:sns:/.test(destination) ? 'sns:Publish' : 'sqs:SendMessage';
+      permissions.push({ mapping, action, resource: destination, purpose: 'to send to its on-failure destination' });
+    }
+  }
+  return permissions;
+}
+
+/**
+ * Fails like CreateEventSourceMapping when a mapping's function role lacks a permission the mapping needs (C5).
+ *
+ * @param denied - judges one permission with the template's policies; returns the role ARN and AWS's reason when
+ *   it is not allowed, undefined when it is.
+ * @throws MappingValidationError naming each mapping, role and missing action.
+ */
+export function validateMappingPermissions(
+  mappings: readonly ResolvedMapping[],
+  denied: (permission: MappingPermission) => { roleArn: string; reason: string } | undefined,
+): void {
+  const problems: string[] = [];
+  for (const permission of requiredMappingPermissions(mappings)) {
+    const refusal = denied(permission);
+    if (!refusal) continue;
+    const operation = permission.action.split(':')[1];
+    problems.push(
+      `${permission.mapping.logicalId} (C5): the function's execution role ${refusal.roleArn} is not allowed ${permission.action} on ${permission.resource} ${permission.purpose} (${refusal.reason}); ` +
+        `AWS answers "The provided execution role does not have permissions to call ${operation}". Grant ${permission.action} to the role.`,
+    );
+  }
+  if (problems.length > 0) throw new MappingValidationError(problems);
+}

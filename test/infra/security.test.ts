@@ -2,8 +2,11 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { describe, expect, it } from 'vitest';
-import { newApp, paymentsStack } from './support.js';
+import { describe, expect, it, vi } from 'vitest';
+import { LedgerTable } from '../../lib/constructs/tables.js';
+import { ENV } from '../../lambdas/shared/env.js';
+import { callsOf, compareGrants, expectedPermissions, functionsOf, grantedPermissions } from './least-privilege.js';
+import { newApp, paymentsStack, REAL_LAMBDAS } from './support.js';
 
 /** Configurations the security checks run over: the default and every option that adds resources or grants. */
 const CONFIGURATIONS: Array<Record<string, string>> = [
@@ -11,6 +14,16 @@ const CONFIGURATIONS: Array<Record<string, string>> = [
   { stage: 'prod', kmsKey: 'customer-managed', apiKey: 'true', alarmEmail: 'oncall@example.com' },
   { ledgerStrategy: 'powertools' },
   { ledgerStrategy: 'watermark', alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops' },
+];
+
+/** Every ledger strategy, and the customer-managed key (KMS grants) with a stage that changes removal policies. */
+const LEAST_PRIVILEGE_CONFIGURATIONS: Array<Record<string, string>> = [
+  {},
+  { ledgerStrategy: 'watermark' },
+  { ledgerStrategy: 'powertools' },
+  { ledgerStrategy: 'at-least-once' },
+  { stage: 'prod', kmsKey: 'customer-managed', apiKey: 'true' },
+  { ledgerStrategy: 'powertools', kmsKey: 'customer-managed' },
 ];
 
 /**
@@ -134,51 +147,132 @@ describe('security', () => {
       }
     });
 
-    it('gives each function exactly the actions it uses', () => {
-      // GIVEN the default stack
-      const { template, stack } = paymentsStack();
-      const resources = template.toJSON().Resources;
-      const statements = identityStatements(resources);
-      const actionsOf = (roleLogicalIdPrefix: string) => {
-        const policyIds = Object.entries(resources)
-          .filter(
-            ([, r]: [string, any]) =>
-              r.Type === 'AWS::IAM::Policy' &&
-              r.Properties.Roles.some((role: any) => String(role.Ref).startsWith(roleLogicalIdPrefix)),
-          )
-          .map(([id]) => id);
-        return [...new Set(statements.filter((s) => policyIds.includes(s.resource)).flatMap((s) => asArray(s.statement.Action)))].sort();
-      };
-      const roleId = (path: string[]) => {
-        let node = stack.node.findChild(path[0]);
-        for (const part of path.slice(1)) node = node.node.findChild(part);
-        return stack.getLogicalId(node.node.defaultChild as any).slice(0, -8);
-      };
-      const logs = ['logs:CreateLogStream', 'logs:PutLogEvents'];
-      const consume = ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'];
-      const powertools = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+    it.each(LEAST_PRIVILEGE_CONFIGURATIONS)(
+      'grants each function exactly what its code and its mappings call, on the right resources, for context %o',
+      async (context) => {
+        // GIVEN the stack with the real handlers
+        const { stack, template } = paymentsStack(context, REAL_LAMBDAS);
+        const resources = template.toJSON().Resources;
+        const granted = grantedPermissions(resources);
+        const functions = functionsOf(stack, resources);
+        expect(functions.map((f) => f.path.split('/').slice(1).join('/')).sort()).toEqual(
+          ['CreatePayment', 'Events/Handler', 'GetAccount', 'Payments/Handler', 'Relay'].sort(),
+        );
+        // THEN every role is a function's role (no role escapes the check) ...
+        const functionRoles = new Set(functions.map((f) => f.roleId));
+        const apiLoggingRole = [...granted.keys()].filter((role) => !functionRoles.has(role));
+        expect(apiLoggingRole, 'roles with policies that belong to no HandlerFunction').toEqual([]);
+        // ... and each role has exactly the permissions its function needs
+        for (const fn of functions) {
+          const expected = await expectedPermissions(fn, resources);
+          const difference = compareGrants(expected, granted.get(fn.roleId) ?? new Set());
+          expect(difference, `${fn.path} (${fn.entry})`).toEqual({ missing: [], excess: [] });
+        }
+      },
+    );
+
+    it('derives the atomic ledger consumer\'s calls from its code: BatchGetItem, a Put+Update transaction, DeleteItem', async () => {
+      // GIVEN the atomic ledger handler (what the least-privilege test above compares the grants with)
+      const { stack, template } = paymentsStack({}, REAL_LAMBDAS);
+      const ledger = functionsOf(stack, template.toJSON().Resources).find((f) => f.path.includes('/Payments/'))!;
+      // WHEN
+      const calls = await callsOf(ledger);
       // THEN
-      expect(actionsOf(roleId(['Payments', 'Handler', 'Role']))).toEqual(
-        [...logs, ...consume, 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'].sort(),
-      );
-      expect(actionsOf(roleId(['Events', 'Handler', 'Role']))).toEqual([...logs, ...consume, ...powertools].sort());
-      expect(actionsOf(roleId(['Relay', 'Role']))).toEqual(
-        [...logs, 'dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams', 'sqs:SendMessage'].sort(),
-      );
-      expect(actionsOf(roleId(['CreatePayment', 'Role']))).toEqual([...logs, ...powertools, 'sqs:SendMessage'].sort());
-      expect(actionsOf(roleId(['GetAccount', 'Role']))).toEqual([...logs, 'dynamodb:GetItem'].sort());
+      expect(calls.calls.map((c) => `${c.operation} @ ${c.module.replace(/.*node_modules\//, '')}`).sort()).toEqual([
+        'BatchGetItem @ lambdas/ledger/ledger.ts',
+        'DeleteItem @ lambdas/ledger/strategies/atomic.ts',
+        'TransactWriteItems @ lambdas/shared/atomic-idempotency/AtomicIdempotency.ts',
+      ]);
+      expect([...calls.transactWriteKinds].sort()).toEqual(['Put', 'Update']);
     });
 
-    it('allows only TLS-denying statements in queue and topic resource policies', () => {
+    it('derives Powertools idempotency\'s calls from its persistence layer in node_modules', async () => {
+      const { stack, template } = paymentsStack({}, REAL_LAMBDAS);
+      const notifier = functionsOf(stack, template.toJSON().Resources).find((f) => f.path.includes('/Events/'))!;
+      const calls = await callsOf(notifier);
+      expect(calls.calls.map((c) => c.operation).sort()).toEqual(['DeleteItem', 'GetItem', 'PutItem', 'UpdateItem']);
+      for (const call of calls.calls) expect(call.module).toMatch(/@aws-lambda-powertools\/idempotency\/.*DynamoDBPersistenceLayer/);
+    });
+
+    it('fails the pre-fix ledger grant (GetItem, PutItem, UpdateItem, ConditionCheckItem), naming BatchGetItem and DeleteItem', async () => {
+      // GIVEN the grant as it was before issue 10: what the README promised, not what the code calls
+      const spy = vi.spyOn(LedgerTable.prototype, 'grantLedgerWrite').mockImplementation(function (this: LedgerTable, fn) {
+        this.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem');
+        fn.addEnvironment(ENV.LEDGER_TABLE_NAME, this.table.tableName);
+      });
+      try {
+        const { stack, template } = paymentsStack({}, REAL_LAMBDAS);
+        const resources = template.toJSON().Resources;
+        const ledger = functionsOf(stack, resources).find((f) => f.path.includes('/Payments/'))!;
+        // WHEN the derived expectation is compared with it
+        const difference = compareGrants(await expectedPermissions(ledger, resources), grantedPermissions(resources).get(ledger.roleId)!);
+        // THEN the check names exactly the two actions that were AccessDenied on AWS, and the two never used
+        const table = ledger.environment[ENV.LEDGER_TABLE_NAME] as { Ref: string };
+        expect(difference).toEqual({
+          missing: [`dynamodb:BatchGetItem ${table.Ref}.Arn`, `dynamodb:DeleteItem ${table.Ref}.Arn`],
+          excess: [`dynamodb:ConditionCheckItem ${table.Ref}.Arn`, `dynamodb:GetItem ${table.Ref}.Arn`],
+        });
+      } finally {
+        spy.mockRestore();
+      }
+    });
+
+    it('fails a role that keeps CDK\'s SqsEventSource grant (ChangeMessageVisibility, GetQueueUrl the poller never calls)', async () => {
+      // GIVEN the default stack, and one extra grant the way grantConsumeMessages adds it
+      const { stack, template } = paymentsStack({}, REAL_LAMBDAS);
+      const resources = template.toJSON().Resources;
+      const notifier = functionsOf(stack, resources).find((f) => f.path.includes('/Events/'))!;
+      const granted = new Set(grantedPermissions(resources).get(notifier.roleId));
+      const queue = Object.values(resources).find(
+        (r: any) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties.FunctionName.Ref === notifier.functionId,
+      ) as any;
+      const queueArn = `${queue.Properties.EventSourceArn['Fn::GetAtt'][0]}.Arn`;
+      granted.add(`sqs:ChangeMessageVisibility ${queueArn}`).add(`sqs:GetQueueUrl ${queueArn}`);
+      // WHEN / THEN
+      expect(compareGrants(await expectedPermissions(notifier, resources), granted)).toEqual({
+        missing: [],
+        excess: [`sqs:ChangeMessageVisibility ${queueArn}`, `sqs:GetQueueUrl ${queueArn}`],
+      });
+    });
+
+    it('allows only TLS-denying statements in queue policies', () => {
       const { template } = paymentsStack({ kmsKey: 'customer-managed' });
-      for (const type of ['AWS::SQS::QueuePolicy', 'AWS::SNS::TopicPolicy']) {
-        for (const policy of Object.values(template.findResources(type))) {
-          for (const statement of asArray<Statement>(policy.Properties.PolicyDocument.Statement)) {
-            expect(statement.Effect).toBe('Deny');
-          }
+      const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
+      expect(policies.length).toBeGreaterThan(0);
+      for (const policy of policies) {
+        for (const statement of asArray<Statement>(policy.Properties.PolicyDocument.Statement)) {
+          expect(statement.Effect).toBe('Deny');
         }
       }
     });
+
+    it.each([{}, { kmsKey: 'customer-managed' }])(
+      'lets exactly the stack\'s alarms publish to the alarm topic (a topic policy replaces SNS\'s default one) for context %o',
+      (context) => {
+        // GIVEN
+        const { template } = paymentsStack(context);
+        const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
+        const [policy] = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+        const statements = asArray<any>(policy.Properties.PolicyDocument.Statement);
+        // THEN the TLS deny stays
+        expect(statements.filter((s) => s.Effect === 'Deny')).toEqual([
+          expect.objectContaining({ Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]);
+        // AND the only Allow is CloudWatch's sns:Publish on this topic, from this account's alarms
+        const allows = statements.filter((s) => s.Effect === 'Allow');
+        expect(allows).toHaveLength(1);
+        expect(allows[0]).toMatchObject({
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: 'sns:Publish',
+          Resource: { Ref: topicId },
+          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+        });
+        const alarms = Object.keys(template.findResources('AWS::CloudWatch::Alarm'));
+        expect(alarms.length).toBeGreaterThan(10);
+        const sourceArns = asArray<any>(allows[0].Condition.ArnEquals['aws:SourceArn']);
+        expect(sourceArns.map((a) => a['Fn::GetAtt']).sort()).toEqual(alarms.map((id) => [id, 'Arn']).sort());
+      },
+    );
 
     it('limits the key policy to the account administrators (AWS default) and CloudWatch alarms', () => {
       // The default key policy gives the account root `kms:*` on the key itself (Resource "*" in a key policy means

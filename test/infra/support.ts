@@ -29,12 +29,21 @@ export function newStack(): Stack {
 /** Context every payments stack test starts from. */
 export const BASE_CONTEXT = { webhookUrl: 'https://hooks.example.com/payments' };
 
-/** A fresh payments stack built from CDK-style string context, and its template. */
-export function paymentsStack(context: Record<string, unknown> = {}): { stack: PaymentsStack; template: Template } {
+/** The repository's real handlers (the least-privilege test bundles them to derive what they call). */
+export const REAL_LAMBDAS = new URL('../../lambdas', import.meta.url).pathname;
+
+/**
+ * A fresh payments stack built from CDK-style string context, and its template.
+ * @param lambdasRoot where the handler entries are; bundling is skipped either way
+ */
+export function paymentsStack(
+  context: Record<string, unknown> = {},
+  lambdasRoot: string = FIXTURE_LAMBDAS,
+): { stack: PaymentsStack; template: Template } {
   const all: Record<string, unknown> = { ...BASE_CONTEXT, ...context };
   const stack = new PaymentsStack(newApp(), 'ExactlyOncePayments-test', {
     config: parseConfig((key) => all[key]),
-    lambdasRoot: FIXTURE_LAMBDAS,
+    lambdasRoot,
   });
   return { stack, template: Template.fromStack(stack) };
 }

@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HandlerFunction } from '../../lib/constructs/handler-function.js';
 import { IdempotencyTable, LedgerTable } from '../../lib/constructs/tables.js';
 import { fixtureEntry, newStack } from './support.js';
@@ -91,7 +91,7 @@ describe('LedgerTable', () => {
     });
   });
 
-  it('grants the transaction item actions for writers and GetItem only for readers', () => {
+  it('grants the atomic consumer\'s actions by default (BatchGetItem, PutItem, UpdateItem, DeleteItem) and GetItem only for readers', () => {
     const stack = newStack();
     const ledger = new LedgerTable(stack, 'Ledger');
     const writer = new HandlerFunction(stack, 'Writer', { entry: fixtureEntry() });
@@ -104,7 +104,7 @@ describe('LedgerTable', () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+            Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
           }),
         ]),
       },
@@ -113,5 +113,40 @@ describe('LedgerTable', () => {
       Roles: [{ Ref: Match.stringLikeRegexp('^ReaderRole') }],
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'dynamodb:GetItem' })]) },
     });
+  });
+
+  it('grants exactly the item actions given, and only the key\'s read actions to a reader', () => {
+    const stack = newStack();
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    const ledger = new LedgerTable(stack, 'Ledger', { encryptionKey: key });
+    const writer = new HandlerFunction(stack, 'Writer', { entry: fixtureEntry() });
+    const reader = new HandlerFunction(stack, 'Reader', { entry: fixtureEntry() });
+    ledger.grantLedgerWrite(writer.function, ['UpdateItem']);
+    ledger.grantLedgerRead(reader.function);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^WriterRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'dynamodb:UpdateItem' }),
+          Match.objectLike({ Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'] }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^ReaderRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: ['kms:Decrypt', 'kms:DescribeKey'] })]),
+      },
+    });
+  });
+
+  it.each([[[]], [['dynamodb:PutItem']], [['Scan', 'PutItem']]])('throws for grantLedgerWrite actions %j, naming the allowed ones', (actions) => {
+    const stack = newStack();
+    const ledger = new LedgerTable(stack, 'Ledger');
+    const writer = new HandlerFunction(stack, 'Writer', { entry: fixtureEntry() });
+    expect(() => ledger.grantLedgerWrite(writer.function, actions as never)).toThrow(
+      /grantLedgerWrite\(.*Writer.*\) got actions .*(is not a ledger item action|the list is empty).*BatchGetItem, GetItem/,
+    );
   });
 });

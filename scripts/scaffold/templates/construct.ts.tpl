@@ -68,7 +68,9 @@ export function add{{Pascal}}Consumer(scope: Construct, deps: ConsumerDeps): Que
 //#if external
   deps.idempotencyTable.grantIdempotency(consumer.handler.function);
 //#else
-  deps.ledgerTable.grantLedgerWrite(consumer.handler.function);
+  // commitOnce sends one TransactWriteItems of the marker Put and businessItems' Update (and outbox Put): add the item
+  // action of any other kind you put in businessItems (Delete → 'DeleteItem', ConditionCheck → 'ConditionCheckItem').
+  deps.ledgerTable.grantLedgerWrite(consumer.handler.function, ['PutItem', 'UpdateItem']);
 //#endif
 
   // Outputs at stack level so their keys stay exactly `{{Pascal}}QueueUrl` / `{{Pascal}}DlqUrl`.

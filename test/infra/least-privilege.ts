@@ -1,0 +1,256 @@
+import path from 'node:path';
+import { Stack } from 'aws-cdk-lib';
+import { HandlerFunction } from '../../lib/constructs/handler-function.js';
+import { ENV } from '../../lambdas/shared/env.js';
+import { deriveHandlerCalls, type HandlerCalls, type SdkCall } from './handler-calls.js';
+import { iamActionsOf } from './iam-actions.js';
+
+/**
+ * The least-privilege check: what each function's role must be granted, derived from the template and the
+ * handler's code, against what the template grants.
+ *
+ * Expected permissions of a function, each with the reason it is needed:
+ * - every SDK command its code constructs ({@link deriveHandlerCalls}), as the IAM actions AWS authorizes for it
+ *   (C1), on the resources its environment names: a DynamoDB command of Powertools idempotency's persistence layer
+ *   on the table in `IDEMPOTENCY_TABLE_NAME` (the handler passes that name to it), every other DynamoDB command on
+ *   every other table named in its environment, an SQS command on every queue whose URL is in its environment;
+ * - what its event source mappings need (C5): SQS → ReceiveMessage, DeleteMessage, GetQueueAttributes on the queue;
+ *   a DynamoDB stream → DescribeStream, GetRecords, GetShardIterator on the stream and ListStreams on `*`; an
+ *   on-failure destination → SendMessage on it;
+ * - a customer-managed key of each of those resources (C4): an SQS sender kms:GenerateDataKey + kms:Decrypt, an SQS
+ *   receiver kms:Decrypt; a DynamoDB table or stream reader kms:Decrypt + kms:DescribeKey and a writer also
+ *   kms:Encrypt + kms:GenerateDataKey (CDK's own read and write key grants, without their wildcards);
+ * - its own log group: logs:CreateLogStream and logs:PutLogEvents (the runtime writes its logs).
+ */
+
+/** DynamoDB actions that only read a table. */
+const TABLE_READ_ACTIONS = new Set(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:ConditionCheckItem']);
+/** A reader of a CMK-encrypted table or stream: what CDK's read grants give (aws-dynamodb perms KEY_READ_ACTIONS). */
+const KEY_READ = ['kms:Decrypt', 'kms:DescribeKey'];
+/** A writer also: CDK's KEY_WRITE_ACTIONS without their wildcards (kms:ReEncrypt* is for key rotation by DynamoDB). */
+const KEY_WRITE = ['kms:Encrypt', 'kms:GenerateDataKey'];
+
+/** A resource as the template names it: `LogicalId.Attribute` for Fn::GetAtt, `*`, or the JSON of anything else. */
+export type ResourceKey = string;
+/** `action resource`, e.g. `dynamodb:PutItem LedgerTable1234.Arn`. */
+export type Permission = string;
+
+type Resources = Record<string, { Type: string; Properties?: any }>;
+
+/** The key of one resource entry of a policy statement. */
+export function resourceKey(resource: unknown): ResourceKey | undefined {
+  if (typeof resource === 'string') return resource;
+  const r = resource as Record<string, any>;
+  if (r?.['Fn::GetAtt']) return `${r['Fn::GetAtt'][0]}.${r['Fn::GetAtt'][1]}`;
+  if (r?.Ref === 'AWS::NoValue') return undefined;
+  if (r?.Ref) return `${r.Ref}.Ref`;
+  // An ARN built from a resource's name (`arn:…:log-group:` + Ref): the resource's ARN plus what follows the Ref.
+  const parts = r?.['Fn::Join']?.[0] === '' ? (r['Fn::Join'][1] as unknown[]) : undefined;
+  const refs = parts?.flatMap((p, i) => {
+    const ref = (p as { Ref?: string })?.Ref;
+    return ref && !ref.startsWith('AWS::') ? [i] : [];
+  });
+  if (parts && refs?.length === 1 && parts.slice(refs[0] + 1).every((p) => typeof p === 'string')) {
+    return `${(parts[refs[0]] as { Ref: string }).Ref}.Arn${parts.slice(refs[0] + 1).join('')}`;
+  }
+  return JSON.stringify(resource);
+}
+
+const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Allowed permissions per role logical id, from AWS::IAM::Policy resources and inline role policies. */
+export function grantedPermissions(resources: Resources): Map<string, Set<Permission>> {
+  const granted = new Map<string, Set<Permission>>();
+  const add = (role: string, statement: any) => {
+    if (statement.Effect !== 'Allow') return;
+    const set = granted.get(role) ?? new Set<Permission>();
+    for (const action of asArray<string>(statement.Action)) {
+      for (const resource of asArray(statement.Resource)) {
+        const key = resourceKey(resource);
+        if (key) set.add(`${action} ${key}`);
+      }
+    }
+    granted.set(role, set);
+  };
+  for (const [id, resource] of Object.entries(resources)) {
+    if (resource.Type === 'AWS::IAM::Policy') {
+      for (const role of asArray<any>(resource.Properties.Roles)) {
+        for (const statement of asArray(resource.Properties.PolicyDocument.Statement)) add(role.Ref, statement);
+      }
+    }
+    if (resource.Type === 'AWS::IAM::Role') {
+      for (const policy of asArray<any>(resource.Properties.Policies)) {
+        for (const statement of asArray(policy.PolicyDocument.Statement)) add(id, statement);
+      }
+    }
+  }
+  return granted;
+}
+
+/** One function of a stack: its role, entry, environment and mappings as the template holds them. */
+export interface FunctionUnderTest {
+  readonly path: string;
+  readonly roleId: string;
+  readonly functionId: string;
+  readonly entry: string;
+  readonly environment: Record<string, unknown>;
+}
+
+/** A HandlerFunction, also one loaded from another copy of the project (a scaffolded consumer's test project). */
+function isHandlerFunction(c: unknown): c is HandlerFunction {
+  if (c instanceof HandlerFunction) return true;
+  const h = c as Partial<HandlerFunction>;
+  return c?.constructor?.name === 'HandlerFunction' && typeof h.entry === 'string' && h.role !== undefined && h.function !== undefined;
+}
+
+/** Every {@link HandlerFunction} of a stack. */
+export function functionsOf(stack: Stack, resources: Resources): FunctionUnderTest[] {
+  return stack.node
+    .findAll()
+    .filter(isHandlerFunction)
+    .map((h) => {
+      const functionId = stack.getLogicalId(h.function.node.defaultChild as any);
+      return {
+        path: h.node.path,
+        roleId: stack.getLogicalId(h.role.node.defaultChild as any),
+        functionId,
+        entry: h.entry,
+        environment: resources[functionId].Properties.Environment?.Variables ?? {},
+      };
+    });
+}
+
+/**
+ * The ledger handler loads one strategy module, named by `LEDGER_STRATEGY`, with a literal dynamic import per
+ * strategy: only the configured one is part of the deployment.
+ */
+function strategySelector(environment: Record<string, unknown>) {
+  const strategy = typeof environment[ENV.LEDGER_STRATEGY] === 'string' ? (environment[ENV.LEDGER_STRATEGY] as string) : 'atomic';
+  return (specifier: string, importer: string) =>
+    !importer.includes(`${path.sep}strategies${path.sep}`) || path.basename(specifier, '.js') === strategy;
+}
+
+const callsCache = new Map<string, Promise<HandlerCalls>>();
+
+/** The calls of one function's code (bundled once per entry and strategy). */
+export function callsOf(fn: FunctionUnderTest): Promise<HandlerCalls> {
+  const strategy = String(fn.environment[ENV.LEDGER_STRATEGY] ?? '');
+  const key = `${fn.entry}#${strategy}`;
+  let calls = callsCache.get(key);
+  if (!calls) {
+    calls = deriveHandlerCalls(fn.entry, { keepDynamicImport: strategySelector(fn.environment) });
+    callsCache.set(key, calls);
+  }
+  return calls;
+}
+
+/** The logical id an environment value refers to (`{ Ref: X }`), when it is one. */
+function refOf(value: unknown): string | undefined {
+  const ref = (value as { Ref?: unknown })?.Ref;
+  return typeof ref === 'string' ? ref : undefined;
+}
+
+function keyOf(resources: Resources, id: string): string | undefined {
+  const r = resources[id];
+  const key = r?.Type === 'AWS::DynamoDB::Table' ? r.Properties?.SSESpecification?.KMSMasterKeyId : r?.Properties?.KmsMasterKeyId;
+  return key ? resourceKey(key) : undefined;
+}
+
+/** Expected permissions of one function, each with the reasons it is needed. */
+export async function expectedPermissions(fn: FunctionUnderTest, resources: Resources): Promise<Map<Permission, string[]>> {
+  const expected = new Map<Permission, string[]>();
+  const need = (action: string, resource: ResourceKey, reason: string) => {
+    const permission = `${action} ${resource}`;
+    expected.set(permission, [...(expected.get(permission) ?? []), reason]);
+  };
+  const envRefs = Object.entries(fn.environment).flatMap(([name, value]) => {
+    const id = refOf(value);
+    return id && resources[id] ? [{ name, id, type: resources[id].Type }] : [];
+  });
+  const tables = envRefs.filter((e) => e.type === 'AWS::DynamoDB::Table');
+  const queues = envRefs.filter((e) => e.type === 'AWS::SQS::Queue');
+  const calls = await callsOf(fn);
+
+  const targetsOf = (call: SdkCall) => {
+    if (call.service === 'dynamodb') {
+      const powertools = call.module.includes('@aws-lambda-powertools/idempotency/');
+      return tables.filter((t) => (t.name === ENV.IDEMPOTENCY_TABLE_NAME) === powertools);
+    }
+    if (call.service === 'sqs') return queues;
+    return [];
+  };
+  for (const call of calls.calls) {
+    const targets = targetsOf(call);
+    if (targets.length === 0) {
+      throw new Error(
+        `${fn.path}: ${call.module} sends ${call.service}:${call.operation} but the function's environment names no ` +
+          `resource for it (${Object.keys(fn.environment).join(', ')}); grant it and inject the variable in one place`,
+      );
+    }
+    for (const target of targets) {
+      const reason = `${call.module} sends ${call.operation} to ${target.name}`;
+      for (const action of iamActionsOf(call.service, call.operation, calls.transactWriteKinds)) {
+        need(action, `${target.id}.Arn`, reason);
+      }
+      const key = keyOf(resources, target.id);
+      if (!key) continue;
+      if (call.service === 'sqs') {
+        need('kms:GenerateDataKey', key, `${reason} (CMK-encrypted queue, C4)`);
+        need('kms:Decrypt', key, `${reason} (CMK-encrypted queue, C4)`);
+      } else {
+        const writes = iamActionsOf(call.service, call.operation, calls.transactWriteKinds).some((a) => !TABLE_READ_ACTIONS.has(a));
+        for (const action of writes ? [...KEY_READ, ...KEY_WRITE] : KEY_READ) need(action, key, `${reason} (CMK-encrypted table)`);
+      }
+    }
+  }
+
+  // Event source mappings (C5) and their keys (C4).
+  for (const [id, resource] of Object.entries(resources)) {
+    if (resource.Type !== 'AWS::Lambda::EventSourceMapping' || refOf(resource.Properties.FunctionName) !== fn.functionId) continue;
+    const source = resource.Properties.EventSourceArn;
+    const [sourceId, attribute] = source['Fn::GetAtt'];
+    const reason = `event source mapping ${id}`;
+    if (attribute === 'StreamArn') {
+      for (const action of ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator']) {
+        need(action, `${sourceId}.StreamArn`, reason);
+      }
+      need('dynamodb:ListStreams', '*', reason);
+    } else {
+      for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) need(action, `${sourceId}.Arn`, reason);
+    }
+    const key = keyOf(resources, sourceId);
+    for (const action of key ? (attribute === 'StreamArn' ? KEY_READ : ['kms:Decrypt']) : []) {
+      need(action, key!, `${reason} reads a CMK-encrypted source (C4)`);
+    }
+    const destination = resource.Properties.DestinationConfig?.OnFailure?.Destination;
+    if (destination) {
+      const destinationId = destination['Fn::GetAtt'][0];
+      need('sqs:SendMessage', `${destinationId}.Arn`, `${reason} on-failure destination`);
+      const destinationKey = keyOf(resources, destinationId);
+      if (destinationKey) {
+        need('kms:GenerateDataKey', destinationKey, `${reason} on-failure destination is CMK-encrypted (C4)`);
+        need('kms:Decrypt', destinationKey, `${reason} on-failure destination is CMK-encrypted (C4)`);
+      }
+    }
+  }
+
+  const logGroup = resources[fn.functionId].Properties.LoggingConfig?.LogGroup;
+  if (logGroup) {
+    for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents']) need(action, `${refOf(logGroup)}.Arn`, 'the runtime writes the function log');
+  }
+  return expected;
+}
+
+/** The difference between what a role needs and what it has. */
+export interface GrantDifference {
+  readonly missing: Permission[];
+  readonly excess: Permission[];
+}
+
+/** Compares expected with granted permissions. */
+export function compareGrants(expected: ReadonlyMap<Permission, unknown>, granted: ReadonlySet<Permission>): GrantDifference {
+  return {
+    missing: [...expected.keys()].filter((p) => !granted.has(p)).sort(),
+    excess: [...granted].filter((p) => !expected.has(p)).sort(),
+  };
+}
