@@ -234,7 +234,7 @@ async function criticalPathOf(ddbEndpoint: string, repeats: number): Promise<Cri
     repeats,
     prefix,
   });
-  return criticalPathReport(rows, `DynamoDB Local, ${repeats} batch${repeats > 1 ? 'es' : ''} per cell on fresh accounts`);
+  return criticalPathReport(rows, `measured ${new Date().toISOString()} at commit ${commitOf()} on DynamoDB Local, ${repeats} batch${repeats > 1 ? 'es' : ''} per cell on fresh accounts`);
 }
 
 async function compositions(): Promise<Record<string, PackageShare[]>> {
