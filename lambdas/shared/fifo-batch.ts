@@ -53,7 +53,8 @@ export interface FifoBatchOptions {
  * Processes an SQS batch and builds the partial batch response, stopping each FIFO group at its first retryable
  * failure: the failed message and every later message of THAT group are reported, other groups go on (S10).
  * A permanent failure (poison) is reported alone and its group goes on (see `isPermanent`).
- * Records without a MessageGroupId (standard queues) fail independently.
+ * Records without a FIFO group fail independently: standard-queue records, including those of an SQS fair queue,
+ * which carry a MessageGroupId that names a tenant, not an order (see {@link fifoGroupOf}).
  *
  * With `groupConcurrency` > 1, records start in batch order but a record waits while an earlier record of its own
  * group runs, so different groups run concurrently and each group stays in order (S9). The response lists failures
@@ -84,7 +85,7 @@ export async function processFifoBatch(
   }
   const pending = records.map(() => true);
   const failures = new Map<number, SQSBatchItemFailure>();
-  const groupOf = (index: number): string | undefined => records[index]!.attributes?.MessageGroupId;
+  const groupOf = (index: number): string | undefined => fifoGroupOf(records[index]!);
   const runningGroups = new Set<string>();
   let firstPending = 0;
   let inFlight = 0;
@@ -165,4 +166,18 @@ export async function processFifoBatch(
     };
     pump();
   });
+}
+
+/**
+ * The FIFO message group of a record, or `undefined` when its order does not matter: no MessageGroupId, or a record
+ * of a standard queue (its eventSourceARN does not end in `.fifo`). On an SQS fair queue — a standard queue — the
+ * MessageGroupId names the tenant for fair delivery and promises no order, so stopping "its group" at a failure would
+ * only hold back the tenant's other messages.
+ * @see https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-fair-queues.html
+ */
+export function fifoGroupOf(record: SQSRecord): string | undefined {
+  const group = record.attributes?.MessageGroupId;
+  if (group === undefined) return undefined;
+  const arn = record.eventSourceARN;
+  return arn === undefined || arn === '' || arn.endsWith('.fifo') ? group : undefined;
 }

@@ -232,4 +232,18 @@ describe('processFifoBatch with groupConcurrency', () => {
     );
     await expect(processFifoBatch(batch('a1'), async () => {}, { groupConcurrency: 2.5 })).rejects.toThrow(/got 2\.5/);
   });
+
+  it('treats fair-queue records (standard queue, MessageGroupId = tenant) as independent: a failure holds back nothing', async () => {
+    // Prepare: three records of one tenant on a standard (fair) queue; the first fails.
+    const records = batch('t1', 't2', 't3').map((r) => ({ ...r, eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:events' }));
+    const done: string[] = [];
+    // Act
+    const response = await processFifoBatch(records, async (r) => {
+      if (r.body === 't1') throw new Error('webhook 503');
+      done.push(r.body);
+    });
+    // Assess: only the failed record is reported; the tenant's other messages went on.
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(ids(records, 't1'));
+    expect(done).toEqual(['t2', 't3']);
+  });
 });
