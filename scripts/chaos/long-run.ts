@@ -133,7 +133,8 @@ export async function runLongRun(options: LongRunOptions): Promise<LongRunResult
   const outDir = join(ROOT, '.chaos', `long-run-${process.pid}`);
   mkdirSync(outDir, { recursive: true });
   log('starting DynamoDB Local and fauxqs, bundling the ledger handler');
-  const emulators = await startEmulators({ dynamodbPort: 0, sqsPort: await freePort() });
+  // A loaded machine starts the JVM slowly.
+  const emulators = await startEmulators({ dynamodbPort: 0, sqsPort: await freePort(), startTimeoutMs: 180_000 });
   const ddb = new DynamoDBClient({ endpoint: emulators.dynamodbEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   const sqs = new SQSClient({ endpoint: emulators.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   const workers: WorkerHandle[] = [];
