@@ -150,6 +150,8 @@ export class PaymentsStack extends Stack {
     );
     this.notifier = new QueueConsumer(this, 'Events', {
       entry: entry('notifier'),
+      // SQS fair queue: one busy account must not delay other accounts' webhooks (the relay sends it as MessageGroupId).
+      fairQueueTenantKey: 'accountId',
       serviceName: SERVICE_NAMES.notifier,
       batchSize: notifierBatchSize,
       maxReceiveCount: config.maxReceiveCount,

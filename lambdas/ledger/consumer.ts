@@ -1,7 +1,7 @@
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { formatIssues } from '../shared/errors.js';
 import { faultPoint, InjectedFault } from '../shared/faults.js';
-import { processFifoBatch } from '../shared/fifo-batch.js';
+import { MAX_FIFO_BATCH_GROUPS, processFifoBatch } from '../shared/fifo-batch.js';
 import { METRIC, type Observability } from '../shared/observability.js';
 import { PaymentMessageSchema } from '../shared/payments-model.js';
 import { PoisonMessageError } from './errors.js';
@@ -74,6 +74,7 @@ export async function processLedgerBatch(event: SQSEvent, context: Context | und
         }
       },
       {
+        groupConcurrency: MAX_FIFO_BATCH_GROUPS, // groups are independent accounts: all groups of a batch at once
         betweenRecords: () => faultPoint('ledger.midBatch'),
         isFatal: (error) => error instanceof InjectedFault,
         isPermanent: (error) => error instanceof PoisonMessageError,

@@ -3,6 +3,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { FAIR_QUEUE_TENANT_KEY_ENV } from '../../lambdas/shared/fair-queue.js';
 import { ConstructValidationError } from '../errors.js';
 import { HandlerFunction, type HandlerFunctionOptions } from './handler-function.js';
 import {
@@ -14,6 +15,27 @@ import {
   FIFO_DEDUP_WINDOW,
   minimumDedupTtl,
 } from './windows.js';
+
+/**
+ * Provisioned mode of the SQS event source mapping: dedicated event pollers, each handling up to about 1 MB/s and 10
+ * concurrent invocations, kept between a minimum and a maximum. Faster scaling, but billed while idle.
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
+ */
+export interface ProvisionedPollers {
+  /**
+   * Pollers kept at all times: 2–200 for SQS.
+   * @default 2
+   */
+  readonly minimumPollers?: number;
+  /**
+   * Pollers the mapping may scale up to: 2–2,000 for SQS, and at least `minimumPollers`.
+   * @default 200
+   */
+  readonly maximumPollers?: number;
+}
+
+/** SQS provisioned-mode bounds (services-sqs-parameters: minimum 2–200, maximum 2–2000). */
+export const PROVISIONED_POLLER_LIMITS = { minimum: { min: 2, max: 200, default: 2 }, maximum: { min: 2, max: 2000, default: 200 } } as const;
 
 /** Props of {@link QueueConsumer}. */
 export interface QueueConsumerProps {
@@ -55,10 +77,25 @@ export interface QueueConsumerProps {
    */
   readonly maxBatchingWindow?: Duration;
   /**
-   * Maximum concurrent invocations by the mapping, 2–1,000 (S11).
+   * Maximum concurrent invocations by the mapping, 2–1,000 (S11). Cannot be combined with `provisionedPollers`.
    * @default - no cap beyond the account's concurrency
    */
   readonly maxConcurrency?: number;
+  /**
+   * Provisioned mode of the event source mapping (dedicated pollers, min/max). Mutually exclusive with
+   * `maxConcurrency`: bound the scale with `maximumPollers` instead (about 10 concurrent invocations per poller).
+   * @default - standard mode: Lambda scales the pollers itself
+   */
+  readonly provisionedPollers?: ProvisionedPollers;
+  /**
+   * Makes the (standard) queue an SQS fair queue: names the top-level message body field whose value every producer
+   * sends as MessageGroupId (the tenant), so one tenant's backlog does not delay the others'. Producers get the name
+   * in `FAIR_QUEUE_TENANT_KEY` through {@link QueueConsumer.addTenantKeyTo} and build the group id with
+   * `tenantGroupId()` (lambdas/shared/fair-queue.ts). Not for FIFO queues, whose groups already order and isolate.
+   * @default - not a fair queue: producers send no MessageGroupId
+   * @see https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-fair-queues.html
+   */
+  readonly fairQueueTenantKey?: string;
   /**
    * Message retention of the source queue (60 s–14 days).
    * @default Duration.days(4)
@@ -120,6 +157,8 @@ export class QueueConsumer extends Construct {
   readonly dedupTtl: Duration;
   /** Whether the queue is FIFO. */
   readonly fifo: boolean;
+  /** The fair-queue tenant key (body field sent as MessageGroupId), when the queue is a fair queue. */
+  readonly tenantKey?: string;
 
   constructor(scope: Construct, id: string, props: QueueConsumerProps) {
     super(scope, id);
@@ -135,6 +174,7 @@ export class QueueConsumer extends Construct {
     const retention = props.retentionPeriod ?? DEFAULT_QUEUE_RETENTION;
     const redriveWindow = props.redriveWindow ?? DLQ_RETENTION;
     this.fifo = fifo;
+    this.tenantKey = props.fairQueueTenantKey;
 
     const fail = (message: string): never => {
       throw new ConstructValidationError(this.node.path, message);
@@ -172,6 +212,57 @@ export class QueueConsumer extends Construct {
       const c = props.maxConcurrency;
       if (!Number.isInteger(c) || c < 2 || c > 1000) {
         fail(`maxConcurrency (${c}) must be an integer from 2 to 1000 (S11); set maxConcurrency within that range`);
+      }
+    }
+    // Provisioned mode (services-sqs-scaling, services-sqs-parameters): bounds, order, and no MaximumConcurrency.
+    if (props.provisionedPollers) {
+      const { minimumPollers, maximumPollers } = props.provisionedPollers;
+      const limits = PROVISIONED_POLLER_LIMITS;
+      if (props.maxConcurrency !== undefined) {
+        fail(
+          `provisionedPollers and maxConcurrency (${props.maxConcurrency}) cannot be combined: provisioned mode replaces the ` +
+            'concurrency cap on an SQS event source mapping; remove maxConcurrency and bound the scale with ' +
+            'provisionedPollers.maximumPollers (about 10 concurrent invocations per poller), or remove provisionedPollers',
+        );
+      }
+      if (minimumPollers !== undefined && allResolved(minimumPollers)) {
+        if (!Number.isInteger(minimumPollers) || minimumPollers < limits.minimum.min || minimumPollers > limits.minimum.max) {
+          fail(
+            `provisionedPollers.minimumPollers (${minimumPollers}) must be an integer from ${limits.minimum.min} to ` +
+              `${limits.minimum.max} for an SQS queue; set minimumPollers within that range`,
+          );
+        }
+      }
+      if (maximumPollers !== undefined && allResolved(maximumPollers)) {
+        if (!Number.isInteger(maximumPollers) || maximumPollers < limits.maximum.min || maximumPollers > limits.maximum.max) {
+          fail(
+            `provisionedPollers.maximumPollers (${maximumPollers}) must be an integer from ${limits.maximum.min} to ` +
+              `${limits.maximum.max} for an SQS queue; set maximumPollers within that range`,
+          );
+        }
+      }
+      const min = minimumPollers ?? limits.minimum.default;
+      const max = maximumPollers ?? limits.maximum.default;
+      if (allResolved(min, max) && min > max) {
+        fail(
+          `provisionedPollers.minimumPollers (${min}) must not exceed maximumPollers (${max}); ` +
+            `raise maximumPollers to at least ${min} or lower minimumPollers`,
+        );
+      }
+    }
+    // Fair queues are standard queues; the tenant key is one top-level body field.
+    if (props.fairQueueTenantKey !== undefined) {
+      if (fifo) {
+        fail(
+          `fairQueueTenantKey ("${props.fairQueueTenantKey}") applies to standard queues only (SQS fair queues); a FIFO ` +
+            'queue already orders and isolates by MessageGroupId: remove fairQueueTenantKey or set fifo to false',
+        );
+      }
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(props.fairQueueTenantKey)) {
+        fail(
+          `fairQueueTenantKey ("${props.fairQueueTenantKey}") must name a top-level field of the message body ` +
+            '(letters, digits and _, not starting with a digit), e.g. "accountId"',
+        );
       }
     }
     // S13: redrive after enough receives.
@@ -282,9 +373,23 @@ export class QueueConsumer extends Construct {
         batchSize,
         maxBatchingWindow: window,
         maxConcurrency: props.maxConcurrency,
+        provisionedPollerConfig: props.provisionedPollers
+          ? {
+              minimumPollers: props.provisionedPollers.minimumPollers ?? PROVISIONED_POLLER_LIMITS.minimum.default,
+              maximumPollers: props.provisionedPollers.maximumPollers ?? PROVISIONED_POLLER_LIMITS.maximum.default,
+            }
+          : undefined,
         reportBatchItemFailures: true,
       }),
     );
+  }
+
+  /**
+   * Tells a producer of this fair queue which body field is the tenant: sets `FAIR_QUEUE_TENANT_KEY` on it. Does
+   * nothing when the queue is not a fair queue. Granting the send stays with whoever wires the producer.
+   */
+  addTenantKeyTo(producer: { addEnvironment(key: string, value: string): unknown }): void {
+    if (this.tenantKey !== undefined) producer.addEnvironment(FAIR_QUEUE_TENANT_KEY_ENV, this.tenantKey);
   }
 }
 

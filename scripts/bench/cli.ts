@@ -8,7 +8,7 @@
  * Flags: --quick (small workload, stack variant only, 3 cold starts; does not rewrite BENCHMARKS.md unless --markdown
  * is given), --json FILE, --markdown FILE, --svg FILE, --ddb-endpoint URL / --sqs-endpoint URL (reuse running
  * emulators instead of starting them), --seed N, --from-json FILE (re-render BENCHMARKS.md and the chart from a
- * earlier run's JSON, measuring nothing).
+ * earlier run's JSON, measuring nothing; add --critical-path to measure the critical-path part alone and merge it in).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,10 @@ import { measureHandlers, measureProbes } from './handlers.js';
 import { RecordingProxy } from './recording-proxy.js';
 import { consoleTables, markdown, recommend, svgChart, type BenchReport } from './report.js';
 import { summarizeStrategies } from './results.js';
-import { findDynamoDbLocalPid, runStrategy, type StrategyRun } from './strategies.js';
+import { findDynamoDbLocalPid, runStrategy, createTables, type StrategyRun } from './strategies.js';
+import { criticalPathReport, measureCriticalPaths, type CriticalPathReport } from './critical-path.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STRATEGIES: readonly LedgerStrategyName[] = ['at-least-once', 'powertools', 'atomic', 'watermark'];
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
       'sqs-endpoint': { type: 'string' },
       seed: { type: 'string', default: '42' },
       'from-json': { type: 'string' },
+      'critical-path': { type: 'boolean', default: false },
     },
     allowPositionals: false,
   });
@@ -61,7 +65,17 @@ async function main(): Promise<void> {
   if (values['from-json'] !== undefined) {
     // Re-render the console table, BENCHMARKS.md and the chart from a earlier run's JSON, without measuring again.
     const stored = JSON.parse(readFileSync(values['from-json'], 'utf8')) as BenchReport;
-    const report: BenchReport = { ...stored, recommendations: recommend(stored.strategies, stored.handlers) };
+    let criticalPath = stored.criticalPath;
+    if (values['critical-path']) {
+      log('starting DynamoDB Local to measure the critical path…');
+      const emu = await startEmulators({ dynamodbPort: 0, sqsPort: await freePort(), startTimeoutMs: 180_000 });
+      try {
+        criticalPath = await criticalPathOf(emu.dynamodbEndpoint, mode === 'full' ? 3 : 1);
+      } finally {
+        await emu.stop();
+      }
+    }
+    const report: BenchReport = { ...stored, recommendations: recommend(stored.strategies, stored.handlers), ...(criticalPath ? { criticalPath } : {}) };
     const md = values.markdown ?? join(ROOT, 'BENCHMARKS.md');
     process.stdout.write(`${consoleTables(report)}\n`);
     // Recommendations are derived, not measured: refresh them with the current rules.
@@ -140,6 +154,8 @@ async function main(): Promise<void> {
       }
     }
     const runs: StrategyRun[] = DUPLICATE_RATES.flatMap((rate) => STRATEGIES.map((s) => best.get(`${s}@${rate}`)!));
+    log('critical path: DynamoDB calls waited for in a row, per strategy, batch shape and driver…');
+    const criticalPath = await criticalPathOf(ddbEndpoint, mode === 'full' ? 3 : 1);
     await dynamodbProxy.stop();
     await sqsProxy.stop();
     if (emulators) {
@@ -185,6 +201,7 @@ async function main(): Promise<void> {
       handlers,
       probes,
       recommendations: recommend(strategies, handlers),
+      criticalPath,
     };
     process.stdout.write(`${consoleTables(report)}\n`);
     write(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
@@ -198,6 +215,26 @@ async function main(): Promise<void> {
     if (emulators) await emulators.stop();
     rmSync(outDir, { recursive: true, force: true });
   }
+}
+
+/** Measures the critical-path rows on fresh tables of `ddbEndpoint` (see scripts/bench/critical-path.ts). */
+async function criticalPathOf(ddbEndpoint: string, repeats: number): Promise<CriticalPathReport> {
+  const prefix = `cp${Date.now().toString(36)}`;
+  const client = new DynamoDBClient({ endpoint: ddbEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  try {
+    await createTables(client, `${prefix}-ledger`, `${prefix}-idempotency`);
+  } finally {
+    client.destroy();
+  }
+  const rows = await measureCriticalPaths({
+    ddbEndpoint,
+    ledgerTable: `${prefix}-ledger`,
+    idempotencyTable: `${prefix}-idempotency`,
+    strategies: STRATEGIES,
+    repeats,
+    prefix,
+  });
+  return criticalPathReport(rows, `measured ${new Date().toISOString()} at commit ${commitOf()} on DynamoDB Local, ${repeats} batch${repeats > 1 ? 'es' : ''} per cell on fresh accounts`);
 }
 
 async function compositions(): Promise<Record<string, PackageShare[]>> {

@@ -1,5 +1,6 @@
 import { VARIANTS, type PackageShare } from './bundles.js';
 import type { HandlerResult, ProbeResult } from './handlers.js';
+import { criticalPathConsole, criticalPathMarkdown, type CriticalPathReport } from './critical-path.js';
 import { PRICES, PRICE_SOURCES } from './pricing.js';
 import { ASSUMED_MEMORY_MB, round, type StrategyResult } from './results.js';
 
@@ -20,6 +21,8 @@ export interface BenchReport {
   /** Libraries measured alone (zod classic vs zod/mini). Absent in older reports. */
   readonly probes?: ProbeResult[];
   readonly recommendations: Recommendations;
+  /** Sequential DynamoDB round trips per batch and the AWS latency model (issue 14). Absent in older reports. */
+  readonly criticalPath?: CriticalPathReport;
 }
 
 /** Defaults chosen from the numbers. */
@@ -147,6 +150,7 @@ export function consoleTables(report: BenchReport): string {
   );
   lines.push('', 'Targets');
   for (const c of checkTargets(report.strategies, report.handlers)) lines.push(`  ${c.met ? 'met   ' : 'MISSED'} ${c.target}: ${c.figure}`);
+  if (report.criticalPath) lines.push(...criticalPathConsole(report.criticalPath));
   return lines.join('\n');
 }
 
@@ -184,6 +188,7 @@ export function markdown(report: BenchReport, svgPath: string, composition: Reco
   out.push(`- **Driver:** ${meta.driver}`);
   out.push(`- **Workload:** ${Object.entries(meta.workload).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   out.push('');
+  if (report.criticalPath) out.push(...criticalPathMarkdown(report.criticalPath), '## Measured on DynamoDB Local', '');
   out.push('**How to read this.** Request and unit counts are computed from every wire request with AWS billing rules: they');
   out.push('transfer to AWS. Throughput and latency are measured on DynamoDB Local and fauxqs on this machine: DynamoDB Local');
   out.push('runs transactions far slower than AWS (field notes: ~250 TransactWriteItems/s with one client, fewer with more), so');

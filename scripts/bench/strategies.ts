@@ -238,7 +238,8 @@ export async function runStrategy(options: StrategyRunOptions, endpoints: BenchE
   }
 }
 
-async function createTables(ddb: DynamoDBClient, ledgerTable: string, idempotencyTable: string): Promise<void> {
+/** Creates a ledger table (pk/sk, NEW_IMAGE stream) and a Powertools idempotency table (id), as the stack does. */
+export async function createTables(ddb: DynamoDBClient, ledgerTable: string, idempotencyTable: string): Promise<void> {
   // As lib/constructs/tables.ts: ledger pk/sk with a NEW_IMAGE stream; Powertools table keyed by `id`.
   await ddb.send(
     new CreateTableCommand({

@@ -32,7 +32,7 @@ beforeAll(async () => {
   });
   report = JSON.parse(readFileSync(jsonPath, 'utf8')) as BenchReport;
   svg = readFileSync(svgPath, 'utf8');
-}, 240_000);
+}, 600_000);
 
 const STRATEGIES = ['at-least-once', 'powertools', 'atomic', 'watermark'];
 const find = (name: string, rate: number) => report.strategies.find((s) => s.name === name && s.duplicateRate === rate)!;
@@ -103,6 +103,22 @@ describe('npm run bench -- --quick', () => {
     expect(ledger!.initMs).toBeGreaterThan(0);
     expect(ledger!.initRatio).toBeCloseTo(ledger!.initMs / ledger!.bareInitMs, 1);
     expect(ledger!.sdkClients).toContain('@aws-sdk/client-dynamodb');
+  });
+
+  it('adds the critical path per strategy, batch shape and driver, priced by the AWS latency model', () => {
+    const cp = report.criticalPath!;
+    expect(cp).toBeDefined();
+    expect(cp.model.TransactWriteItems).toMatchObject({ p50: 25.3, p99: 92.5 });
+    expect(cp.model.PutItem).toMatchObject({ p50: 7.55, p99: 16.2 });
+    expect(cp.rows).toHaveLength(STRATEGIES.length * 3 * 3);
+    for (const r of cp.rows) {
+      for (const field of ['calls', 'criticalCalls', 'modelP50Ms', 'modelP99Ms', 'modelPaymentsPerSecond', 'gbSecondsPerMillion', 'lambdaDollarsPerMillion', 'localMs'] as const) {
+        expect(Number.isFinite(r[field]), `${r.strategy}/${r.shape}/${r.driver}.${field}`).toBe(true);
+      }
+    }
+    expect(cp.summary.tenGroupTargetMet).toBe(true);
+    expect(cp.summary.sameEffects).toBe(true);
+    expect(stdout).toMatch(/Critical path/);
   });
 
   it('prints the console table and writes an SVG chart', () => {

@@ -227,5 +227,80 @@ describe('QueueConsumer', () => {
     it('throws when memorySize is outside 128–10,240 MB', () => {
       expect(() => consumer({ functionOptions: { memorySize: 64 } })).toThrow(/memorySize \(64\) must be an integer from 128 to 10240/);
     });
+  
+    it('throws when provisioned pollers are combined with maxConcurrency', () => {
+      expect(() => consumer({ maxConcurrency: 10, provisionedPollers: { minimumPollers: 2 } })).toThrow(
+        /provisionedPollers and maxConcurrency \(10\) cannot be combined.*remove maxConcurrency and bound the scale with provisionedPollers\.maximumPollers/,
+      );
+    });
+
+    it('throws when minimumPollers is outside 2–200', () => {
+      expect(() => consumer({ provisionedPollers: { minimumPollers: 1 } })).toThrow(
+        /provisionedPollers\.minimumPollers \(1\) must be an integer from 2 to 200 for an SQS queue; set minimumPollers within that range/,
+      );
+      expect(() => consumer({ provisionedPollers: { minimumPollers: 201, maximumPollers: 300 } })).toThrow(/minimumPollers \(201\)/);
+    });
+
+    it('throws when maximumPollers is outside 2–2,000', () => {
+      expect(() => consumer({ provisionedPollers: { maximumPollers: 2001 } })).toThrow(
+        /provisionedPollers\.maximumPollers \(2001\) must be an integer from 2 to 2000 for an SQS queue; set maximumPollers within that range/,
+      );
+      expect(() => consumer({ provisionedPollers: { maximumPollers: 1 } })).toThrow(/maximumPollers \(1\)/);
+    });
+
+    it('throws when minimumPollers exceeds maximumPollers', () => {
+      expect(() => consumer({ provisionedPollers: { minimumPollers: 50, maximumPollers: 10 } })).toThrow(
+        /provisionedPollers\.minimumPollers \(50\) must not exceed maximumPollers \(10\); raise maximumPollers to at least 50 or lower minimumPollers/,
+      );
+    });
+
+    it('throws when a FIFO queue is given a fair-queue tenant key', () => {
+      expect(() => consumer({ fifo: true, fairQueueTenantKey: 'accountId' })).toThrow(
+        /fairQueueTenantKey \("accountId"\) applies to standard queues only \(SQS fair queues\).*remove fairQueueTenantKey or set fifo to false/,
+      );
+    });
+
+    it('throws when the fair-queue tenant key is not a top-level body field name', () => {
+      expect(() => consumer({ fairQueueTenantKey: 'account.id' })).toThrow(
+        /fairQueueTenantKey \("account\.id"\) must name a top-level field of the message body/,
+      );
+    });
+  });
+
+  describe('scale options', () => {
+    it('puts the mapping in provisioned mode with the given pollers and no MaximumConcurrency', () => {
+      // GIVEN / WHEN
+      const { template } = consumer({ fifo: true, provisionedPollers: { minimumPollers: 4, maximumPollers: 40 } });
+      // THEN
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        ProvisionedPollerConfig: { MinimumPollers: 4, MaximumPollers: 40 },
+        ScalingConfig: Match.absent(),
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+    });
+
+    it('fills AWS defaults (2 and 200) for bounds not given', () => {
+      const { template } = consumer({ provisionedPollers: {} });
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 200 } });
+    });
+
+    it('stays in standard mode by default', () => {
+      const { template } = consumer();
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ProvisionedPollerConfig: Match.absent() });
+    });
+
+    it('hands a fair queue tenant key to producers, and nothing when the queue is not fair', () => {
+      // GIVEN
+      const fair = consumer({ fairQueueTenantKey: 'accountId' }).construct;
+      const plain = consumer().construct;
+      const env: Record<string, string> = {};
+      const producer = { addEnvironment: (key: string, value: string) => void (env[key] = value) };
+      // WHEN
+      fair.addTenantKeyTo(producer);
+      plain.addTenantKeyTo({ addEnvironment: () => expect.fail('a plain queue sets nothing') });
+      // THEN
+      expect(fair.tenantKey).toBe('accountId');
+      expect(env).toEqual({ FAIR_QUEUE_TENANT_KEY: 'accountId' });
+    });
   });
 });
