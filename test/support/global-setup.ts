@@ -7,7 +7,8 @@ import { startEmulators } from '../../local/emulators.js';
  * (`inject('ddbEndpoint')`). Each test creates its own uniquely named tables and queues.
  */
 export default async function setup(project: TestProject) {
-  const emulators = await startEmulators({ dynamodbPort: 0, sqsPort: 0 });
+  // A loaded 2-core machine can take minutes to start the JVM: wait as the runtime does rather than fail the run.
+  const emulators = await startEmulators({ dynamodbPort: 0, sqsPort: 0, startTimeoutMs: 180_000 });
   project.provide('ddbEndpoint', emulators.dynamodbEndpoint);
   project.provide('sqsEndpoint', emulators.sqsEndpoint);
   return async () => {
