@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './secret-store.js';
+export * from './secrets-api.js';
+export * from './secrets-server.js';
