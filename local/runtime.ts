@@ -19,6 +19,7 @@ import { writeOutputFiles, type StackOutputs } from './output-files.js';
 import { readEventSourceMappings } from './resources/event-source-mappings.js';
 import { createQueues, type LocalQueue } from './resources/queues.js';
 import { createTables, type LocalTable } from './resources/tables.js';
+import { startLocalSecrets, type SecretStore } from './secrets/index.js';
 import { TemplateResolver } from './template/resolver.js';
 
 /** Root of this project (holds the node_modules the runtime itself runs from). */
@@ -32,8 +33,8 @@ export interface LocalRuntimeOptions {
   readonly assembly?: string;
   /** CDK context, as `-c key=value`. @default {} */
   readonly context?: Readonly<Record<string, string>>;
-  /** Ports; 0 picks a free one. @default { api: 3000, dynamodb: 8000, sqs: 4566 } */
-  readonly ports?: { readonly api?: number; readonly dynamodb?: number; readonly sqs?: number };
+  /** Ports; 0 picks a free one. @default { api: 3000, dynamodb: 8000, sqs: 4566, secretsmanager: 0 } */
+  readonly ports?: { readonly api?: number; readonly dynamodb?: number; readonly sqs?: number; readonly secretsmanager?: number };
   /** No invocation lines and no function output. @default false */
   readonly quiet?: boolean;
   /** Extra environment for every function (for example the fault plan); wins over the template's. @default {} */
@@ -72,6 +73,8 @@ export interface LocalRuntime {
   readonly env: Readonly<Record<string, string>>;
   /** Functions by logical id (each is a FunctionInvoker). */
   readonly functions: ReadonlyMap<string, LocalFunction>;
+  /** The template's Secrets Manager secrets (generated values kept in `<outDir>/secrets.json`). */
+  readonly secrets: SecretStore;
   /** Queues and tables by logical id. */
   readonly queues: ReadonlyMap<string, LocalQueue>;
   readonly tables: ReadonlyMap<string, LocalTable>;
@@ -163,7 +166,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: emulators.dynamodbEndpoint });
     cleanup.push(async () => [sqs, dynamodb, streams].forEach((client) => client.destroy()));
 
+    const localSecrets = await startLocalSecrets({ outDir, port: options.ports?.secretsmanager });
+    cleanup.push(() => localSecrets.server.close());
     const env: Record<string, string> = {
+      ...localSecrets.env,
       AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
       AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodbEndpoint,
       AWS_ENDPOINT_URL_DYNAMODB_STREAMS: emulators.dynamodbEndpoint,
@@ -204,6 +210,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       const [stackQueues, stackTables] = await Promise.all([createQueues(resolver, sqs), createTables(resolver, dynamodb)]);
       stackQueues.forEach((queue, id) => queues.set(id, queue));
       stackTables.forEach((table, id) => tables.set(id, table));
+      localSecrets.store.addStack(stack.stackName, resolver, { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID, partition: LOCAL_PARTITION });
       progress(`${stack.stackName}: ${stackTables.size} table(s), ${stackQueues.size} queue(s) created at ${elapsed()}`);
 
       const { apis, notes: apiNotes } = readRestApis(resolver);
@@ -269,6 +276,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       endpoints: { api: firstApi ? `http://127.0.0.1:${firstApi.server.port}` : '', dynamodb: emulators.dynamodbEndpoint, sqs: emulators.sqsEndpoint },
       env,
       functions,
+      secrets: localSecrets.store,
       queues,
       tables,
       readyMs,
