@@ -24,7 +24,15 @@ export interface PaymentsApiClientOptions {
   readonly sign?: boolean;
   /** Per-request timeout in ms. @default 30000 */
   readonly timeoutMs?: number;
+  /**
+   * API key sent as `x-api-key` (stacks deployed with `-c apiKey=true`; the `ApiKeyValueCommand` output prints it).
+   * @default - the PAYMENTS_API_KEY environment variable, else none
+   */
+  readonly apiKey?: string;
 }
+
+/** Environment variable the client, `npm run pay`, the e2e suite and the chaos harness read the API key from. */
+export const API_KEY_ENV = 'PAYMENTS_API_KEY';
 
 /** An HTTP answer of the API, parsed when it is JSON. */
 export interface ApiResponse<T = unknown> {
@@ -99,6 +107,7 @@ export class PaymentsApiClient {
   readonly region: string;
   private readonly signer?: SignatureV4;
   private readonly timeoutMs: number;
+  private readonly apiKey?: string;
 
   /** @throws ApiClientConfigError when `apiUrl` is not an http(s) URL. */
   constructor(options: PaymentsApiClientOptions) {
@@ -118,6 +127,8 @@ export class PaymentsApiClient {
     this.baseUrl = url;
     this.region = options.region ?? regionFromHost(url.hostname) ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    const apiKey = options.apiKey ?? process.env[API_KEY_ENV];
+    this.apiKey = apiKey === '' ? undefined : apiKey;
     if (options.sign ?? true) {
       this.signer = new SignatureV4({
         service: 'execute-api',
@@ -151,7 +162,12 @@ export class PaymentsApiClient {
     init: { headers?: Record<string, string>; body?: string } = {},
   ): Promise<ApiResponse<T>> {
     const url = new URL(path, this.baseUrl);
-    let headers: Record<string, string> = { accept: 'application/json', ...init.headers, host: url.host };
+    let headers: Record<string, string> = {
+      accept: 'application/json',
+      ...(this.apiKey ? { 'x-api-key': this.apiKey } : {}),
+      ...init.headers,
+      host: url.host,
+    };
     if (this.signer) {
       const query: Record<string, string> = {};
       url.searchParams.forEach((value, key) => (query[key] = value));
