@@ -1,6 +1,8 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { callerScopedKey } from '../lambdas/create-payment/caller-scope.js';
+import { LOCAL_ACCOUNT_ID } from './constants.js';
 
 /**
  * A small client for the payments API (`POST /payments`, `GET /accounts/{accountId}`) that signs every request with
@@ -29,6 +31,20 @@ export interface PaymentsApiClientOptions {
    * @default - the PAYMENTS_API_KEY environment variable, else none
    */
   readonly apiKey?: string;
+}
+
+/**
+ * The principal the local runtime's API reports for a SigV4-signed request (`requestContext.identity.userArn`,
+ * local/api/rest-api-server.ts): every local caller is this one IAM user.
+ */
+export const LOCAL_API_PRINCIPAL = `arn:aws:iam::${LOCAL_ACCOUNT_ID}:user/local`;
+
+/**
+ * The key the pipeline dedups on for an Idempotency-Key sent to the local API (caller-scoped, see
+ * lambdas/create-payment/caller-scope.ts): paymentIdFor(localScopedKey(key)) is the paymentId the API answers.
+ */
+export function localScopedKey(idempotencyKey: string): string {
+  return callerScopedKey(LOCAL_API_PRINCIPAL, idempotencyKey);
 }
 
 /** Environment variable the client, `npm run pay`, the e2e suite and the chaos harness read the API key from. */
