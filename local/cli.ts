@@ -71,6 +71,7 @@ async function main(): Promise<number> {
   console.log(readyTable(runtime.describe(), runtime) + (webhookRow ? `\n  ${webhookRow.join('  ')}` : ''));
   for (const note of runtime.describe().notes) console.log(`  note: ${note}`);
   console.log(`\n  outputs: ${relative(process.cwd(), runtime.files.outputs)}   env: ${relative(process.cwd(), runtime.files.env)}`);
+  console.log(`  AWS CLI: ${relative(process.cwd(), runtime.files.outputs).replace(/outputs\.json$/, 'aws')} sqs list-queues (v1 ignores AWS_ENDPOINT_URL_*; the wrapper passes --endpoint-url)`);
   console.log('  The local API accepts SigV4-signed requests without verifying signatures. Ctrl-C stops.\n');
   return new Promise<number>(() => {}); // runs until a signal
 }

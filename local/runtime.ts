@@ -15,6 +15,7 @@ import { startEventSourceMappings, validateMappings, type EventSourceMappings, t
 import { readFunctions, type FunctionDefinition, type SkippedFunction } from './lambda/function-definitions.js';
 import { LocalFunction, type FunctionStats } from './lambda/local-function.js';
 import type { InvokeResult } from './lambda/types.js';
+import { writeAwsWrapper } from './aws-wrapper.js';
 import { writeOutputFiles, type StackOutputs } from './output-files.js';
 import { readEventSourceMappings } from './resources/event-source-mappings.js';
 import { createQueues, type LocalQueue } from './resources/queues.js';
@@ -265,6 +266,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     cleanup.push(() => esm.stop());
 
     const files = writeOutputFiles(outDir, outputs, env);
+    writeAwsWrapper(outDir);
     const readyMs = performance.now() - started;
     progress(`ready in ${Math.round(readyMs)} ms`);
 
