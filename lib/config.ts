@@ -33,7 +33,8 @@ export interface PaymentsConfig {
   readonly webhookMaxAttempts: number;
   /**
    * Nominal time from the first webhook attempt to the last, in hours (exponential backoff with 0–25 % jitter, each
-   * delay at most 12 h). Context `webhookRetryHorizonHours`, default 24 (1–72: the events queue keeps a message 4 days).
+   * delay at most 12 h). Context `webhookRetryHorizonHours`, default 24 (0.01–72, decimals allowed so local runs can
+   * compress it; the events queue keeps a message 4 days).
    */
   readonly webhookRetryHorizonHours: number;
   /** Ledger consumer strategy. Context `ledgerStrategy`, default `atomic`. */
@@ -95,6 +96,16 @@ function integer(read: ContextReader, key: string, fallback: number, min: number
   return value;
 }
 
+function decimal(read: ContextReader, key: string, fallback: number, min: number, max: number): number {
+  const raw = read(key);
+  if (raw === undefined || raw === null || raw === '') return fallback;
+  const value = typeof raw === 'number' ? raw : Number(String(raw).trim());
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(key, `${JSON.stringify(raw)} must be a number from ${min} to ${max}; pass -c ${key}=${fallback}`);
+  }
+  return value;
+}
+
 function bool(read: ContextReader, key: string, fallback: boolean): boolean {
   const raw = read(key);
   if (raw === undefined || raw === null || raw === '') return fallback;
@@ -134,9 +145,10 @@ export function parseConfig(read: ContextReader): PaymentsConfig {
     );
   }
   const webhookMaxAttempts = integer(read, 'webhookMaxAttempts', DEFAULT_WEBHOOK_MAX_ATTEMPTS, 5, 100);
-  const webhookRetryHorizonHours = integer(read, 'webhookRetryHorizonHours', DEFAULT_WEBHOOK_RETRY_HORIZON_SECONDS / 3600, 1, 72);
+  // Decimals allowed: local runs (e2e, chaos, demo) compress the schedule to seconds, e.g. 0.01 h = 36 s.
+  const webhookRetryHorizonHours = decimal(read, 'webhookRetryHorizonHours', DEFAULT_WEBHOOK_RETRY_HORIZON_SECONDS / 3600, 0.01, 72);
   try {
-    validateRetrySchedule({ maxAttempts: webhookMaxAttempts, horizonSeconds: webhookRetryHorizonHours * 3600 });
+    validateRetrySchedule({ maxAttempts: webhookMaxAttempts, horizonSeconds: Math.round(webhookRetryHorizonHours * 3600) });
   } catch (error) {
     if (!(error instanceof RetryScheduleError)) throw error;
     throw new ConfigError('webhookRetryHorizonHours', `${webhookRetryHorizonHours} h with webhookMaxAttempts ${webhookMaxAttempts}: ${error.message}`, { cause: error });

@@ -162,7 +162,7 @@ export class PaymentsStack extends Stack {
           [ENV.WEBHOOK_URL]: config.webhookUrl,
           [ENV.WEBHOOK_TIMEOUT_MS]: String(config.webhookTimeoutMs),
           [ENV.WEBHOOK_MAX_ATTEMPTS]: String(config.webhookMaxAttempts),
-          [ENV.WEBHOOK_RETRY_HORIZON_SECONDS]: String(config.webhookRetryHorizonHours * 3600),
+          [ENV.WEBHOOK_RETRY_HORIZON_SECONDS]: String(Math.round(config.webhookRetryHorizonHours * 3600)),
           [ENV.WEBHOOK_SECRET_MAX_AGE_SECONDS]: String(WEBHOOK_SECRET_MAX_AGE_SECONDS),
         },
       },

@@ -621,7 +621,8 @@ async function main(): Promise<number> {
     console.log('Starting the local runtime (synth, emulators, resources, functions)…');
     const startedAt = performance.now();
     starting = startLocalRuntime({
-      context: { webhookUrl: receiver.url },
+      // The webhook retry schedule compressed to seconds: a failed delivery is retried after about 1 s.
+      context: { webhookUrl: receiver.url, webhookRetryHorizonHours: '0.01' },
       ports: { api: await freePort(), dynamodb: await freePort(), sqs: await freePort() },
       quiet: !args.verbose,
       outDir,

@@ -40,6 +40,15 @@ describe('webhook retry schedule configuration', () => {
     );
   });
 
+  it('accepts a decimal horizon so local runs compress the schedule to seconds', () => {
+    const config = parseConfig(read({ webhookUrl: 'http://127.0.0.1:1/h', webhookRetryHorizonHours: '0.01' }));
+    expect(config.webhookRetryHorizonHours).toBe(0.01);
+    expect(nominalDelays({ maxAttempts: config.webhookMaxAttempts, horizonSeconds: 36 })[0]).toBe(1);
+    expect(() => parseConfig(read({ webhookUrl: 'http://127.0.0.1:1/h', webhookRetryHorizonHours: '0' }))).toThrow(
+      /Invalid context "webhookRetryHorizonHours": "0" must be a number from 0.01 to 72/,
+    );
+  });
+
   it('rejects fewer than 5 attempts (the events queue maxReceiveCount rule, S13)', () => {
     expect(() => parseConfig(read({ webhookUrl: 'https://h.example.com/', webhookMaxAttempts: '3' }))).toThrow(
       /Invalid context "webhookMaxAttempts": "3" must be an integer from 5 to 100/,
