@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
  *
  * A supervisor (or a script) that sends SIGTERM/SIGINT to the `npm start` process reaches npm only: npm exits without
  * relaying the signal through its shell and tsx, and this process — with DynamoDB Local and the ports — would be left
- * running. So the runtime watches its ancestors (up to `depth` levels: tsx, the shell, npm) and stops when one of
- * them exits or is re-parented. On Linux the chain is read from /proc; elsewhere only the direct parent is watched.
+ * running. So the runtime watches its ancestors up to npm (tsx, the shell, npm) and stops when one of them exits or
+ * is re-parented. On Linux the chain is read from /proc; elsewhere only the direct parent is watched.
  */
 
 interface Ancestor {
@@ -44,7 +44,11 @@ export function watchParent(onGone: (reason: string) => void, options: ParentWat
   return () => clearInterval(timer);
 }
 
-/** The ancestors of `pid` (parent first), each with the parent it had when read; stops before pid 1. */
+/**
+ * The ancestors of `pid` (parent first) up to and including the `npm` process that ran it, each with the parent it
+ * had when read. Without an npm ancestor within `depth` levels (started by `tsx` or `node` directly), only the direct
+ * parent: a shell that ran `nohup npm start &` and exited must not stop the runtime.
+ */
 export function ancestors(pid: number, depth: number): Ancestor[] {
   const chain: Ancestor[] = [];
   let current = readStat(pid);
@@ -52,9 +56,20 @@ export function ancestors(pid: number, depth: number): Ancestor[] {
     const parent = readStat(current.ppid);
     if (!parent) break;
     chain.push({ pid: current.ppid, ppid: parent.ppid });
+    if (isNpm(current.ppid)) return chain;
     current = parent;
   }
-  return chain;
+  return chain.slice(0, 1);
+}
+
+/** True when the process runs npm (its title is `npm <command>`, or node runs npm-cli.js). */
+function isNpm(pid: number): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.slice(0, 2).some((arg) => /(^|\/)npm(-cli\.js)?(\s|$)/.test(arg));
+  } catch {
+    return false;
+  }
 }
 
 function goneReason(chain: readonly Ancestor[], initialPpid: number): string | undefined {
