@@ -1,4 +1,10 @@
 import { LEDGER_STRATEGIES, type LedgerStrategyName } from '../lambdas/ledger/strategy.js';
+import {
+  DEFAULT_WEBHOOK_MAX_ATTEMPTS,
+  DEFAULT_WEBHOOK_RETRY_HORIZON_SECONDS,
+  RetryScheduleError,
+  validateRetrySchedule,
+} from '../lambdas/notifier/retry-schedule.js';
 import { ConfigError } from './errors.js';
 
 /** Deployment stages with their own safe defaults. */
@@ -15,8 +21,22 @@ export type KmsKeyMode = (typeof KMS_KEY_MODES)[number];
 export interface PaymentsConfig {
   /** `dev` (DESTROY on delete) or `prod` (RETAIN, deletion protection). Context `stage`, default `dev`. */
   readonly stage: Stage;
-  /** Webhook the notifier delivers events to (http or https). Context `webhookUrl`, required. */
+  /**
+   * Webhook the notifier delivers signed events to. Context `webhookUrl`, required; https in every stage but `dev`
+   * (`npm start` runs a built-in local receiver when none is given).
+   */
   readonly webhookUrl: string;
+  /**
+   * Webhook delivery attempts in all, the first included: the events queue's maxReceiveCount. Context
+   * `webhookMaxAttempts`, default 10 (5–100).
+   */
+  readonly webhookMaxAttempts: number;
+  /**
+   * Nominal time from the first webhook attempt to the last, in hours (exponential backoff with 0–25 % jitter, each
+   * delay at most 12 h). Context `webhookRetryHorizonHours`, default 24 (0.01–72, decimals allowed so local runs can
+   * compress it; the events queue keeps a message 4 days).
+   */
+  readonly webhookRetryHorizonHours: number;
   /** Ledger consumer strategy. Context `ledgerStrategy`, default `atomic`. */
   readonly ledgerStrategy: LedgerStrategyName;
   /** Email subscribed to the alarm topic. Context `alarmEmail`, optional. */
@@ -76,6 +96,16 @@ function integer(read: ContextReader, key: string, fallback: number, min: number
   return value;
 }
 
+function decimal(read: ContextReader, key: string, fallback: number, min: number, max: number): number {
+  const raw = read(key);
+  if (raw === undefined || raw === null || raw === '') return fallback;
+  const value = typeof raw === 'number' ? raw : Number(String(raw).trim());
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(key, `${JSON.stringify(raw)} must be a number from ${min} to ${max}; pass -c ${key}=${fallback}`);
+  }
+  return value;
+}
+
 function bool(read: ContextReader, key: string, fallback: boolean): boolean {
   const raw = read(key);
   if (raw === undefined || raw === null || raw === '') return fallback;
@@ -89,9 +119,14 @@ function bool(read: ContextReader, key: string, fallback: boolean): boolean {
  * @throws ConfigError naming the key, the value given and the fix.
  */
 export function parseConfig(read: ContextReader): PaymentsConfig {
+  const stage = oneOf(read, 'stage', STAGES, 'dev');
   const webhookUrl = text(read, 'webhookUrl');
   if (!webhookUrl) {
-    throw new ConfigError('webhookUrl', 'is required; pass -c webhookUrl=https://example.com/webhooks/payments');
+    throw new ConfigError(
+      'webhookUrl',
+      `is required to deploy stage ${stage}: the notifier delivers every payment event there; pass ` +
+        '-c webhookUrl=https://hooks.example.com/payments (locally, `npm start` without it runs a built-in receiver)',
+    );
   }
   let url: URL;
   try {
@@ -101,6 +136,22 @@ export function parseConfig(read: ContextReader): PaymentsConfig {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new ConfigError('webhookUrl', `"${webhookUrl}" must use http or https, not ${url.protocol}`);
+  }
+  if (stage !== 'dev' && url.protocol !== 'https:') {
+    throw new ConfigError(
+      'webhookUrl',
+      `"${webhookUrl}" must use https in stage ${stage}: payment events and their signatures must not cross the ` +
+        `network in clear text; pass -c webhookUrl=https://${url.host}${url.pathname} (http is allowed in stage dev only)`,
+    );
+  }
+  const webhookMaxAttempts = integer(read, 'webhookMaxAttempts', DEFAULT_WEBHOOK_MAX_ATTEMPTS, 5, 100);
+  // Decimals allowed: local runs (e2e, chaos, demo) compress the schedule to seconds, e.g. 0.01 h = 36 s.
+  const webhookRetryHorizonHours = decimal(read, 'webhookRetryHorizonHours', DEFAULT_WEBHOOK_RETRY_HORIZON_SECONDS / 3600, 0.01, 72);
+  try {
+    validateRetrySchedule({ maxAttempts: webhookMaxAttempts, horizonSeconds: Math.round(webhookRetryHorizonHours * 3600) });
+  } catch (error) {
+    if (!(error instanceof RetryScheduleError)) throw error;
+    throw new ConfigError('webhookRetryHorizonHours', `${webhookRetryHorizonHours} h with webhookMaxAttempts ${webhookMaxAttempts}: ${error.message}`, { cause: error });
   }
 
   const alarmEmail = text(read, 'alarmEmail');
@@ -122,8 +173,10 @@ export function parseConfig(read: ContextReader): PaymentsConfig {
   const throttleBurstLimit = integer(read, 'throttleBurstLimit', 200, 1, 5_000);
 
   return {
-    stage: oneOf(read, 'stage', STAGES, 'dev'),
+    stage,
     webhookUrl,
+    webhookMaxAttempts,
+    webhookRetryHorizonHours,
     ledgerStrategy: oneOf(read, 'ledgerStrategy', LEDGER_STRATEGIES, 'atomic'),
     alarmEmail,
     alarmTopicArn,

@@ -19,6 +19,8 @@ import { PipelineMonitoring } from './constructs/pipeline-monitoring.js';
 import { QueueConsumer } from './constructs/queue-consumer.js';
 import { IdempotencyTable, LEDGER_CONSUMER_ACTIONS, LedgerTable, type LedgerItemAction } from './constructs/tables.js';
 import { addConsumers } from './consumers/index.js';
+import { addApiKeyOutputs, addPaymentRequestModel, grantAccountRead, grantCreatePayment } from './api-access.js';
+import { WebhookSigningSecret } from './constructs/webhook-signing-secret.js';
 import { UnsafeDeploymentError } from './errors.js';
 
 /** Environment variables that switch fault injection on; the stack refuses to synthesize them (issue 4). */
@@ -34,9 +36,13 @@ export const OUTPUT_NAMES = [
   'RelayFailureQueueUrl',
   'LedgerTableName',
   'IdempotencyTableName',
+  'WebhookSigningSecretArn',
 ] as const;
 /** One stack output name. */
 export type OutputName = (typeof OUTPUT_NAMES)[number];
+
+/** Seconds a warm notifier keeps the signing secret before reading it again: a rotation reaches every instance within this. */
+export const WEBHOOK_SECRET_MAX_AGE_SECONDS = 300;
 
 /** Powertools service names of the functions (the `service` dimension of their metrics). */
 export const SERVICE_NAMES = {
@@ -86,6 +92,8 @@ export class PaymentsStack extends Stack {
   readonly ledger: QueueConsumer;
   /** Events queue and webhook notifier. */
   readonly notifier: QueueConsumer;
+  /** The webhook signing secret (Secrets Manager). */
+  readonly webhookSecret: WebhookSigningSecret;
   /** Outbox relay mapping and its failure queue. */
   readonly relay: OutboxRelay;
   /** Alarms and dashboard. */
@@ -148,13 +156,15 @@ export class PaymentsStack extends Stack {
       1,
       Math.min(10, Math.floor((config.consumerTimeoutSeconds * 1000 - 1000) / config.webhookTimeoutMs)),
     );
+    // One receive per delivery attempt: the retry schedule hides a failed event for its backoff delay
+    // (ChangeMessageVisibility) and SQS dead-letters it after the last attempt.
     this.notifier = new QueueConsumer(this, 'Events', {
       entry: entry('notifier'),
       // SQS fair queue: one busy account must not delay other accounts' webhooks (the relay sends it as MessageGroupId).
       fairQueueTenantKey: 'accountId',
       serviceName: SERVICE_NAMES.notifier,
       batchSize: notifierBatchSize,
-      maxReceiveCount: config.maxReceiveCount,
+      maxReceiveCount: config.webhookMaxAttempts,
       encryptionKey: key,
       removalPolicy,
       dedupTtlEnvironmentVariable: ENV.IDEMPOTENCY_TTL_SECONDS,
@@ -165,10 +175,22 @@ export class PaymentsStack extends Stack {
         environment: {
           [ENV.WEBHOOK_URL]: config.webhookUrl,
           [ENV.WEBHOOK_TIMEOUT_MS]: String(config.webhookTimeoutMs),
+          [ENV.WEBHOOK_MAX_ATTEMPTS]: String(config.webhookMaxAttempts),
+          [ENV.WEBHOOK_RETRY_HORIZON_SECONDS]: String(Math.round(config.webhookRetryHorizonHours * 3600)),
+          [ENV.WEBHOOK_SECRET_MAX_AGE_SECONDS]: String(WEBHOOK_SECRET_MAX_AGE_SECONDS),
         },
       },
     });
-    this.idempotencyTable.grantIdempotency(this.notifier.handler.function);
+    const notifierFn = this.notifier.handler.function;
+    this.idempotencyTable.grantIdempotency(notifierFn);
+    // The retry schedule: delay a failed record on its queue, dead-letter a refused one directly.
+    this.notifier.queue.grant(notifierFn, 'sqs:ChangeMessageVisibility');
+    this.notifier.deadLetterQueue.grant(notifierFn, 'sqs:SendMessage');
+    key?.grant(notifierFn, 'kms:GenerateDataKey', 'kms:Decrypt');
+    notifierFn.addEnvironment(ENV.EVENTS_QUEUE_URL, this.notifier.queue.queueUrl);
+    notifierFn.addEnvironment(ENV.EVENTS_DLQ_URL, this.notifier.deadLetterQueue.queueUrl);
+    this.webhookSecret = new WebhookSigningSecret(this, 'WebhookSigningSecret', { encryptionKey: key, removalPolicy });
+    this.webhookSecret.grantSign(notifierFn);
 
     // --- Outbox relay: ledger stream → events queue -------------------------------------------------------------
     const relayFn = new HandlerFunction(this, 'Relay', {
@@ -282,11 +304,22 @@ export class PaymentsStack extends Stack {
       RelayFailureQueueUrl: this.relay.failureQueue.queueUrl,
       LedgerTableName: this.ledgerTable.table.tableName,
       IdempotencyTableName: this.idempotencyTable.table.tableName,
+      WebhookSigningSecretArn: this.webhookSecret.secret.secretArn,
     };
     for (const name of OUTPUT_NAMES) new CfnOutput(this, name, { value: outputs[name] });
 
     this.acknowledgeNagFindings(key, relayFn.role);
     this.node.addValidation({ validate: () => this.findForbiddenEnvironment() });
+  }
+
+  /** Lets `grantee` call `POST /payments` (execute-api:Invoke on that method only). */
+  grantCreatePayment(grantee: iam.IGrantable): iam.Grant {
+    return grantCreatePayment(this.api, grantee);
+  }
+
+  /** Lets `grantee` read the listed accounts, and no other, with `GET /accounts/<id>` (one method ARN per account). */
+  grantAccountRead(grantee: iam.IGrantable, accountIds: readonly string[]): iam.Grant {
+    return grantAccountRead(this.api, grantee, accountIds);
   }
 
   private buildApi(
@@ -321,8 +354,9 @@ export class PaymentsStack extends Stack {
         apiKeyRequired: config.apiKey,
       },
     });
-    // Validates required headers and path parameters; body validation needs a model, and the handler answers body
-    // errors with field-level messages API Gateway cannot give, so no body model is attached.
+    // Validates required headers, path parameters and the body against the payment model (sizes bounded, so a body
+    // of megabytes is refused by API Gateway with a 400 before it reaches Lambda's 6 MB payload limit); the handler
+    // still answers with field-level messages for what the model lets through.
     const validator = api.addRequestValidator('RequestValidator', {
       validateRequestParameters: true,
       validateRequestBody: true,
@@ -332,9 +366,14 @@ export class PaymentsStack extends Stack {
       templates: { 'application/json': '{"message":"$context.error.validationErrorString"}' },
     });
 
+    api.addGatewayResponse('BadRequestBody', {
+      type: apigateway.ResponseType.BAD_REQUEST_BODY,
+      templates: { 'application/json': '{"error":"InvalidBody","message":"$context.error.validationErrorString"}' },
+    });
     api.root.addResource('payments').addMethod('POST', new apigateway.LambdaIntegration(createPayment), {
       requestValidator: validator,
       requestParameters: { 'method.request.header.Idempotency-Key': true },
+      requestModels: { 'application/json': addPaymentRequestModel(api) },
     });
     api.root
       .addResource('accounts')
@@ -351,7 +390,9 @@ export class PaymentsStack extends Stack {
         quota: { limit: 1_000_000, period: apigateway.Period.DAY },
       });
       plan.addApiStage({ stage: api.deploymentStage });
-      plan.addApiKey(api.addApiKey('ApiKey', { description: 'Payments API key' }));
+      const apiKey = api.addApiKey('ApiKey', { description: 'Payments API key' });
+      plan.addApiKey(apiKey);
+      addApiKeyOutputs(this, apiKey);
     }
     // RestApi adds an `Endpoint` output; the stack's outputs are a fixed contract (ApiUrl carries the same URL).
     api.node.tryRemoveChild('Endpoint');

@@ -1,6 +1,9 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { callerScopedKey } from '../lambdas/create-payment/caller-scope.js';
+import { LOCAL_ACCOUNT_ID } from './constants.js';
+import { LOCAL_CALLER_NAME } from './iam/principals.js';
 
 /**
  * A small client for the payments API (`POST /payments`, `GET /accounts/{accountId}`) that signs every request with
@@ -24,7 +27,29 @@ export interface PaymentsApiClientOptions {
   readonly sign?: boolean;
   /** Per-request timeout in ms. @default 30000 */
   readonly timeoutMs?: number;
+  /**
+   * API key sent as `x-api-key` (stacks deployed with `-c apiKey=true`; the `ApiKeyValueCommand` output prints it).
+   * @default - the PAYMENTS_API_KEY environment variable, else none
+   */
+  readonly apiKey?: string;
 }
+
+/**
+ * The principal the local runtime's API reports for a SigV4-signed request (`requestContext.identity.userArn`,
+ * local/api/rest-api-server.ts): every outside caller of the local runtime is this one IAM user (local/iam/principals.ts).
+ */
+export const LOCAL_API_PRINCIPAL = `arn:aws:iam::${LOCAL_ACCOUNT_ID}:user/${LOCAL_CALLER_NAME}`;
+
+/**
+ * The key the pipeline dedups on for an Idempotency-Key sent to the local API (caller-scoped, see
+ * lambdas/create-payment/caller-scope.ts): paymentIdFor(localScopedKey(key)) is the paymentId the API answers.
+ */
+export function localScopedKey(idempotencyKey: string): string {
+  return callerScopedKey(LOCAL_API_PRINCIPAL, idempotencyKey);
+}
+
+/** Environment variable the client, `npm run pay`, the e2e suite and the chaos harness read the API key from. */
+export const API_KEY_ENV = 'PAYMENTS_API_KEY';
 
 /** An HTTP answer of the API, parsed when it is JSON. */
 export interface ApiResponse<T = unknown> {
@@ -99,6 +124,7 @@ export class PaymentsApiClient {
   readonly region: string;
   private readonly signer?: SignatureV4;
   private readonly timeoutMs: number;
+  private readonly apiKey?: string;
 
   /** @throws ApiClientConfigError when `apiUrl` is not an http(s) URL. */
   constructor(options: PaymentsApiClientOptions) {
@@ -118,6 +144,8 @@ export class PaymentsApiClient {
     this.baseUrl = url;
     this.region = options.region ?? regionFromHost(url.hostname) ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    const apiKey = options.apiKey ?? process.env[API_KEY_ENV];
+    this.apiKey = apiKey === '' ? undefined : apiKey;
     if (options.sign ?? true) {
       this.signer = new SignatureV4({
         service: 'execute-api',
@@ -151,7 +179,12 @@ export class PaymentsApiClient {
     init: { headers?: Record<string, string>; body?: string } = {},
   ): Promise<ApiResponse<T>> {
     const url = new URL(path, this.baseUrl);
-    let headers: Record<string, string> = { accept: 'application/json', ...init.headers, host: url.host };
+    let headers: Record<string, string> = {
+      accept: 'application/json',
+      ...(this.apiKey ? { 'x-api-key': this.apiKey } : {}),
+      ...init.headers,
+      host: url.host,
+    };
     if (this.signer) {
       const query: Record<string, string> = {};
       url.searchParams.forEach((value, key) => (query[key] = value));

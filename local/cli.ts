@@ -4,6 +4,8 @@
 import { dirname, join, relative } from 'node:path';
 import { parseCliArgs, USAGE } from './cli-args.js';
 import { LocalRuntimeError } from './errors.js';
+import { prepareWebhookTarget, type WebhookTarget } from './first-run.js';
+import { watchParent } from './parent-watch.js';
 import { startLocalRuntime, type LocalRuntime, type RuntimeDescription } from './runtime.js';
 
 function readyTable(description: RuntimeDescription, runtime: LocalRuntime): string {
@@ -48,12 +50,14 @@ async function main(): Promise<number> {
     return 0;
   }
   let runtime: LocalRuntime | undefined;
+  let webhook: WebhookTarget | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping (mappings, API, functions, emulators)…`);
     await runtime?.stop();
+    await webhook?.stop();
     console.log('stopped');
     process.exit(0);
   };
@@ -61,17 +65,24 @@ async function main(): Promise<number> {
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // A signal sent to `npm start` reaches npm, not this process: stop when npm (or tsx, or the shell) goes away.
+  watchParent((reason) => void stop(reason));
   try {
-    runtime = await startLocalRuntime({ ...args.options, onProgress: (line) => console.log(`… ${line}`) });
+    webhook = await prepareWebhookTarget(args.options);
+    runtime = await startLocalRuntime({ ...webhook.options, onProgress: (line) => console.log(`… ${line}`) });
+    webhook.attach(runtime);
   } catch (error) {
+    await webhook?.stop();
     console.error(error instanceof LocalRuntimeError || (error as Error).name?.endsWith('Error') ? `local runtime failed to start: ${(error as Error).message}` : error);
     return 1;
   }
   if (stopping) return 0;
   console.log(`\nReady in ${Math.round(runtime.readyMs)} ms — ${runtime.describe().stacks.join(', ')} — IAM: ${runtime.iam.enforced ? 'enforced' : 'off'}\n`);
-  console.log(readyTable(runtime.describe(), runtime));
+  const webhookRow = webhook.row();
+  console.log(readyTable(runtime.describe(), runtime) + (webhookRow ? `\n  ${webhookRow.join('  ')}` : ''));
   for (const note of runtime.describe().notes) console.log(`  note: ${note}`);
   console.log(`\n  outputs: ${relative(process.cwd(), runtime.files.outputs)}   env: ${relative(process.cwd(), runtime.files.env)}`);
+  console.log(`  AWS CLI: ${relative(process.cwd(), runtime.files.outputs).replace(/outputs\.json$/, 'aws')} sqs list-queues (v1 ignores AWS_ENDPOINT_URL_*; the wrapper passes --endpoint-url)`);
   console.log(iamLines(runtime));
   const usage = relative(process.cwd(), join(dirname(runtime.files.outputs), 'iam-usage.json'));
   console.log(`  Ctrl-C stops (then writes ${usage} and .md: what each role used; check it with npm run iam-report).\n`);

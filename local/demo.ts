@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { PaymentsApiClient, type AccountView, type ApiResponse } from './api-client.js';
+import { localScopedKey, PaymentsApiClient, type AccountView, type ApiResponse } from './api-client.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 import type { LocalRuntime } from './runtime.js';
 import { eventIdFor, paymentIdFor, PaymentEventSchema, type PaymentEvent, type PaymentRequest } from '../lambdas/shared/payments-model.js';
@@ -141,7 +141,8 @@ export function expectedOutcome(steps: readonly ScenarioStep[]): ExpectedOutcome
     if (step.kind !== 'payment') continue;
     const request = step.body as PaymentRequest;
     const key = step.idempotencyKey!;
-    const paymentId = paymentIdFor(key);
+    // The API scopes the key to the caller: the pipeline's key (and the paymentId) derive from the scoped one.
+    const paymentId = paymentIdFor(localScopedKey(key));
     const before = accounts.get(request.accountId);
     const balance = before?.balance ?? 0;
     let reason: ExpectedEvent['reason'];
@@ -164,7 +165,7 @@ export function expectedOutcome(steps: readonly ScenarioStep[]): ExpectedOutcome
       eventId: eventIdFor(paymentId),
       eventType: reason ? 'PaymentRejected' : 'PaymentApplied',
       paymentId,
-      idempotencyKey: key,
+      idempotencyKey: localScopedKey(key),
       accountId: request.accountId,
       amount: request.amount,
       currency: request.currency,
@@ -351,9 +352,9 @@ export function compareResponses(results: readonly StepResult[], expected: Expec
       rows.push({
         section: 'API',
         what: `${step.label}: paymentId`,
-        expected: paymentIdFor(step.idempotencyKey),
+        expected: paymentIdFor(localScopedKey(step.idempotencyKey)),
         actual: show(paymentId),
-        ok: paymentId === paymentIdFor(step.idempotencyKey),
+        ok: paymentId === paymentIdFor(localScopedKey(step.idempotencyKey)),
       });
     }
     if (step.kind === 'duplicate' && step.idempotencyKey) {
@@ -507,7 +508,7 @@ export function latencyBreakdown(results: readonly StepResult[], receiver: Webho
   for (const { step, sentAt, response } of results) {
     if (step.kind !== 'payment') continue;
     breakdown.api.push(response.durationMs);
-    const delivery = delivered.get(eventIdFor(paymentIdFor(step.idempotencyKey!)));
+    const delivery = delivered.get(eventIdFor(paymentIdFor(localScopedKey(step.idempotencyKey!))));
     if (!delivery) {
       breakdown.missing++;
       continue;
@@ -620,7 +621,8 @@ async function main(): Promise<number> {
     console.log('Starting the local runtime (synth, emulators, resources, functions)…');
     const startedAt = performance.now();
     starting = startLocalRuntime({
-      context: { webhookUrl: receiver.url },
+      // The webhook retry schedule compressed to seconds: a failed delivery is retried after about 1 s.
+      context: { webhookUrl: receiver.url, webhookRetryHorizonHours: '0.01' },
       ports: { api: await freePort(), dynamodb: await freePort(), sqs: await freePort() },
       quiet: !args.verbose,
       outDir,
@@ -696,7 +698,7 @@ async function bench(
   );
   const started = performance.now();
   const results = await sendLanes(handles.api, lanes, args.lanes);
-  const eventIds = new Set(results.map((r) => eventIdFor(paymentIdFor(r.step.idempotencyKey!))));
+  const eventIds = new Set(results.map((r) => eventIdFor(paymentIdFor(localScopedKey(r.step.idempotencyKey!)))));
   try {
     await receiver.waitFor((r) => r.uniqueDeliveries().filter((c) => eventIds.has(c.idempotencyKey ?? '')).length >= eventIds.size, {
       timeoutMs: 180_000,

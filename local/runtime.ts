@@ -13,7 +13,9 @@ import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulato
 import { LocalRuntimeError } from './errors.js';
 import { startEventSourceMappings, validateMappings, type EventSourceMappings, type MappingStats, type ResolvedMapping } from './esm/index.js';
 import { validateMappingPermissions } from './esm/validate-mappings.js';
+import { writeAwsWrapper } from './aws-wrapper.js';
 import { startLocalGateway, type LocalGateway } from './gateway/local-gateway.js';
+import { createSecretsManagerHandler, SECRETS_FILE, SecretStore } from './secrets/index.js';
 import type { GatewayCall } from './gateway/types.js';
 import { PrincipalRegistry, type LocalPrincipal } from './iam/principals.js';
 import { TemplatePolicies } from './iam/template-policies.js';
@@ -93,6 +95,8 @@ export interface LocalRuntime {
   /** AWS_ENDPOINT_URL_* / AWS_REGION / dummy credentials an SDK or the CLI needs (also written to `<outDir>/env`). */
   readonly env: Readonly<Record<string, string>>;
   /** Functions by logical id (each is a FunctionInvoker). */
+  /** The template's Secrets Manager secrets (served on the edge endpoint; generated values kept in `<outDir>/secrets.json`). */
+  readonly secrets: SecretStore;
   readonly functions: ReadonlyMap<string, LocalFunction>;
   /** Queues and tables by logical id. */
   readonly queues: ReadonlyMap<string, LocalQueue>;
@@ -190,8 +194,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const principals = new PrincipalRegistry({ accountId: LOCAL_ACCOUNT_ID, partition: LOCAL_PARTITION, callerCredentials: LOCAL_CREDENTIALS, callerPolicy: options.callerPolicy });
     const policies = new TemplatePolicies();
     const edgePort = ports.edge ?? ports.sqs ?? DEFAULT_PORTS.edge;
+    const secretStore = new SecretStore({ file: join(outDir, SECRETS_FILE) });
     const edge: LocalGateway = await startLocalGateway({
       port: edgePort,
+      secrets: { store: secretStore, handler: createSecretsManagerHandler(secretStore) },
       enforce,
       principals,
       policies,
@@ -221,6 +227,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       AWS_ENDPOINT_URL_SQS: edge.url,
       AWS_ENDPOINT_URL_DYNAMODB: edge.url,
       AWS_ENDPOINT_URL_DYNAMODB_STREAMS: edge.url,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: edge.url,
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -259,6 +266,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       const [stackQueues, stackTables] = await Promise.all([createQueues(resolver, sqs), createTables(resolver, dynamodb)]);
       stackQueues.forEach((queue, id) => queues.set(id, queue));
       stackTables.forEach((table, id) => tables.set(id, table));
+      secretStore.addStack(stack.stackName, resolver, { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID, partition: LOCAL_PARTITION });
       progress(`${stack.stackName}: ${stackTables.size} table(s), ${stackQueues.size} queue(s) created at ${elapsed()}`);
       // After the tables: policies name the real stream ARNs.
       policies.read(resolver, stack.stackName);
@@ -357,6 +365,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       });
     // Written last on stop, once every call is in.
     cleanup.unshift(async () => writeUsageReport(outDir, iamUsage()));
+    writeAwsWrapper(outDir);
     const readyMs = performance.now() - started;
     progress(`ready in ${Math.round(readyMs)} ms`);
 
@@ -369,6 +378,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       iam: { enforced: enforce, callerPolicy: principals.caller.policies[0]!, notes: policies.notes },
       env,
       functions,
+      secrets: secretStore,
       queues,
       tables,
       readyMs,

@@ -1,10 +1,13 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
 import { mulberry32 } from '../lambdas/shared/seeded-random.js';
 
 /**
- * A webhook endpoint for the demo, the end-to-end suite and the chaos harness: it records every call and the unique
- * deliveries by `Idempotency-Key`, and can be told to fail (5xx) or hang for chosen keys or a fraction of calls.
+ * A webhook endpoint for `npm start`, the demo, the end-to-end suite and the chaos harness: it verifies Standard
+ * Webhooks signatures (when given the secret), records every call and the unique deliveries by `webhook-id` (else
+ * `Idempotency-Key`), and can be told to fail (5xx) or hang for chosen keys or a fraction of calls.
  *
  * A *delivery* is a call the receiver accepted, i.e. answered 2xx to a client that was still connected. A call
  * answered 5xx, or one held ("hung") until the client gave up, is recorded in {@link WebhookReceiver.calls} but is
@@ -29,6 +32,20 @@ export interface WebhookReceiverOptions {
   readonly behaviour?: WebhookBehaviour;
   /** Largest body accepted, in bytes; larger bodies get 413. @default 1048576 */
   readonly maxBodyBytes?: number;
+  /**
+   * Signing secret(s) to verify `webhook-signature` with (`whsec_<base64>` or base64, several separated by spaces
+   * during a rotation); a function is asked on every call, so the secret can be set after the receiver started.
+   * A call without valid headers, with no matching signature or with a timestamp outside the tolerance is answered
+   * 401 and recorded as `rejected`.
+   * @default - signatures are not checked
+   */
+  readonly secret?: string | (() => string | undefined);
+  /** Largest distance between `webhook-timestamp` and the receiver's clock, in seconds. @default 300 */
+  readonly toleranceSeconds?: number;
+  /** The receiver's clock (epoch ms). @default Date.now */
+  readonly now?: () => number;
+  /** Called once per answered call (for a one-line log). @default - nothing */
+  readonly onCall?: (call: WebhookCall, info: { readonly duplicate: boolean }) => void;
 }
 
 /**
@@ -67,8 +84,14 @@ export interface WebhookCall {
   readonly path: string;
   /** Lower-cased header names, as Node gives them. */
   readonly headers: IncomingHttpHeaders;
-  /** The `Idempotency-Key` header, when present. */
+  /** The dedup key: the `webhook-id` header, else the `Idempotency-Key` header, when present. */
   readonly idempotencyKey?: string;
+  /** The `webhook-id` header, when present. */
+  readonly webhookId?: string;
+  /** Signature check: true (a signature matched, timestamp within tolerance), false (rejected), undefined (not checked). */
+  readonly verified?: boolean;
+  /** Why the signature check failed. */
+  readonly rejection?: string;
   /** Raw body text. */
   readonly body: string;
   /** The body parsed as JSON, when it is JSON. */
@@ -170,11 +193,13 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
       notify();
       return;
     }
+    const duplicate = outcome === 'accepted' && recorded.some((c) => c !== call && c.outcome === 'accepted' && c.idempotencyKey === call.idempotencyKey);
     call.status = status;
     call.outcome = outcome;
     call.respondedAt = Date.now();
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
+    options.onCall?.(call, { duplicate });
     notify();
   };
 
@@ -189,20 +214,26 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
     });
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      const header = req.headers['idempotency-key'];
-      const idempotencyKey = Array.isArray(header) ? header[0] : header;
+      const webhookId = firstHeader(req.headers, 'webhook-id');
+      const idempotencyKey = webhookId ?? firstHeader(req.headers, 'idempotency-key');
+      const secret = typeof options.secret === 'function' ? options.secret() : options.secret;
+      const check = secret === undefined ? undefined : verifySignature(secret, req.headers, body, options.toleranceSeconds ?? 300, (options.now ?? Date.now)());
       const call: WebhookCall = {
         seq: recorded.length + 1,
         method: req.method ?? 'GET',
         path: req.url ?? '/',
         headers: req.headers,
         idempotencyKey,
+        webhookId,
+        verified: check === undefined ? undefined : check === true,
+        rejection: typeof check === 'string' ? check : undefined,
         body,
         json: parseJson(body),
         receivedAt: Date.now(),
       };
       recorded.push(call);
       if (tooLarge) return answer(call, res, 413, 'rejected', { message: `body larger than ${maxBodyBytes} bytes` });
+      if (typeof check === 'string') return answer(call, res, 401, 'rejected', { message: `signature rejected: ${check}` });
       const decision = decide(idempotencyKey);
       if (decision === 'fail') {
         return answer(call, res, behaviour.failStatus ?? 503, 'failed', { message: 'injected failure' });
@@ -326,6 +357,35 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
     },
   };
   return receiver;
+}
+
+function firstHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Standard Webhooks verification with the receiver's own clock: the three headers present, the timestamp within
+ * `toleranceSeconds` of `nowMs`, and one `v1,` signature of the header list equal (constant-time) to the HMAC of
+ * `<id>.<timestamp>.<body>` under one of the keys.
+ * @returns true, or the reason the call is rejected.
+ */
+export function verifySignature(secret: string, headers: IncomingHttpHeaders, body: string, toleranceSeconds: number, nowMs: number): true | string {
+  const id = firstHeader(headers, 'webhook-id');
+  const timestamp = firstHeader(headers, 'webhook-timestamp');
+  const signature = firstHeader(headers, 'webhook-signature');
+  if (!id || !timestamp || !signature) return 'missing webhook-id, webhook-timestamp or webhook-signature';
+  if (!/^\d+$/.test(timestamp)) return `webhook-timestamp "${timestamp}" is not Unix seconds`;
+  const skew = Math.floor(nowMs / 1000) - Number(timestamp);
+  if (Math.abs(skew) > toleranceSeconds) {
+    return `webhook-timestamp is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, outside the ${toleranceSeconds} s tolerance`;
+  }
+  const passed = signature.split(' ').filter((s) => s.startsWith('v1,'));
+  for (const key of secret.split(/\s+/).filter((k) => k !== '')) {
+    const expected = Buffer.from(new Webhook(key).sign(id, new Date(Number(timestamp) * 1000), body));
+    if (passed.some((p) => p.length === expected.length && timingSafeEqual(Buffer.from(p), expected))) return true;
+  }
+  return 'no signature matches the signing secret';
 }
 
 function acceptedInOrder(calls: readonly WebhookCall[]): WebhookCall[] {

@@ -9,6 +9,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { errorResponse, jsonResponse } from '../shared/http.js';
 import { METRIC, type Observability } from '../shared/observability.js';
+import { callerPrincipal, callerScopedKey } from './caller-scope.js';
 import { RequestRejectedError } from './errors.js';
 import { acceptPayment, type AcceptedPayment } from './payments.js';
 import { IDEMPOTENCY_KEY_HEADER, parseCreatePaymentRequest, type CreatePaymentRequest } from './request.js';
@@ -56,7 +57,17 @@ export function createPaymentHandler(deps: CreatePaymentDeps) {
     config.registerLambdaContext(context);
     const requestId = event.requestContext?.requestId ?? context.awsRequestId;
     try {
-      const request = parseCreatePaymentRequest(event);
+      const parsed = parseCreatePaymentRequest(event);
+      const principal = callerPrincipal(event.requestContext?.identity);
+      if (!principal) {
+        throw new RequestRejectedError(
+          403,
+          'MissingCallerIdentity',
+          'The request carries no IAM caller identity: POST /payments must be called with AWS_IAM (SigV4) authorization, which scopes the Idempotency-Key to the caller',
+        );
+      }
+      // Every layer dedups on the caller-scoped key: the same Idempotency-Key from two callers is two payments.
+      const request: CreatePaymentRequest = { ...parsed, idempotencyKey: callerScopedKey(principal, parsed.idempotencyKey) };
       logger.appendKeys({ idempotencyKey: request.idempotencyKey });
       const { replayed, ...accepted } = (await acceptOnce(request)) as StoredAcceptance;
       logger.appendKeys({ paymentId: accepted.paymentId });

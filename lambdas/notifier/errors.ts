@@ -5,12 +5,15 @@ export class WebhookDeliveryError extends RetryableError {
   readonly eventId: string;
   /** HTTP status, when the webhook answered. */
   readonly status?: number;
+  /** Seconds the webhook asked to wait (its `Retry-After` header), when it sent one. */
+  readonly retryAfterSeconds?: number;
 
-  constructor(eventId: string, message: string, status?: number, options?: ErrorOptions) {
+  constructor(eventId: string, message: string, status?: number, options?: ErrorOptions & { retryAfterSeconds?: number }) {
     super(message, options);
     this.name = 'WebhookDeliveryError';
     this.eventId = eventId;
     this.status = status;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 
@@ -27,5 +30,13 @@ export class DeadlineApproachingError extends RetryableError {
   constructor(messageId: string, options?: ErrorOptions) {
     super(`Not enough time left in this invocation to deliver message ${messageId}; it will be retried`, options);
     this.name = 'DeadlineApproachingError';
+  }
+}
+
+/** The webhook signing secret is missing or malformed: deliveries cannot be signed, so none is sent (retried). */
+export class WebhookSecretError extends RetryableError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'WebhookSecretError';
   }
 }

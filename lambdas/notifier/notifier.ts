@@ -7,6 +7,8 @@ import { faultPoint, InjectedFault } from '../shared/faults.js';
 import { METRIC, type Observability } from '../shared/observability.js';
 import { PaymentEventSchema, type PaymentEvent } from '../shared/payments-model.js';
 import { DeadlineApproachingError, InvalidEventMessageError, WebhookDeliveryError } from './errors.js';
+import type { RetryQueue } from './retry-queue.js';
+import { classifyWebhookAnswer, retryDelaySeconds, type RetrySchedule } from './retry-schedule.js';
 import type { WebhookClient } from './webhook-client.js';
 
 /** Idempotency key prefix of notifier records: stable across function renames (Powertools defaults to the name). */
@@ -25,6 +27,17 @@ export interface NotifierDeps {
    * @default 2000
    */
   readonly minRemainingMs?: number;
+  /**
+   * Retry schedule of failed deliveries: each failed record is hidden for its backoff delay (ChangeMessageVisibility)
+   * and a refused one (4xx other than 408/409/425/429) is dead-lettered at once with its reason.
+   * @default - no schedule: a failed record reappears after the queue's visibility timeout
+   */
+  readonly retry?: {
+    readonly schedule: RetrySchedule;
+    readonly queue: RetryQueue;
+    /** Jitter source. @default Math.random */
+    readonly random?: () => number;
+  };
 }
 
 /** What one record's delivery returned (stored by Powertools and replayed for duplicates). */
@@ -32,6 +45,13 @@ export interface DeliveryResult {
   readonly eventId: string;
   readonly status: number;
   readonly deliveredAt: string;
+}
+
+/** What one record's processing returned when the webhook refused the event for good (it is in the DLQ now). */
+export interface DeadLetteredResult {
+  readonly eventId: string;
+  readonly status?: number;
+  readonly deadLettered: true;
 }
 
 /** The notifier: a batch handler delivering each event once per event id. */
@@ -97,7 +117,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   // Per invocation: never demand more than half the time the invocation started with, so a short function timeout
   // still delivers its first records.
   const thresholds = new WeakMap<Context, number>();
-  const recordHandler = async (record: SQSRecord, context?: Context): Promise<DeliveryResult> => {
+  const recordHandler = async (record: SQSRecord, context?: Context): Promise<DeliveryResult | DeadLetteredResult> => {
     if (context && context.getRemainingTimeInMillis() < (thresholds.get(context) ?? minRemainingMs)) {
       logger.debug('Not started: the invocation is close to its timeout, reported for retry', { messageId: record.messageId });
       throw new DeadlineApproachingError(record.messageId);
@@ -121,7 +141,8 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         // by then its record is COMPLETED and this copy is skipped.
         logger.info('Event is being delivered by another invocation: reported for retry', { messageId: record.messageId });
       } else if (error instanceof WebhookDeliveryError) {
-        logger.warn('Webhook delivery failed: reported for retry', { messageId: record.messageId, status: error.status, reason: error.message });
+        const outcome = await applyRetrySchedule(record, error);
+        if (outcome) return outcome;
       } else if (!(error instanceof InjectedFault)) {
         logger.error('Event delivery failed: reported for retry', { messageId: record.messageId, error: error as Error });
       }
@@ -129,6 +150,53 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     } finally {
       logger.removeKeys(['eventId', 'paymentId', 'idempotencyKey']);
     }
+  };
+
+  /**
+   * A failed delivery: a refusal (4xx other than 408/409/425/429) is dead-lettered now and the record reported done;
+   * anything else is hidden for its backoff delay, honouring Retry-After, and reported failed.
+   */
+  const applyRetrySchedule = async (record: SQSRecord, error: WebhookDeliveryError): Promise<DeadLetteredResult | undefined> => {
+    const retry = deps.retry;
+    const attempt = Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1;
+    if (retry && classifyWebhookAnswer(error.status) === 'dead-letter') {
+      const reason = `${error.message}: a 4xx other than 408/409/425/429 refuses the request itself, and the same signed bytes would be refused again`;
+      await retry.queue.deadLetter(record, { status: error.status, reason });
+      observability.count(METRIC.WebhookDeadLettered);
+      logger.error('Webhook refused the event: moved to the dead-letter queue without retrying', {
+        messageId: record.messageId,
+        status: error.status,
+        attempt,
+        reason: error.message,
+      });
+      return { eventId: error.eventId, status: error.status, deadLettered: true };
+    }
+    if (!retry) {
+      logger.warn('Webhook delivery failed: reported for retry', { messageId: record.messageId, status: error.status, reason: error.message });
+      return undefined;
+    }
+    const delaySeconds = retryDelaySeconds({ attempt, schedule: retry.schedule, random: retry.random, retryAfterSeconds: error.retryAfterSeconds });
+    try {
+      await retry.queue.delay(record, delaySeconds);
+    } catch (visibilityError) {
+      // The receipt handle may be stale (the invocation ran past the visibility timeout): the record still fails and
+      // reappears after the queue's own visibility timeout.
+      logger.warn('Could not delay the failed record; it reappears after the queue visibility timeout', {
+        messageId: record.messageId,
+        error: visibilityError as Error,
+      });
+    }
+    const last = attempt >= retry.schedule.maxAttempts;
+    logger.warn(last ? 'Webhook delivery failed on the last attempt: the event goes to the dead-letter queue' : 'Webhook delivery failed: retried on the schedule', {
+      messageId: record.messageId,
+      status: error.status,
+      reason: error.message,
+      attempt,
+      maxAttempts: retry.schedule.maxAttempts,
+      nextAttemptInSeconds: last ? undefined : delaySeconds,
+      retryAfterSeconds: error.retryAfterSeconds,
+    });
+    return undefined;
   };
 
   return {

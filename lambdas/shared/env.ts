@@ -15,6 +15,16 @@ export const ENV = {
   EVENTS_QUEUE_URL: 'EVENTS_QUEUE_URL',
   /** Webhook the notifier delivers events to. */
   WEBHOOK_URL: 'WEBHOOK_URL',
+  /** Secrets Manager secret (ARN) holding the webhook signing key(s); its value is never put in the environment. */
+  WEBHOOK_SECRET_ARN: 'WEBHOOK_SECRET_ARN',
+  /** Seconds a warm notifier keeps the signing secret before reading it again (a rotation reaches it within this). */
+  WEBHOOK_SECRET_MAX_AGE_SECONDS: 'WEBHOOK_SECRET_MAX_AGE_SECONDS',
+  /** Webhook delivery attempts in all (the events queue's maxReceiveCount). */
+  WEBHOOK_MAX_ATTEMPTS: 'WEBHOOK_MAX_ATTEMPTS',
+  /** Nominal time from the first webhook attempt to the last, in seconds. */
+  WEBHOOK_RETRY_HORIZON_SECONDS: 'WEBHOOK_RETRY_HORIZON_SECONDS',
+  /** Dead-letter queue of the events queue (the notifier dead-letters refused events itself). */
+  EVENTS_DLQ_URL: 'EVENTS_DLQ_URL',
   /** Webhook request timeout in milliseconds. */
   WEBHOOK_TIMEOUT_MS: 'WEBHOOK_TIMEOUT_MS',
   /** How long a dedup marker stays live, in seconds (validated against queue retention by the constructs). */

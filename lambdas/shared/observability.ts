@@ -24,6 +24,8 @@ export const METRIC = {
   RelayFailures: 'RelayFailures',
   WebhookAttempts: 'WebhookAttempts',
   WebhookFailures: 'WebhookFailures',
+  /** Events the webhook refused with a non-retryable 4xx, dead-lettered by the notifier without retries. */
+  WebhookDeadLettered: 'WebhookDeadLettered',
 } as const;
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 

@@ -27,6 +27,12 @@ export const MAX_ABS_AMOUNT = 1_000_000_000_000;
 /** Idempotency-Key: 8–128 characters from a URL- and log-safe alphabet. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{8,128}$/;
 
+/**
+ * The key a payment message carries: a client's Idempotency-Key, scoped to its caller by the API
+ * (`<16 hex>.<key>`, up to 145 characters), or a producer's own key of the same alphabet.
+ */
+export const MESSAGE_KEY_PATTERN = /^[A-Za-z0-9._:-]{8,145}$/;
+
 /** Account id: 1–64 characters of A-Z, a-z, 0-9, _ or - (path parameter of `GET /accounts/{accountId}`, FIFO group). */
 export const AccountId = z
   .string()
@@ -50,7 +56,7 @@ export type PaymentRequest = z.infer<typeof PaymentRequestSchema>;
 /** Message on the payments FIFO queue (group = accountId). */
 export const PaymentMessageSchema = z.extend(PaymentRequestSchema, {
   paymentId: z.string().check(z.minLength(1)),
-  idempotencyKey: z.string().check(z.regex(IDEMPOTENCY_KEY_PATTERN)),
+  idempotencyKey: z.string().check(z.regex(MESSAGE_KEY_PATTERN)),
   requestedAt: z.iso.datetime(),
 });
 export type PaymentMessage = z.infer<typeof PaymentMessageSchema>;

@@ -408,6 +408,11 @@ export interface LeastPrivilegeSqsEventSourceProps {
    */
   readonly maxConcurrency?: number;
   /**
+   * Provisioned mode: minimum and maximum event pollers (excludes maxConcurrency).
+   * @default - on-demand pollers
+   */
+  readonly provisionedPollerConfig?: lambda.ProvisionedPollerConfig;
+  /**
    * Partial batch responses (ReportBatchItemFailures).
    * @default false
    */
@@ -434,6 +439,7 @@ export class LeastPrivilegeSqsEventSource implements lambda.IEventSource {
       batchSize: this.props.batchSize,
       maxBatchingWindow: this.props.maxBatchingWindow,
       maxConcurrency: this.props.maxConcurrency,
+      provisionedPollerConfig: this.props.provisionedPollerConfig,
       reportBatchItemFailures: this.props.reportBatchItemFailures,
     });
     this.queue.grant(target, 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes');

@@ -5,7 +5,7 @@ import { LOCAL_ACCOUNT_ID } from '../constants.js';
 import type { Authorizer } from '../gateway/authorizer.js';
 import { SIGNATURE_MESSAGES } from '../gateway/gateway.js';
 import { parseAuthorization, verifySignature } from '../gateway/sigv4.js';
-import type { LocalPrincipal, PrincipalRegistry } from '../iam/principals.js';
+import { LOCAL_CALLER_NAME, type LocalPrincipal, type PrincipalRegistry } from '../iam/principals.js';
 import type { FunctionInvoker } from '../lambda/types.js';
 import type { RestApiDefinition, Route } from './rest-api-definitions.js';
 
@@ -219,7 +219,8 @@ function proxyEvent({ api, route, request, url, path, pathParameters, body, requ
         accessKey,
         caller: accessKey,
         user: accessKey,
-        userArn: caller ? caller.displayArn : accessKey ? `arn:aws:iam::${LOCAL_ACCOUNT_ID}:user/local` : null,
+        // With IAM off the signature is not verified: the caller is still reported as the local caller.
+        userArn: caller ? caller.displayArn : accessKey ? `arn:aws:iam::${LOCAL_ACCOUNT_ID}:user/${LOCAL_CALLER_NAME}` : null,
         accountId: accessKey ? LOCAL_ACCOUNT_ID : null,
         cognitoIdentityPoolId: null,
         cognitoIdentityId: null,

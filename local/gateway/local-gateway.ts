@@ -5,6 +5,9 @@ import { UsageRecorder } from '../iam/usage-report.js';
 import { Authorizer } from './authorizer.js';
 import { DynamoDbService } from './dynamodb-service.js';
 import { Gateway } from './gateway.js';
+import { SecretsManagerService } from './secrets-manager-service.js';
+import type { SecretsManagerHandler } from '../secrets/secrets-api.js';
+import type { SecretStore } from '../secrets/secret-store.js';
 import { SqsService } from './sqs-service.js';
 
 /** Options of {@link startLocalGateway}. */
@@ -23,6 +26,8 @@ export interface LocalGatewayOptions {
   readonly region: string;
   readonly accountId: string;
   readonly partition: string;
+  /** The template's secrets, served as Secrets Manager under the same enforcement. @default - not served */
+  readonly secrets?: { readonly store: SecretStore; readonly handler: SecretsManagerHandler };
 }
 
 /** The running edge endpoint of the local runtime with its authorizer and usage recorder. */
@@ -39,7 +44,7 @@ export interface LocalGateway {
 }
 
 /**
- * Starts the gateway with DynamoDB (+ Streams) and SQS mounted: one origin for every SDK client, IAM enforced
+ * Starts the gateway with DynamoDB (+ Streams), SQS and (when given) Secrets Manager mounted: one origin for every SDK client, IAM enforced
  * unless `enforce` is false (then calls are forwarded unjudged, and still reported to `onCall`).
  */
 export async function startLocalGateway(options: LocalGatewayOptions): Promise<LocalGateway> {
@@ -51,6 +56,12 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
   const sqs = new SqsService({ endpoint: options.sqsEndpoint, authorizer: enforcing, requiredAuthorizations, policies, region, accountId, partition });
   const gateway = new Gateway({ principals: options.principals, enforce: options.enforce, host: options.host });
   gateway.registerService('dynamodb', dynamodb).registerService('sqs', sqs);
+  if (options.secrets) {
+    gateway.registerService(
+      'secretsmanager',
+      new SecretsManagerService({ ...options.secrets, authorizer: enforcing, requiredAuthorizations, region, accountId, partition }),
+    );
+  }
   const { port, url } = await gateway.listen(options.port);
   return {
     gateway,

@@ -68,6 +68,9 @@ export const CHAOS_CONTEXT: Record<string, string> = {
   consumerTimeoutSeconds: String(CHAOS_TIMINGS.consumerTimeoutSeconds),
   webhookTimeoutMs: String(CHAOS_TIMINGS.webhookTimeoutMs),
   maxReceiveCount: String(CHAOS_TIMINGS.maxReceiveCount),
+  // The webhook retry schedule compressed to seconds (5 attempts over 36 s), like the other windows here.
+  webhookMaxAttempts: String(CHAOS_TIMINGS.maxReceiveCount),
+  webhookRetryHorizonHours: '0.01',
 };
 
 /** Everything a set of fault kinds switches on. */

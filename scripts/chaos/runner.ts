@@ -18,7 +18,7 @@ import {
   type PaymentEvent,
   type PaymentMessage,
 } from '../../lambdas/shared/payments-model.js';
-import { PaymentsApiClient } from '../../local/api-client.js';
+import { localScopedKey, PaymentsApiClient } from '../../local/api-client.js';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver.js';
@@ -407,7 +407,7 @@ function paymentMessage(payment: IntendedPayment): PaymentMessage {
   return {
     ...payment.request,
     paymentId: payment.paymentId,
-    idempotencyKey: payment.idempotencyKey,
+    idempotencyKey: localScopedKey(payment.idempotencyKey),
     requestedAt: new Date().toISOString(),
   };
 }
@@ -435,7 +435,7 @@ async function perform(action: WorkloadAction, ports: ActionPorts): Promise<void
             QueueUrl: outputs.PaymentsQueueUrl,
             MessageBody: JSON.stringify(paymentMessage(action.payment)),
             MessageGroupId: action.payment.request.accountId,
-            MessageDeduplicationId: deduplicationIdFor(action.payment.idempotencyKey),
+            MessageDeduplicationId: deduplicationIdFor(localScopedKey(action.payment.idempotencyKey)),
           }),
         );
         return;
@@ -452,7 +452,7 @@ async function perform(action: WorkloadAction, ports: ActionPorts): Promise<void
     }
     case 'resend-in-window':
     case 'resend-beyond-window': {
-      const dedup = deduplicationIdFor(action.payment.idempotencyKey);
+      const dedup = deduplicationIdFor(localScopedKey(action.payment.idempotencyKey));
       await sqs.send(
         new SendMessageCommand({
           QueueUrl: outputs.PaymentsQueueUrl,

@@ -1,4 +1,5 @@
 import { paymentIdFor, type PaymentRequest } from '../../lambdas/shared/payments-model.js';
+import { localScopedKey } from '../../local/api-client.js';
 import { SeededRandom } from './random.js';
 
 /** One payment the workload intends to make happen exactly once. */
@@ -121,7 +122,8 @@ export function generateWorkload(options: WorkloadOptions): Workload {
       index,
       accountIndex,
       idempotencyKey,
-      paymentId: paymentIdFor(idempotencyKey),
+      // The local API scopes the key to its caller; resends straight to the queue carry the same scoped key.
+      paymentId: paymentIdFor(localScopedKey(idempotencyKey)),
       request: { accountId, amount, currency: 'EUR', reference: `chaos ${runId} #${index}` },
     };
     payments.push(payment);

@@ -14,6 +14,7 @@ import {
 } from '../../local/demo.js';
 import { startWebhookReceiver } from '../../local/webhook-receiver.js';
 import { eventIdFor, IDEMPOTENCY_KEY_PATTERN, paymentIdFor, PaymentRequestSchema, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
+import { localScopedKey } from '../../local/api-client.js';
 
 /**
  * The demo exits 0 only when its comparison finds nothing wrong, so the expected-outcome model and the comparison
@@ -37,7 +38,7 @@ describe('demo scenario and expected outcome', () => {
     expect(new Set(expected.events.map((e) => e.eventId)).size).toBe(10);
     const overdraft = expected.events.find((e) => e.idempotencyKey.endsWith('alice-car'))!;
     expect(overdraft).toMatchObject({ eventType: 'PaymentRejected', reason: 'INSUFFICIENT_FUNDS', balance: 7_500, amount: -9_000 });
-    expect(overdraft.eventId).toBe(eventIdFor(paymentIdFor(`${runId}:alice-car`)));
+    expect(overdraft.eventId).toBe(eventIdFor(paymentIdFor(localScopedKey(`${runId}:alice-car`))));
     expect(expected.events.find((e) => e.idempotencyKey.endsWith('carol-in-usd'))).toMatchObject({ reason: 'CURRENCY_MISMATCH', balance: 3_200 });
   });
 
@@ -138,7 +139,7 @@ describe('demo comparison', () => {
         headers: {},
         text: '',
         durationMs: 1,
-        body: step.idempotencyKey && expected.statuses[i] === 202 ? { paymentId: paymentIdFor(step.idempotencyKey), status: 'ACCEPTED' } : { message: 'no' },
+        body: step.idempotencyKey && expected.statuses[i] === 202 ? { paymentId: paymentIdFor(localScopedKey(step.idempotencyKey)), status: 'ACCEPTED' } : { message: 'no' },
       },
     }));
     expect(compareResponses(results, expected).filter((r) => !r.ok)).toEqual([]);
@@ -169,7 +170,7 @@ describe('helpers', () => {
       const steps = buildBenchScenario('lat-test', 2, 1)[0]!;
       const sentAt = Date.now() - 1_000;
       const results: StepResult[] = steps.map((step) => ({ step, sentAt, response: { status: 202, headers: {}, text: '', body: undefined, durationMs: 100 } }));
-      const eventId = eventIdFor(paymentIdFor(steps[0]!.idempotencyKey!));
+      const eventId = eventIdFor(paymentIdFor(localScopedKey(steps[0]!.idempotencyKey!)));
       await fetch(receiver.url, {
         method: 'POST',
         headers: { 'idempotency-key': eventId },

@@ -13,6 +13,14 @@ import {
 } from '../../local/demo.js';
 import { eventIdFor, paymentIdFor, PaymentEventSchema, type PaymentRequest } from '../../lambdas/shared/payments-model.js';
 import { startE2EPipeline, type E2EPipeline } from '../fixtures/e2e-pipeline.js';
+import { callerScopedKey } from '../../lambdas/create-payment/caller-scope.js';
+import { LOCAL_API_PRINCIPAL } from '../../local/api-client.js';
+
+/**
+ * The API scopes each Idempotency-Key to the calling principal: the paymentId derives from the scoped key. Against a
+ * deployment, set E2E_CALLER_PRINCIPAL to the caller's IAM principal (a role ARN for an assumed role).
+ */
+const paymentIdOf = (key: string) => paymentIdFor(callerScopedKey(process.env.E2E_CALLER_PRINCIPAL ?? LOCAL_API_PRINCIPAL, key));
 
 /**
  * The payments pipeline end to end, through the public API only: POST /payments → FIFO queue → ledger → stream →
@@ -44,7 +52,7 @@ describe('payments pipeline, end to end', () => {
     idempotencyKey: keyFor(runId, label),
     body,
   });
-  const eventIdOf = (runId: string, label: string) => eventIdFor(paymentIdFor(keyFor(runId, label)));
+  const eventIdOf = (runId: string, label: string) => eventIdFor(paymentIdOf(keyFor(runId, label)));
   const observe = (accountIds: readonly string[]) => observePipeline(pipeline.handles, accountIds);
   const deliveriesOf = (eventId: string) => pipeline.receiver!.calls().filter((c) => c.idempotencyKey === eventId);
   /** Settles until the comparison with the expected outcome is clean (deployed) or the runtime is idle (local). */
@@ -104,7 +112,7 @@ describe('payments pipeline, end to end', () => {
 
     // Assess
     expect(first.response.status).toBe(202);
-    expect(first.response.body).toMatchObject({ paymentId: paymentIdFor(payment.idempotencyKey!) });
+    expect(first.response.body).toMatchObject({ paymentId: paymentIdOf(payment.idempotencyKey!) });
     expect(second.response.status).toBe(202);
     expect(second.response.body).toEqual(first.response.body);
     expect(third.response.body).toEqual(first.response.body);
@@ -128,7 +136,7 @@ describe('payments pipeline, end to end', () => {
     const statuses = answers.map((a) => a.response.status).sort();
     expect([[202, 202], [202, 409]]).toContainEqual(statuses);
     for (const answer of answers.filter((a) => a.response.status === 202)) {
-      expect(answer.response.body).toMatchObject({ paymentId: paymentIdFor(payment.idempotencyKey!) });
+      expect(answer.response.body).toMatchObject({ paymentId: paymentIdOf(payment.idempotencyKey!) });
     }
     expect((await pipeline.handles.api.getAccount(account)).body).toMatchObject({ balance: 77, applied: 1, rejected: 0 });
     expect((await observe([account])).outboxEvents.map((e) => e.eventId)).toEqual([eventIdOf(run, 'race')]);
@@ -247,7 +255,7 @@ describe('payments pipeline, end to end', () => {
     // No 5xx was forced in this file, so the notifier had no reason to call twice: raw calls = unique deliveries.
     expect(pipeline.receiver.calls().filter((c) => c.outcome !== 'accepted')).toEqual([]);
     expect(pipeline.receiver.calls()).toHaveLength(deliveries.length);
-    const ofThisTest = deliveries.filter((c) => steps.some((s) => eventIdFor(paymentIdFor(s.idempotencyKey!)) === c.idempotencyKey));
+    const ofThisTest = deliveries.filter((c) => steps.some((s) => eventIdFor(paymentIdOf(s.idempotencyKey!)) === c.idempotencyKey));
     expect(ofThisTest.map((c) => PaymentEventSchema.parse(c.json).eventType).sort()).toEqual([
       'PaymentApplied',
       'PaymentApplied',

@@ -213,6 +213,7 @@ describe('PaymentsStack API, observability, stages and outputs', () => {
         'PaymentsDlqUrl',
         'PaymentsQueueUrl',
         'RelayFailureQueueUrl',
+        'WebhookSigningSecretArn',
       ].sort(),
     );
     template.hasOutput('PaymentsQueueUrl', { Value: { Ref: Match.stringLikeRegexp('^PaymentsQueue') } });

@@ -146,7 +146,8 @@ describe('PaymentsStack', () => {
         VisibilityTimeout: 180,
         RedrivePolicy: {
           deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EventsDeadLetterQueue'), 'Arn'] },
-          maxReceiveCount: 5,
+          // One receive per webhook attempt (webhookMaxAttempts, default 10).
+          maxReceiveCount: 10,
         },
       });
       built.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -160,7 +161,20 @@ describe('PaymentsStack', () => {
     it('gives the notifier the webhook, its timeout, the idempotency table and a TTL outliving the queue windows', () => {
       const built = paymentsStack();
       expect(envNames(built, built.stack.notifier.handler.function)).toEqual(
-        ['IDEMPOTENCY_TABLE_NAME', 'IDEMPOTENCY_TTL_SECONDS', 'NODE_OPTIONS', 'WEBHOOK_TIMEOUT_MS', 'WEBHOOK_URL', ...POWERTOOLS].sort(),
+        [
+          'EVENTS_DLQ_URL',
+          'EVENTS_QUEUE_URL',
+          'IDEMPOTENCY_TABLE_NAME',
+          'IDEMPOTENCY_TTL_SECONDS',
+          'NODE_OPTIONS',
+          'WEBHOOK_MAX_ATTEMPTS',
+          'WEBHOOK_RETRY_HORIZON_SECONDS',
+          'WEBHOOK_SECRET_ARN',
+          'WEBHOOK_SECRET_MAX_AGE_SECONDS',
+          'WEBHOOK_TIMEOUT_MS',
+          'WEBHOOK_URL',
+          ...POWERTOOLS,
+        ].sort(),
       );
       built.template.hasResourceProperties('AWS::Lambda::Function', {
         Environment: {

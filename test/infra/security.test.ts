@@ -46,6 +46,7 @@ interface Statement {
   Resource?: unknown;
   Principal?: unknown;
   Sid?: string;
+  Condition?: unknown;
 }
 
 function asArray<T>(value: T | T[] | undefined): T[] {
@@ -274,15 +275,20 @@ describe('security', () => {
       },
     );
 
-    it('limits the key policy to the account administrators (AWS default) and CloudWatch alarms', () => {
+    it('limits the key policy to the account administrators (AWS default), Secrets Manager on their behalf and CloudWatch alarms', () => {
       // The default key policy gives the account root `kms:*` on the key itself (Resource "*" in a key policy means
-      // "this key"); IAM policies then decide who may use it. CloudWatch may only encrypt alarm notifications.
+      // "this key"); IAM policies then decide who may use it. The webhook signing secret adds the account's use of the
+      // key through Secrets Manager only (kms:ViaService). CloudWatch may only encrypt alarm notifications.
       const { template } = paymentsStack({ kmsKey: 'customer-managed' });
       const [key] = Object.values(template.findResources('AWS::KMS::Key'));
       const statements = asArray<Statement>(key.Properties.KeyPolicy.Statement);
-      expect(statements).toHaveLength(2);
+      expect(statements).toHaveLength(4);
       expect(JSON.stringify(statements[0].Principal)).toMatch(/:root/);
-      expect(statements[1]).toMatchObject({
+      for (const viaSecretsManager of statements.slice(1, 3)) {
+        expect(JSON.stringify(viaSecretsManager.Principal)).toMatch(/:root/);
+        expect(JSON.stringify(viaSecretsManager.Condition)).toMatch(/kms:ViaService.*secretsmanager\./);
+      }
+      expect(statements[3]).toMatchObject({
         Principal: { Service: 'cloudwatch.amazonaws.com' },
         Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
       });

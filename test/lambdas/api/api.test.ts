@@ -3,7 +3,8 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { setClients } from '../../../lambdas/shared/clients.js';
 import { paymentIdFor, PaymentMessageSchema, deduplicationIdFor } from '../../../lambdas/shared/payments-model.js';
-import { apiEvent, lambdaContext, paymentMessage, paymentRecord, sqsEvent } from '../../fixtures/events.js';
+import { callerPrincipal, callerScopedKey } from '../../../lambdas/create-payment/caller-scope.js';
+import { apiEvent as bareApiEvent, lambdaContext, paymentMessage, paymentRecord, sqsEvent } from '../../fixtures/events.js';
 import {
   createIdempotencyTable,
   createLedgerTable,
@@ -63,11 +64,29 @@ async function receiveAll() {
   return Messages;
 }
 
-function post(body: unknown, key: string | null = uniqueName('api-key'), extraHeaders: Record<string, string> = {}) {
+/** The IAM identity API Gateway puts on a SigV4-verified request (an IAM user, and a role session). */
+const ALICE = { userArn: 'arn:aws:iam::111122223333:user/alice', caller: 'AIDAALICE', accessKey: 'AKIAALICE' };
+const BILLING_SESSION = (session: string) => ({
+  userArn: `arn:aws:sts::111122223333:assumed-role/billing/${session}`,
+  caller: `AROABILLING:${session}`,
+  accessKey: `ASIA${session}`,
+});
+type Identity = Partial<typeof ALICE>;
+
+/** An API event as an IAM-authorized request of `identity` (Alice by default). */
+function apiEvent(options: Parameters<typeof bareApiEvent>[0], identity: Identity | null = ALICE) {
+  const event = bareApiEvent(options);
+  return { ...event, requestContext: { ...event.requestContext, identity: identity as never } };
+}
+
+/** Alice's scoped key for `key`: what the paymentId, the dedup id and the message key derive from. */
+const scoped = (key: string, identity: Identity = ALICE) => callerScopedKey(callerPrincipal(identity)!, key);
+
+function post(body: unknown, key: string | null = uniqueName('api-key'), extraHeaders: Record<string, string> = {}, identity: Identity | null = ALICE) {
   const headers: Record<string, string> = { 'Content-Type': 'application/json', ...extraHeaders };
   if (key !== null) headers['Idempotency-Key'] = key;
   return createPayment(
-    apiEvent({ body: typeof body === 'string' ? body : JSON.stringify(body), headers }),
+    apiEvent({ body: typeof body === 'string' ? body : JSON.stringify(body), headers }, identity),
     lambdaContext(),
   );
 }
@@ -117,13 +136,13 @@ describe('POST /payments: idempotency (Powertools, DynamoDB Local) and the FIFO 
 
     // Assess
     expect(response.statusCode).toBe(202);
-    expect(JSON.parse(response.body)).toEqual({ paymentId: paymentIdFor(key), status: 'accepted' });
+    expect(JSON.parse(response.body)).toEqual({ paymentId: paymentIdFor(scoped(key)), status: 'accepted' });
     const messages = await receiveAll();
     expect(messages).toHaveLength(1);
     const message = PaymentMessageSchema.parse(JSON.parse(messages[0]!.Body!));
-    expect(message).toMatchObject({ ...valid, paymentId: paymentIdFor(key), idempotencyKey: key });
+    expect(message).toMatchObject({ ...valid, paymentId: paymentIdFor(scoped(key)), idempotencyKey: scoped(key) });
     expect(messages[0]!.Attributes?.MessageGroupId).toBe(valid.accountId);
-    expect(messages[0]!.Attributes?.MessageDeduplicationId).toBe(deduplicationIdFor(key));
+    expect(messages[0]!.Attributes?.MessageDeduplicationId).toBe(deduplicationIdFor(scoped(key)));
   });
 
   it('replays the first response for a retry with the same key and body (header casing and key order do not matter), sending nothing more', async () => {
@@ -221,5 +240,45 @@ describe('GET /accounts/{accountId}', () => {
     const response = await getAccount(apiEvent({ method: 'GET', pathParameters: { accountId: 'bad id!' } }), lambdaContext());
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body).message).toMatch(/accountId must be 1-64 characters/);
+  });
+});
+
+describe('POST /payments: the Idempotency-Key is scoped to the calling IAM principal', () => {
+  it('makes the same key from two callers two payments: no replayed answer, two paymentIds, two messages', async () => {
+    // Prepare
+    const key = uniqueName('shared-key');
+    const bob = { userArn: 'arn:aws:iam::444455556666:user/bob', caller: 'AIDABOB', accessKey: 'AKIABOB' };
+    // Act
+    const fromAlice = await post(valid, key);
+    // (another account: a FIFO group shows one message at a time, and both must be received below)
+    const fromBob = await post({ ...valid, accountId: 'acc-api-bob', amount: 1 }, key, {}, bob);
+    // Assess: Bob's different body is not a 422 against Alice's record, and he does not get her answer.
+    expect([fromAlice.statusCode, fromBob.statusCode]).toEqual([202, 202]);
+    expect(fromBob.headers?.['Idempotency-Replayed']).toBeUndefined();
+    const [alicePayment, bobPayment] = [JSON.parse(fromAlice.body).paymentId, JSON.parse(fromBob.body).paymentId];
+    expect(alicePayment).toBe(paymentIdFor(scoped(key)));
+    expect(bobPayment).toBe(paymentIdFor(scoped(key, bob)));
+    expect(alicePayment).not.toBe(bobPayment);
+    const messages = (await receiveAll()).map((m) => PaymentMessageSchema.parse(JSON.parse(m.Body!)));
+    expect(messages.map((m) => m.idempotencyKey).sort()).toEqual([scoped(key), scoped(key, bob)].sort());
+  });
+
+  it('keeps the scope of a role across credential renewals: a retry from a new session of the same role is replayed', async () => {
+    const key = uniqueName('role-key');
+    const first = await post(valid, key, {}, BILLING_SESSION('s1'));
+    const retry = await post(valid, key, {}, BILLING_SESSION('s2'));
+    expect(retry.statusCode).toBe(202);
+    expect(retry.headers?.['Idempotency-Replayed']).toBe('true');
+    expect(JSON.parse(retry.body).paymentId).toBe(JSON.parse(first.body).paymentId);
+    expect(callerPrincipal(BILLING_SESSION('s1'))).toBe('arn:aws:iam::111122223333:role/billing');
+    await receiveAll();
+  });
+
+  it('rejects a request without an IAM identity with 403, sending nothing', async () => {
+    sends = 0;
+    const response = await post(valid, uniqueName('anon-key'), {}, null);
+    expect(response.statusCode).toBe(403);
+    expect(JSON.parse(response.body)).toMatchObject({ error: 'MissingCallerIdentity', message: expect.stringMatching(/AWS_IAM \(SigV4\)/) });
+    expect(sends).toBe(0);
   });
 });

@@ -1,11 +1,15 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { SecretWebhookSigner } from '../../../lambdas/notifier/signing.js';
 import { InjectedFault, setFaultPlanForTests } from '../../../lambdas/shared/faults.js';
 import { eventIdFor, paymentIdFor, type PaymentEvent } from '../../../lambdas/shared/payments-model.js';
 import { lambdaContext, sqsEvent, sqsRecord } from '../../fixtures/events.js';
-import { createIdempotencyTable, localAwsEnv, localDynamoDb, uniqueName } from '../../fixtures/tables.js';
+import { newWebhookSecret, startTestSecret, type TestSecret } from '../../fixtures/secrets.js';
+import { createIdempotencyTable, createQueue, localAwsEnv, localDynamoDb, localSqs, uniqueName } from '../../fixtures/tables.js';
 
 /** A webhook on 127.0.0.1 that records every call and answers with the next scripted status (200 when none left). */
 interface Call {
@@ -19,6 +23,9 @@ let script: (number | 'hang' | { readonly until: Promise<void> })[] = [];
 let onCall: () => void = () => undefined;
 
 let handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+/** The signing secret, served by the local Secrets Manager (local/secrets). */
+const signingSecret = newWebhookSecret();
+let secret: TestSecret;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -40,7 +47,17 @@ beforeAll(async () => {
   const { port } = server.address() as AddressInfo;
   const ddb = localDynamoDb(inject('ddbEndpoint'));
   const table = await createIdempotencyTable(ddb);
+  secret = await startTestSecret(signingSecret);
+  const sqs = localSqs(inject('sqsEndpoint'));
+  const [queueUrl, dlqUrl] = await Promise.all([createQueue(sqs), createQueue(sqs)]);
   Object.assign(process.env, localAwsEnv({ dynamodb: inject('ddbEndpoint'), sqs: inject('sqsEndpoint') }), {
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secret.server.endpoint,
+    WEBHOOK_SECRET_ARN: secret.arn,
+    WEBHOOK_SECRET_MAX_AGE_SECONDS: '300',
+    WEBHOOK_MAX_ATTEMPTS: '10',
+    WEBHOOK_RETRY_HORIZON_SECONDS: '86400',
+    EVENTS_QUEUE_URL: queueUrl,
+    EVENTS_DLQ_URL: dlqUrl,
     IDEMPOTENCY_TABLE_NAME: table,
     IDEMPOTENCY_TTL_SECONDS: '3600',
     WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
@@ -52,6 +69,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await secret?.close();
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
 });
@@ -80,14 +98,42 @@ function paymentEvent(): PaymentEvent {
 }
 
 describe('notifier handler (DynamoDB Local + a webhook on 127.0.0.1)', () => {
-  it('POSTs the event JSON with Idempotency-Key = eventId and a JSON content type', async () => {
+  it('POSTs the event JSON signed per Standard Webhooks (webhook-id = eventId) with the key read from Secrets Manager', async () => {
     const event = paymentEvent();
+    const before = Math.floor(Date.now() / 1000);
     const response = await handler(sqsEvent(sqsRecord({ body: event })), lambdaContext());
     expect(response.batchItemFailures).toEqual([]);
     expect(calls).toHaveLength(1);
-    expect(calls[0]!.headers['idempotency-key']).toBe(event.eventId);
-    expect(calls[0]!.headers['content-type']).toBe('application/json');
-    expect(JSON.parse(calls[0]!.body)).toEqual(event);
+    const { headers, body } = calls[0]!;
+    expect(headers['webhook-id']).toBe(event.eventId);
+    expect(headers['idempotency-key']).toBe(event.eventId);
+    expect(headers['content-type']).toBe('application/json');
+    expect(Number(headers['webhook-timestamp'])).toBeGreaterThanOrEqual(before);
+    expect(headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    // A receiver holding the secret verifies the exact bytes; one holding another key does not.
+    expect(new Webhook(signingSecret).verify(body, headers as Record<string, string>)).toEqual(event);
+    expect(() => new Webhook(newWebhookSecret()).verify(body, headers as Record<string, string>)).toThrow(/No matching signature/);
+    expect(JSON.parse(body)).toEqual(event);
+  });
+
+  it('signs with both keys while the secret holds two (rotation), so old and new receivers verify', async () => {
+    const next = newWebhookSecret();
+    secret.store.putValue(secret.arn, `${next} ${signingSecret}`);
+    try {
+      // A cold start: a new Powertools provider (the warm handler keeps its cached value for max-age seconds).
+      const provider = new SecretsProvider();
+      const signer = new SecretWebhookSigner(async () => (await provider.get(secret.arn, { maxAge: 300 })) as string);
+      const body = JSON.stringify(paymentEvent());
+      const timestamp = new Date();
+      const signature = await signer.sign('evt_rotation', timestamp, body);
+      const headers = { 'webhook-id': 'evt_rotation', 'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)), 'webhook-signature': signature };
+      expect(signature.split(' ')).toHaveLength(2);
+      expect(() => new Webhook(next).verify(body, headers)).not.toThrow();
+      expect(() => new Webhook(signingSecret).verify(body, headers)).not.toThrow();
+      expect(() => new Webhook(newWebhookSecret()).verify(body, headers)).toThrow(/No matching signature/);
+    } finally {
+      secret.store.putValue(secret.arn, signingSecret);
+    }
   });
 
   it('fails the record on a 5xx, delivers on the retry, and never calls the webhook again once it succeeded', async () => {

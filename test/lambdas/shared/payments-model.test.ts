@@ -127,7 +127,7 @@ describe('PaymentMessageSchema', () => {
   it.each([
     [{ ...MESSAGE, requestedAt: '2026-11-26' }, ['requestedAt: Invalid ISO datetime']],
     [{ ...MESSAGE, requestedAt: '2026-11-26T10:00:00+01:00' }, ['requestedAt: Invalid ISO datetime']],
-    [{ ...MESSAGE, idempotencyKey: 'short' }, ['idempotencyKey: Invalid string: must match pattern /^[A-Za-z0-9._:-]{8,128}$/']],
+    [{ ...MESSAGE, idempotencyKey: 'short' }, ['idempotencyKey: Invalid string: must match pattern /^[A-Za-z0-9._:-]{8,145}$/']],
     [{ ...MESSAGE, paymentId: '' }, ['paymentId: Too small: expected string to have >=1 characters']],
     [REQUEST, [
       'paymentId: Invalid input: expected string, received undefined',
