@@ -2,7 +2,7 @@
  * `npm start`: runs the synthesized CDK app locally until Ctrl-C or SIGTERM (see {@link USAGE}).
  */
 import { relative } from 'node:path';
-import { parseCliArgs, USAGE } from './cli-args.js';
+import { DEFAULT_INSPECTOR_PORT, parseCliArgs, USAGE } from './cli-args.js';
 import { LocalRuntimeError } from './errors.js';
 import { startLocalRuntime, type LocalRuntime, type RuntimeDescription } from './runtime.js';
 
@@ -20,6 +20,7 @@ function readyTable(description: RuntimeDescription, runtime: LocalRuntime): str
     rows.push(['Mapping', fn?.logicalId ?? mapping.logicalId, `${source} → ${fn?.functionName ?? mapping.functionRef}`]);
   }
   rows.push(['Endpoint', 'AWS', `${runtime.endpoints.edge}  (DynamoDB, DynamoDB Streams, SQS; AWS_ENDPOINT_URL)`]);
+  if (runtime.inspectorUrl) rows.push(['Inspector', 'page', `${runtime.inspectorUrl}  (live counters, a message's journey by any key, dead letters)`]);
   const widths = [0, 1].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
   return rows.map(([kind, id, where]) => `  ${kind.padEnd(widths[0]!)}  ${id.padEnd(widths[1]!)}  ${where}`).join('\n');
 }
@@ -62,7 +63,7 @@ async function main(): Promise<number> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   try {
-    runtime = await startLocalRuntime({ ...args.options, onProgress: (line) => console.log(`… ${line}`) });
+    runtime = await startLocalRuntime({ inspectorPort: DEFAULT_INSPECTOR_PORT, ...args.options, onProgress: (line) => console.log(`… ${line}`) });
   } catch (error) {
     console.error(error instanceof LocalRuntimeError || (error as Error).name?.endsWith('Error') ? `local runtime failed to start: ${(error as Error).message}` : error);
     return 1;
@@ -73,7 +74,7 @@ async function main(): Promise<number> {
   for (const note of runtime.describe().notes) console.log(`  note: ${note}`);
   console.log(`\n  outputs: ${relative(process.cwd(), runtime.files.outputs)}   env: ${relative(process.cwd(), runtime.files.env)}`);
   console.log(iamLines(runtime));
-  console.log('  Ctrl-C stops (then writes .local/iam-usage.json and .md: what each role used).\n');
+  console.log(`  Ctrl-C stops (then writes .local/iam-usage.json and .md: what each role used${runtime.recorder ? ', and .local/recording.jsonl: the flight recording' : ''}).\n`);
   return new Promise<number>(() => {}); // runs until a signal
 }
 
