@@ -13,9 +13,9 @@ export interface QueueView {
   readonly visible: number;
   readonly inFlight: number;
   readonly delayed: number;
-  /** Name of its dead-letter queue (RedrivePolicy). */
+  /** Logical id of its dead-letter queue (RedrivePolicy). */
   readonly deadLetterQueue?: string;
-  /** Queues (or mappings) that dead-letter into this one. */
+  /** Logical ids of the queues (or `stream mapping on-failure`) that dead-letter into this one. */
   readonly deadLetterFor?: readonly string[];
 }
 
@@ -142,6 +142,7 @@ export function deadLetterViews(source: InspectorSource) {
     .filter((queue) => (queue.deadLetterFor?.length ?? 0) > 0)
     .map((queue) => ({
       queue: queue.name,
+      logicalId: queue.logicalId,
       deadLetterFor: queue.deadLetterFor ?? [],
       messages: source.deadLetters(queue.name).map((message) => {
         const keys = extractKeys(message.body, [message.messageId]);

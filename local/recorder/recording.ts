@@ -47,7 +47,7 @@ export async function startRecording(options: RecordingOptions): Promise<Recordi
   for (const queue of options.queues) {
     const target = redriveTarget(queue.attributes.RedrivePolicy);
     const dlq = target ? byArn.get(target) : undefined;
-    if (dlq) deadLetterFor.set(dlq.name, [...(deadLetterFor.get(dlq.name) ?? []), queue.name]);
+    if (dlq) deadLetterFor.set(dlq.name, [...(deadLetterFor.get(dlq.name) ?? []), queue.logicalId]);
   }
   for (const arn of options.onFailureDestinations) {
     const queue = byArn.get(arn);
@@ -64,7 +64,7 @@ export async function startRecording(options: RecordingOptions): Promise<Recordi
         visible: inspected?.messages.ready.length ?? 0,
         inFlight: inspected?.messages.inflight.length ?? 0,
         delayed: inspected?.messages.delayed.length ?? 0,
-        ...(target && byArn.get(target) && { deadLetterQueue: byArn.get(target)!.name }),
+        ...(target && byArn.get(target) && { deadLetterQueue: byArn.get(target)!.logicalId }),
         ...(deadLetterFor.has(queue.name) && { deadLetterFor: deadLetterFor.get(queue.name)! }),
       };
     });

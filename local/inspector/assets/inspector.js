@@ -2,6 +2,8 @@
 'use strict';
 
 const $ = (selector) => document.querySelector(selector);
+// A logical id without CDK's 8-hex-digit hash (PaymentsQueueC485226B → PaymentsQueue).
+const short = (id) => String(id).replace(/(?<=[a-z])[0-9A-F]{8}$/, '');
 
 function el(tag, attributes, ...children) {
   const node = document.createElement(tag);
@@ -43,11 +45,11 @@ async function refreshState() {
   );
   fillRows(
     '#queues',
-    state.queues.map((q) => [q.name + (q.deadLetterFor ? ' (DLQ)' : ''), q.visible, q.inFlight, q.delayed, q.deadLetterQueue || '']),
+    state.queues.map((q) => [el('span', { title: q.name }, short(q.logicalId) + (q.deadLetterFor ? ' (DLQ)' : '')), q.visible, q.inFlight, q.delayed, q.deadLetterQueue ? short(q.deadLetterQueue) : '']),
   );
   fillRows(
     '#functions',
-    state.functions.map((f) => [f.logicalId, f.invocations, f.errors, f.partial, f.cold]),
+    state.functions.map((f) => [el('span', { title: f.functionName }, short(f.logicalId)), f.invocations, f.errors, f.partial, f.cold]),
   );
 }
 
@@ -59,7 +61,7 @@ async function refreshDeadLetters() {
       el(
         'div',
         { class: 'dlq', 'data-queue': queue.queue },
-        el('h3', {}, `${queue.queue} — dead letters of ${queue.deadLetterFor.join(', ')}: ${queue.messages.length}`),
+        el('h3', { title: queue.queue }, `${short(queue.logicalId)} — dead letters of ${queue.deadLetterFor.map(short).join(', ')}: ${queue.messages.length}`),
         queue.messages.length === 0
           ? el('p', { class: 'empty' }, 'empty')
           : el(
