@@ -40,14 +40,14 @@ const EXPANSION_ROUNDS = 4;
  * export, or log events read back from CloudWatch Logs by `npm run trace`). Keys are followed transitively through
  * events that name one message each (records, queue moves, calls, API invocations) — never through log lines,
  * whose appended keys can be stale — so the journey spans the API, both queues, the ledger, the relay and the
- * notifier.
+ * notifier. With `followLogs` (logs are all there is, as with CloudWatch Logs) log lines are followed too.
  */
-export function buildJourney(events: readonly RecordedEvent[], key: string): Journey {
+export function buildJourney(events: readonly RecordedEvent[], key: string, options: { readonly followLogs?: boolean } = {}): Journey {
   const wanted = new Set([key]);
   for (let round = 0; round < EXPANSION_ROUNDS; round++) {
     let grew = false;
     for (const event of events) {
-      if (event.kind === 'log' || event.keys.length === 0 || !event.keys.some((k) => wanted.has(k))) continue;
+      if ((event.kind === 'log' && !options.followLogs) || event.keys.length === 0 || !event.keys.some((k) => wanted.has(k))) continue;
       for (const k of event.keys) {
         if (!wanted.has(k)) {
           wanted.add(k);

@@ -205,11 +205,10 @@ describe('buildJourney', () => {
 
   it('says why at each hop: a replay is deduplicated, a failed record is retried, a dead letter names its receive count', () => {
     // Prepare
-    const events = [
-      parseFunctionLine(JSON.stringify({ level: 'INFO', message: 'Idempotent replay: the first response is returned, nothing sent', idempotencyKey: 'k-1', timestamp: '2026-12-01T10:00:00.000Z' }), 'Api', 0),
-    ].map((parsed, i) => ({ seq: i + 1, ...(parsed as { log: object }).log }));
+    const parsed = parseFunctionLine(JSON.stringify({ level: 'INFO', message: 'Idempotent replay: the first response is returned, nothing sent', idempotencyKey: 'k-1', timestamp: '2026-12-01T10:00:00.000Z' }), 'Api', 0);
     const recorder = new FlightRecorder();
-    recorder.add({ ...(events[0] as never), seq: undefined } as never);
+    if (!parsed || !('log' in parsed)) throw new Error('not parsed as a log line');
+    recorder.add(parsed.log);
     recorder.add({ kind: 'record', t: Date.parse('2026-12-01T10:00:01Z'), keys: ['k-1'], source: 'Q', id: 'm', outcome: 'failed', batchSize: 1, requestId: 'r', fn: 'Ledger' });
     recorder.recordDeadLetter('DLQ', { messageId: 'm', body: JSON.stringify({ idempotencyKey: 'k-1' }), receiveCount: 6 });
 
