@@ -13,6 +13,23 @@ const KEY_PATTERN = /\\?"(idempotencyKey|idempotency-key|paymentId|eventId|messa
 /** Longest text scanned for keys (bigger bodies are scanned up to here: keys sit near the top of every shape used). */
 const MAX_SCAN_CHARS = 64 * 1024;
 
+/** Canonical copies of the keys seen lately: one string per key however many events name it. */
+const pool = new Map<string, string>();
+const POOL_LIMIT = 200_000;
+
+/**
+ * The canonical, flat copy of a key. A regex match is a slice that keeps its whole source text (the request body)
+ * alive; events must hold only the key's own characters, and one copy of it.
+ */
+export function ownKey(value: string): string {
+  const known = pool.get(value);
+  if (known !== undefined) return known;
+  if (pool.size >= POOL_LIMIT) pool.clear();
+  const own = Buffer.from(value, 'utf8').toString('utf8');
+  pool.set(own, own);
+  return own;
+}
+
 /**
  * Every correlation key value in `text` (a JSON body, a log line, an event), deduplicated, in order of appearance.
  * Regex over the raw text rather than a parse: it costs one pass and finds keys at any nesting or escaping level.
@@ -23,7 +40,7 @@ export function extractKeys(text: string, into: string[] = []): string[] {
   KEY_PATTERN.lastIndex = 0;
   for (let match = KEY_PATTERN.exec(scanned); match; match = KEY_PATTERN.exec(scanned)) {
     const value = match[2]!;
-    if (!into.includes(value)) into.push(value);
+    if (!into.includes(value)) into.push(ownKey(value));
   }
   return into;
 }
@@ -74,7 +91,7 @@ export function parseFunctionLine(line: string, fn: string | undefined, t: numbe
   const keys: string[] = [];
   for (const field of ['idempotencyKey', 'paymentId', 'eventId', 'messageId']) {
     const value = object[field];
-    if (typeof value === 'string' && value && !keys.includes(value)) keys.push(value);
+    if (typeof value === 'string' && value && !keys.includes(value)) keys.push(ownKey(value));
   }
   const detail: Record<string, string | number | boolean> = {};
   for (const field of DETAIL_FIELDS) {

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { extractKeys, parseFunctionLine } from './correlation-keys.js';
+import { extractKeys, ownKey, parseFunctionLine } from './correlation-keys.js';
 import { RecorderOptionError } from './errors.js';
 import type { CallEvent, NewEvent, QueueEvent, RecordedEvent, RecorderCounters } from './types.js';
 
@@ -14,8 +14,8 @@ export const MAX_RECORD_LIMIT = 5_000_000;
 
 /** SQS's FIFO deduplication interval: a send with a dedup id seen on the same queue within it is not enqueued. */
 const FIFO_DEDUP_WINDOW_MS = 5 * 60_000;
-/** Receipt handles and dedup ids remembered to name the message of a later delete or visibility change. */
-const MAX_REMEMBERED = 50_000;
+/** Receipt handles (of messages in flight) and dedup ids (of the last 5 minutes' sends) remembered at most. */
+const MAX_REMEMBERED = 20_000;
 
 /** One gateway call as the recorder reads it (`GatewayCall` with its bodies). */
 export interface RecordableCall {
@@ -167,10 +167,10 @@ export class FlightRecorder {
       for (const raw of records!) {
         if (sqs) {
           const record = raw as { messageId?: string; body?: string; attributes?: Record<string, string> };
-          const id = record.messageId ?? '';
+          const id = ownKey(record.messageId ?? '');
           const keys = extractKeys(record.body ?? '', id ? [id] : []);
           const dedup = record.attributes?.MessageDeduplicationId;
-          if (dedup && !keys.includes(dedup)) keys.push(dedup);
+          if (dedup && !keys.includes(dedup)) keys.push(ownKey(dedup));
           const ok = result.ok && !failed.has(id);
           this.add({ kind: 'record', t, fn, keys, source, id, receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 1), outcome: ok ? 'ok' : 'failed', batchSize: records!.length, requestId: result.requestId, ...(!result.ok && error && { error }) });
         } else {
@@ -216,7 +216,7 @@ export class FlightRecorder {
   public recordDeadLetter(queue: string, message: { readonly messageId: string; readonly body?: string; readonly receiveCount?: number }): void {
     this.deadLettered++;
     queue = this.name(queue);
-    const keys = extractKeys(message.body ?? '', [message.messageId]);
+    const keys = extractKeys(message.body ?? '', [ownKey(message.messageId)]);
     this.add({ kind: 'queue', t: this.clock(), keys, move: 'dead-letter', queue, messageId: message.messageId, ...(message.receiveCount !== undefined && { receiveCount: message.receiveCount }) });
   }
 
@@ -290,10 +290,10 @@ export class FlightRecorder {
       }
       case 'ReceiveMessage': {
         for (const message of (response.Messages as Array<{ MessageId?: string; ReceiptHandle?: string; Body?: string; Attributes?: Record<string, string> }> | undefined) ?? []) {
-          const messageId = message.MessageId ?? '';
+          const messageId = ownKey(message.MessageId ?? '');
           const keys = extractKeys(message.Body ?? '', [messageId]);
           const dedupId = message.Attributes?.MessageDeduplicationId;
-          if (dedupId && !keys.includes(dedupId)) keys.push(dedupId);
+          if (dedupId && !keys.includes(dedupId)) keys.push(ownKey(dedupId));
           if (message.ReceiptHandle) this.remember(this.receipts, message.ReceiptHandle, { messageId, keys });
           const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? Number.NaN);
           this.add({ kind: 'queue', t, fn, keys, move: 'receive', queue, messageId, ...(Number.isFinite(receiveCount) && { receiveCount }), ...(message.Attributes?.MessageGroupId && { group: message.Attributes.MessageGroupId }) });
@@ -331,8 +331,8 @@ export class FlightRecorder {
   }
 
   private recordSend(fn: string | undefined, t: number, queue: string, entry: Record<string, unknown>, messageId: string | undefined, keys: string[], error?: string): void {
-    if (messageId && !keys.includes(messageId)) keys.push(messageId);
-    const dedupId = typeof entry.MessageDeduplicationId === 'string' ? entry.MessageDeduplicationId : undefined;
+    if (messageId && !keys.includes(messageId)) keys.push((messageId = ownKey(messageId)));
+    const dedupId = typeof entry.MessageDeduplicationId === 'string' ? ownKey(entry.MessageDeduplicationId) : undefined;
     if (dedupId && !keys.includes(dedupId)) keys.push(dedupId);
     let deduplicated = false;
     if (dedupId && !error) {
@@ -358,7 +358,7 @@ export class FlightRecorder {
   }
 
   private name(physical: string): string {
-    return this.names.get(physical) ?? physical;
+    return this.names.get(physical) ?? ownKey(physical);
   }
 
   private remember<V>(map: Map<string, V>, key: string, value: V): void {
