@@ -365,8 +365,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           outDir,
         })
       : undefined;
-    // Stopped before the pollers and functions (cleanup runs in reverse): the file holds what ran until then.
-    if (recording) cleanup.push(() => recording.stop());
+    // Written last on stop (cleanup runs in reverse), once every function and poller has finished.
+    if (recording) cleanup.unshift(() => recording.stop());
 
     const files = writeOutputFiles(outDir, outputs, env);
     const iamUsage = (): UsageReport =>

@@ -98,8 +98,12 @@ export async function startRecording(options: RecordingOptions): Promise<Recordi
     inspectorUrl: inspector?.url ?? '',
     stop: () =>
       (stopped ??= (async () => {
-        watcher.poll();
         watcher.stop();
+        try {
+          watcher.poll();
+        } catch {
+          // The SQS emulator may be gone already; the last half second of dead letters is then not in the file.
+        }
         unsubscribe();
         await inspector?.close();
         const file = join(options.outDir, RECORDING_FILE);
