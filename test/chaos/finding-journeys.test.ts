@@ -12,7 +12,7 @@ afterAll(async () => {
 }, 60_000);
 
 describe('chaos findings with journeys', () => {
-  it('fails with the at-least-once consumer and prints the journey of a duplicated payment: applied twice', async () => {
+  it('fails with the at-least-once consumer and prints the journey of a duplicated payment: redelivered, written twice', async () => {
     // Prepare: redeliveries after a crash that follows the commit, and no dedup in the consumer.
     stack = await startChaosStack({ consumer: 'at-least-once', faults: ['crash-after-commit'], seed: 7, faultScale: 4, log: (line) => console.info(`[chaos] ${line}`) });
     const lines: string[] = [];
