@@ -77,6 +77,7 @@ export class FlightRecorder {
   private readonly dedupSent = new Map<string, number>();
   private readonly clock: () => number;
   private readonly names = new Map<string, string>();
+  private readonly deadLetterQueues = new Set<string>();
   private readonly functionOf: (principalArn: string) => string | undefined;
 
   public constructor(options: FlightRecorderOptions = {}) {
@@ -101,6 +102,11 @@ export class FlightRecorder {
    */
   public nameResources(names: Iterable<readonly [string, string]>): void {
     for (const [physical, logical] of names) this.names.set(physical, logical);
+  }
+
+  /** Names the dead-letter queues (logical ids or names): a receive from one of them is recorded as a `redrive`. */
+  public markDeadLetterQueues(names: Iterable<string>): void {
+    for (const name of names) this.deadLetterQueues.add(name);
   }
 
   /** Adds one event (numbered here); returns it. */
@@ -296,7 +302,7 @@ export class FlightRecorder {
           if (dedupId && !keys.includes(dedupId)) keys.push(ownKey(dedupId));
           if (message.ReceiptHandle) this.remember(this.receipts, message.ReceiptHandle, { messageId, keys });
           const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? Number.NaN);
-          this.add({ kind: 'queue', t, fn, keys, move: 'receive', queue, messageId, ...(Number.isFinite(receiveCount) && { receiveCount }), ...(message.Attributes?.MessageGroupId && { group: message.Attributes.MessageGroupId }) });
+          this.add({ kind: 'queue', t, fn, keys, move: this.deadLetterQueues.has(queue) ? 'redrive' : 'receive', queue, messageId, ...(Number.isFinite(receiveCount) && { receiveCount }), ...(message.Attributes?.MessageGroupId && { group: message.Attributes.MessageGroupId }) });
         }
         return;
       }

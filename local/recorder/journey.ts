@@ -134,6 +134,8 @@ function judgeQueue(event: QueueEvent): Judgement {
       return { what: `visibility of${id} set to ${event.visibilitySeconds ?? '?'} s`, verdict: 'retried', why: 'returned to the queue for a later retry' };
     case 'delete':
       return { what: `deleted from ${displayName(event.queue)}${id}`, verdict: 'moved', why: event.error ?? 'processed (or reported done): SQS forgets it' };
+    case 'redrive':
+      return { what: `taken out of ${displayName(event.queue)} by ${displayName(event.fn ?? '?')}${id}`, verdict: 'moved', why: 'redrive: read from the dead-letter queue to be sent again (the new copy is the next send of the same keys)' };
     case 'dead-letter':
       return { what: `dead-lettered into ${displayName(event.queue)}${id}`, verdict: 'dead-lettered', why: `received ${event.receiveCount ?? 'too many'} times without being deleted (maxReceiveCount exceeded)` };
   }

@@ -53,6 +53,7 @@ export async function startRecording(options: RecordingOptions): Promise<Recordi
     const queue = byArn.get(arn);
     if (queue) deadLetterFor.set(queue.name, [...(deadLetterFor.get(queue.name) ?? []), 'stream mapping on-failure']);
   }
+  recorder.markDeadLetterQueues([...deadLetterFor.keys()].map((name) => options.queues.find((q) => q.name === name)?.logicalId ?? name));
   const watcher = watchDeadLetters({ recorder, queues: [...deadLetterFor.keys()], inspect: options.inspectQueue });
   const queues = (): QueueView[] =>
     options.queues.map((queue) => {

@@ -81,7 +81,7 @@ export interface CallEvent extends RecordedEventBase {
 }
 
 /** What happened to a queue message. */
-export type QueueMove = 'send' | 'receive' | 'visibility' | 'delete' | 'dead-letter';
+export type QueueMove = 'send' | 'receive' | 'visibility' | 'delete' | 'dead-letter' | 'redrive';
 
 /** One message moving into, out of or within a queue. */
 export interface QueueEvent extends RecordedEventBase {

@@ -103,6 +103,20 @@ describe('FlightRecorder', () => {
     ]);
   });
 
+  it('records a receive from a dead-letter queue as a redrive', () => {
+    // Prepare
+    const recorder = new FlightRecorder();
+    recorder.nameResources([['Stack-PaymentsQueue-ABC.fifo', 'PaymentsDlq']]);
+    recorder.markDeadLetterQueues(['PaymentsDlq']);
+
+    // Act
+    recorder.recordCall(call('ReceiveMessage', { QueueUrl: QUEUE_URL }, { Messages: [{ MessageId: 'm-1', ReceiptHandle: 'rh', Body: '{}' }] }, { principalKind: 'caller' }));
+
+    // Assess
+    expect(recorder.events()).toMatchObject([{ move: 'redrive', queue: 'PaymentsDlq', fn: 'caller', messageId: 'm-1' }]);
+    expect(buildJourney(recorder.events(), 'm-1').hops[0]!.why).toMatch(/^redrive: read from the dead-letter queue/);
+  });
+
   it('marks a FIFO send of a dedup id already sent within 5 minutes as deduplicated, not one sent later', () => {
     // Prepare
     let now = 1_000_000;
