@@ -28,12 +28,12 @@ beforeAll(async () => {
       if (match) rows.push({ timestamp: Date.now(), logGroup: `000000000000:/aws/lambda/${match[1]}`, message: match[2]! });
     },
   });
-}, 300_000);
+}, 600_000);
 
 afterAll(async () => {
   await runtime?.stop();
   await receiver?.stop();
-});
+}, 120_000);
 
 describe('npm run trace, against the local runtime\'s function logs', () => {
   it('rebuilds a retried payment\'s journey from log lines alone: accepted, deduplicated, applied, delivered', async () => {
