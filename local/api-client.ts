@@ -5,7 +5,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 /**
  * A small client for the payments API (`POST /payments`, `GET /accounts/{accountId}`) that signs every request with
  * SigV4 for `execute-api`, as the stack's IAM authorization requires. It works against the local runtime (which
- * accepts signed requests without verifying them), LocalStack and AWS.
+ * verifies the signature and authorizes execute-api:Invoke like API Gateway), LocalStack and AWS.
  *
  * Credentials: the ones passed in, else the AWS SDK's default chain (environment, profile, SSO, instance role…),
  * else, for a loopback API URL only, the local runtime's dummy credentials.

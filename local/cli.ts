@@ -1,7 +1,7 @@
 /**
  * `npm start`: runs the synthesized CDK app locally until Ctrl-C or SIGTERM (see {@link USAGE}).
  */
-import { relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { DEFAULT_INSPECTOR_PORT, parseCliArgs, USAGE } from './cli-args.js';
 import { LocalRuntimeError } from './errors.js';
 import { startLocalRuntime, type LocalRuntime, type RuntimeDescription } from './runtime.js';
@@ -74,7 +74,8 @@ async function main(): Promise<number> {
   for (const note of runtime.describe().notes) console.log(`  note: ${note}`);
   console.log(`\n  outputs: ${relative(process.cwd(), runtime.files.outputs)}   env: ${relative(process.cwd(), runtime.files.env)}`);
   console.log(iamLines(runtime));
-  console.log(`  Ctrl-C stops (then writes .local/iam-usage.json and .md: what each role used${runtime.recorder ? ', and .local/recording.jsonl: the flight recording' : ''}).\n`);
+  const usage = relative(process.cwd(), join(dirname(runtime.files.outputs), 'iam-usage.json'));
+  console.log(`  Ctrl-C stops (then writes ${usage} and .md: what each role used; check it with npm run iam-report${runtime.recorder ? `; and ${relative(process.cwd(), join(dirname(runtime.files.outputs), 'recording.jsonl'))}: the flight recording` : ''}).\n`);
   return new Promise<number>(() => {}); // runs until a signal
 }
 

@@ -375,6 +375,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         policies,
         iam: enforce ? 'enforced' : 'off',
         roleArns: principals.functions().map((p) => p.principal.arn),
+        labels: Object.fromEntries([
+          ...[...queues.values()].map((q) => [q.arn, q.logicalId]),
+          ...[...tables.values()].flatMap((t) => [[t.arn, t.logicalId], ...(t.streamArn ? [[t.streamArn, `${t.logicalId} stream`]] : [])]),
+        ]),
         isGranted: (roleArn, action, resource) => {
           const principal = principals.functions().find((p) => p.principal.arn === roleArn);
           return principal !== undefined && edge.authorizer.check(principal, { action, resource }, {}, false).decision.decision === 'Allow';

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LocalPrincipal, PrincipalRegistry } from '../iam/principals.js';
+import { GatewaySetupError } from './errors.js';
 import { parseAuthorization, verifySignature } from './sigv4.js';
 import type { GatewayCall, GatewayError, GatewayRequest, ServiceHandler, UnauthenticatedRequest } from './types.js';
 
@@ -51,7 +52,7 @@ export class Gateway {
 
   /** Mounts a service under its SigV4 credential-scope name (`dynamodb`, `sqs`, `secretsmanager`…). */
   public registerService(name: string, handler: ServiceHandler): this {
-    if (this.services.has(name)) throw new Error(`gateway: service "${name}" is already registered`);
+    if (this.services.has(name)) throw new GatewaySetupError(`gateway: service "${name}" is already registered; mount each SigV4 service name once`);
     this.services.set(name, handler);
     return this;
   }
@@ -82,6 +83,11 @@ export class Gateway {
     const host = this.options.host ?? '127.0.0.1';
     const server = createServer((request, response) => {
       this.handle(request, response).catch((error: unknown) => {
+        // Stopping: long polls still forwarded to an emulator that is going away are cut, not reported.
+        if (!this.server) {
+          response.destroy();
+          return;
+        }
         if (!response.headersSent) {
           response.writeHead(500, { 'content-type': 'application/json' });
           response.end(JSON.stringify({ __type: 'InternalFailure', message: `local gateway: ${(error as Error).message}` }));
@@ -101,7 +107,7 @@ export class Gateway {
 
   /** `http://127.0.0.1:<port>` once listening. */
   public get url(): string {
-    if (!this.address) throw new Error('gateway: not listening');
+    if (!this.address) throw new GatewaySetupError('gateway: not listening yet; await listen() first');
     return `http://${this.options.host ?? '127.0.0.1'}:${this.address.port}`;
   }
 

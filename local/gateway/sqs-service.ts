@@ -32,6 +32,9 @@ const ERRORS: Record<GatewayErrorKind, { type: string; code: string; status: num
   UnknownOperation: { type: 'com.amazon.coral.service#UnknownOperationException', code: 'InvalidAction', status: 400 },
 };
 
+/** Query-protocol codes of SQS errors whose JSON name differs. */
+const QUERY_CODES: Record<string, string> = { BatchRequestTooLong: 'AWS.SimpleQueueService.BatchRequestTooLong' };
+
 /** AWS's limit on a message and on the sum of a batch's messages (body plus attributes). */
 export const SQS_MAX_PAYLOAD_BYTES = 1_048_576;
 
@@ -56,7 +59,7 @@ export class SqsService implements ServiceHandler {
 
   public sendError(request: UnauthenticatedRequest, response: ServerResponse, error: GatewayError): number {
     const { type, code, status } = ERRORS[error.kind];
-    const errorCode = error.code ?? code;
+    const errorCode = error.code ? (QUERY_CODES[error.code] ?? error.code) : code;
     if (request.headers['x-amz-target'] !== undefined) {
       response.writeHead(status, {
         'content-type': 'application/x-amz-json-1.0',

@@ -46,6 +46,8 @@ export interface UsageReport {
   /** `enforced` or `off` (`--no-iam`): with IAM off, used-but-not-granted calls succeeded locally. */
   readonly iam: 'enforced' | 'off';
   readonly roles: readonly RoleUsage[];
+  /** Resource ARN → the template's logical id (`LedgerTable9343E4AA`, `… stream`), for a table that reads the same every run. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -85,6 +87,8 @@ export function buildUsageReport(input: {
   readonly iam: 'enforced' | 'off';
   /** Roles of functions the runtime ran (listed even when they made no call). */
   readonly roleArns: readonly string[];
+  /** Resource ARN → logical id of the template. @default {} */
+  readonly labels?: Readonly<Record<string, string>>;
 }): UsageReport {
   const uses = input.recorder.snapshot();
   const roleArns = [...new Set([...input.roleArns, ...uses.keys()])].sort();
@@ -113,7 +117,7 @@ export function buildUsageReport(input: {
       notObservable: dedupe(grants.filter((g) => !observable(g.action))),
     };
   });
-  return { generatedAt: new Date().toISOString(), iam: input.iam, roles };
+  return { generatedAt: new Date().toISOString(), iam: input.iam, roles, labels: input.labels ?? {} };
 }
 
 /** The findings that fail the check: one line per used-but-not-granted action. */
@@ -128,8 +132,9 @@ export function usageMarkdown(report: UsageReport): string {
   const lines = [`IAM usage of a local run (${report.generatedAt}, IAM ${report.iam}): what each function's role called, and what it is granted but never called.`, ''];
   lines.push('| Role | Action | Resource | Calls | Granted |', '| --- | --- | --- | ---: | --- |');
   for (const role of report.roles) {
-    for (const u of role.used) lines.push(`| ${role.logicalId ?? role.roleName} | ${u.action} | ${shortArn(u.resource)} | ${u.allowed + u.denied} | ${u.granted ? 'yes' : '**NO**'} |`);
-    for (const g of role.grantedButUnused) lines.push(`| ${role.logicalId ?? role.roleName} | ${g.action} | ${shortArn(g.resource)} | 0 | yes, never used |`);
+    const label = (arn: string) => report.labels?.[arn] ?? shortArn(arn);
+    for (const u of role.used) lines.push(`| ${role.logicalId ?? role.roleName} | ${u.action} | ${label(u.resource)} | ${u.allowed + u.denied} | ${u.granted ? 'yes' : '**NO**'} |`);
+    for (const g of role.grantedButUnused) lines.push(`| ${role.logicalId ?? role.roleName} | ${g.action} | ${label(g.resource)} | 0 | yes, never used |`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -4,18 +4,20 @@ import * as esbuild from 'esbuild';
 
 /**
  * What a handler can send to AWS, derived from its code (not from a hand-kept list): the handler entry is bundled
- * with the local esbuild exactly as the stack bundles it (ESM, module-first resolution, tree-shaken, no Docker), and
- * every module that survives tree-shaking is searched for the SDK commands it constructs (`new XxxCommand(`). The
- * command's package comes from the module's own import declarations, so `QueryCommand` from `@aws-sdk/lib-dynamodb`
- * and from `@aws-sdk/client-dynamodb` are told apart, and a DocumentClient command is mapped to the low-level
- * operation it sends by reading lib-dynamodb's own source. Third-party packages (Powertools idempotency's
- * persistence layer) are searched like first-party code: their calls come from their source in node_modules.
+ * with the local esbuild exactly as the stack bundles it (ESM, module-first resolution, tree-shaken, no Docker). The
+ * bundle's binding of every SDK command class, paginator and aggregated client that survived tree-shaking is read
+ * from the SDK's own modules (`var QueryCommand2 = class …` in lib-dynamodb's `commands/QueryCommand.js`), and every
+ * other module that survived is searched for `new <binding>(` and `paginate…(`: a call is attributed to the module
+ * that makes it, the two `QueryCommand`s of lib-dynamodb and client-dynamodb are told apart, and a DocumentClient
+ * command is mapped to the low-level operation it sends by reading lib-dynamodb's own source. Third-party packages
+ * (Powertools idempotency's persistence layer) are searched like first-party code: their calls come from their source
+ * in node_modules. An aggregated client (`new DynamoDB().putItem(…)`) calls by method name: the derivation throws.
  *
  * The SDK's own internal commands (STS/SSO credential providers, DynamoDB endpoint discovery) are not searched:
- * the walk stops at `@aws-sdk/*` and `@smithy/*`, which is where a handler's calls enter the SDK.
+ * the search stops at `@aws-sdk/*` and `@smithy/*`, which is where a handler's calls enter the SDK.
  */
 
-/** One SDK command a module constructs. */
+/** One SDK command a module sends. */
 export interface SdkCall {
   /** IAM service prefix of the client: `dynamodb`, `dynamodb-streams`, `sqs`, `secretsmanager`, `kms`, … */
   readonly service: string;
@@ -66,21 +68,11 @@ function serviceOf(pkg: string): string | undefined {
   return match[1] === 'dynamodb-streams' ? 'dynamodb-streams' : match[1];
 }
 
-/** Value imports of `Xxx…Command` names from `@aws-sdk/*` in one module's source, by imported name. */
-function importedCommands(source: string): Map<string, string> {
-  const found = new Map<string, string>();
-  const declarations = source.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s*from\s*['"](@aws-sdk\/[^'"]+)['"]/g);
-  for (const [, typeOnly, names, pkg] of declarations) {
-    if (typeOnly) continue;
-    for (const raw of names.split(',')) {
-      const name = raw.trim();
-      if (!name || name.startsWith('type ')) continue;
-      const imported = name.split(/\s+as\s+/)[0].trim();
-      if (/Command$/.test(imported)) found.set(imported, pkg);
-    }
-  }
-  return found;
-}
+/**
+ * Aggregated clients (`new DynamoDB().putItem(…)`, `DynamoDBDocument.from(…).put(…)`) call operations by method name:
+ * nothing here can list those calls, so a handler that uses one fails the derivation instead of passing unchecked.
+ */
+const AGGREGATED_CLIENTS = /^(DynamoDB|DynamoDBDocument|DynamoDBStreams|SQS|SNS|KMS|SecretsManager|S3|EventBridge|Lambda|STS)$/;
 
 const libDynamoDbOperations = new Map<string, string>();
 
@@ -147,21 +139,50 @@ export async function deriveHandlerCalls(entry: string, options: DeriveOptions =
   const parts = output.text.split(/^\/\/ (\S+)$/m);
   const calls: SdkCall[] = [];
   const kinds = new Set<TransactWriteKind>();
+  const chunks: { module: string; code: string }[] = [];
   for (let i = 1; i < parts.length; i += 2) {
-    const module = parts[i];
     // `left-out:` modules are the dynamic imports this deployment does not load.
-    if (!inputs.has(module) || module.startsWith('left-out:') || SDK_BOUNDARY.test(`/${module}`)) continue;
-    const code = parts[i + 1];
-    const source = readFileSync(path.resolve(cwd, module), 'utf8');
-    for (const [command, pkg] of importedCommands(source)) {
-      // esbuild renames a binding that collides (`QueryCommand2`); the constructor call survives tree-shaking only
-      // when the code that sends it does.
-      if (!new RegExp(`\\bnew ${command}\\d*\\(`).test(code)) continue;
+    if (inputs.has(parts[i]) && !parts[i].startsWith('left-out:')) chunks.push({ module: parts[i], code: parts[i + 1] });
+  }
+  // The bundle's binding of every SDK command class, paginator and aggregated client that survived tree-shaking, read
+  // from the SDK's own modules: `var QueryCommand2 = class extends …` in lib-dynamodb's commands/QueryCommand.js (no
+  // `var` when esbuild wraps a lazily loaded module: `QueryCommand2 = class …` inside its `__esm` initialiser).
+  const bindings = new Map<string, { pkg: string; command: string; kind: 'command' | 'paginator' | 'aggregated' }>();
+  for (const { module, code } of chunks) {
+    const sdk = /node_modules\/(@aws-sdk\/[^/]+)\/dist-es\/(?:(commands)\/(\w+Command)|(pagination)\/(\w+)Paginator|(\w+))\.js$/.exec(module);
+    if (!sdk) continue;
+    const [, pkg, commands, command, pagination, paginated, top] = sdk;
+    if (commands) {
+      const binding = /\b([\w$]+)\s*=\s*class\b|\bclass\s+([\w$]+)\s+extends\b/.exec(code);
+      if (binding) bindings.set(binding[1] ?? binding[2], { pkg, command, kind: 'command' });
+    } else if (pagination) {
+      const binding = /\b(paginate[\w$]*)\s*=/.exec(code);
+      if (binding) bindings.set(binding[1], { pkg, command: `${paginated}Command`, kind: 'paginator' });
+    } else if (top && AGGREGATED_CLIENTS.test(top)) {
+      const binding = /\b([\w$]+)\s*=\s*class\b|\bclass\s+([\w$]+)\s+extends\b/.exec(code);
+      if (binding) bindings.set(binding[1] ?? binding[2], { pkg, command: top, kind: 'aggregated' });
+    }
+  }
+  for (const { module, code } of chunks) {
+    if (SDK_BOUNDARY.test(`/${module}`)) continue;
+    const used = new Set<string>();
+    for (const [, name] of code.matchAll(/\bnew\s+([\w$]+)\s*\(/g)) used.add(name);
+    for (const [, name] of code.matchAll(/(?<![.\w$])([\w$]+)(?:\.from)?\s*\(/g)) if (bindings.get(name)?.kind !== 'command') used.add(name);
+    for (const name of used) {
+      const binding = bindings.get(name);
+      if (!binding) continue;
+      const { pkg, command, kind } = binding;
+      if (kind === 'aggregated') {
+        throw new Error(
+          `${module} uses the aggregated client ${command} from ${pkg}: its calls are method names the least-privilege ` +
+            'check cannot list; use the bare client and send commands (new XxxCommand(...))',
+        );
+      }
       const service = serviceOf(pkg);
-      if (!service) throw new Error(`${module} constructs ${command} from ${pkg}: unknown SDK package`);
+      if (!service) throw new Error(`${module} sends ${command} from ${pkg}: unknown SDK package`);
       const operation =
         pkg === '@aws-sdk/lib-dynamodb' ? libDynamoDbOperation(command, path.dirname(path.resolve(cwd, module))) : command.replace(/Command$/, '');
-      calls.push({ service, operation, command, from: pkg, module });
+      calls.push({ service, operation, command: kind === 'paginator' ? `paginate${operation}` : command, from: pkg, module });
     }
     for (const [, kind] of code.matchAll(/\b(Put|Update|Delete|ConditionCheck)\s*:\s*\{/g)) kinds.add(kind as TransactWriteKind);
   }

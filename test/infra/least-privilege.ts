@@ -96,11 +96,18 @@ export interface FunctionUnderTest {
   readonly environment: Record<string, unknown>;
 }
 
+/** A HandlerFunction, also one loaded from another copy of the project (a scaffolded consumer's test project). */
+function isHandlerFunction(c: unknown): c is HandlerFunction {
+  if (c instanceof HandlerFunction) return true;
+  const h = c as Partial<HandlerFunction>;
+  return c?.constructor?.name === 'HandlerFunction' && typeof h.entry === 'string' && h.role !== undefined && h.function !== undefined;
+}
+
 /** Every {@link HandlerFunction} of a stack. */
 export function functionsOf(stack: Stack, resources: Resources): FunctionUnderTest[] {
   return stack.node
     .findAll()
-    .filter((c): c is HandlerFunction => c instanceof HandlerFunction)
+    .filter(isHandlerFunction)
     .map((h) => {
       const functionId = stack.getLogicalId(h.function.node.defaultChild as any);
       return {

@@ -2,6 +2,8 @@ import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { HandlerFunction } from '../../lib/constructs/handler-function.js';
@@ -150,6 +152,38 @@ describe('service integrations', () => {
       for (const [id, r] of Object.entries(template.Resources)) if (r.Type === 'AWS::Lambda::Permission') delete template.Resources[id];
       const judged = judge(serviceIntegrations(template).integrations);
       expect(judged.map((j) => [j.kind, j.decision.decision])).toEqual([['rule → Lambda', 'ImplicitDeny']]);
+    });
+  });
+
+  describe('EventBridge Scheduler schedule → Lambda', () => {
+    const scheduleStack = () => {
+      const stack = new Stack(newApp(), 'Schedules');
+      const fn = new HandlerFunction(stack, 'Fn', { entry: fixtureEntry() });
+      new scheduler.Schedule(stack, 'Nightly', {
+        schedule: scheduler.ScheduleExpression.expression('cron(0 2 * * ? *)'),
+        target: new schedulerTargets.LambdaInvoke(fn.function),
+      });
+      return Template.fromStack(stack).toJSON() as CfnTemplate & { Resources: Record<string, any> };
+    };
+
+    it('allows the scheduler to assume the target role and the role to invoke the function', () => {
+      const judged = judge(serviceIntegrations(scheduleStack()).integrations);
+      expect(judged.map((j) => [j.kind, j.decision.decision])).toEqual([
+        ['schedule → role', 'Allow'],
+        ['schedule → Lambda', 'Allow'],
+      ]);
+    });
+
+    it('denies the invocation when the schedule role has no lambda:InvokeFunction', () => {
+      const template = scheduleStack();
+      for (const [id, r] of Object.entries(template.Resources)) {
+        if (r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties).includes('lambda:InvokeFunction')) delete template.Resources[id];
+      }
+      const judged = judge(serviceIntegrations(template).integrations);
+      expect(judged.map((j) => [j.kind, j.decision.decision])).toEqual([
+        ['schedule → role', 'Allow'],
+        ['schedule → Lambda', 'ImplicitDeny'],
+      ]);
     });
   });
 });

@@ -14,6 +14,8 @@ import type { CfnTemplate } from '../../local/template/types.js';
  * - API Gateway method → Lambda: `apigateway.amazonaws.com` lambda:InvokeFunction under the function's resource
  *   policy (its AWS::Lambda::Permission resources), from the method ARN of every stage;
  * - EventBridge rule → Lambda: `events.amazonaws.com` lambda:InvokeFunction, from the rule's ARN;
+ * - EventBridge Scheduler schedule → Lambda: `scheduler.amazonaws.com` sts:AssumeRole under the target role's trust
+ *   policy, then the role's lambda:InvokeFunction under its identity policies;
  * - event source mapping → function role (C5): what the poller calls with the role (SQS: ReceiveMessage,
  *   DeleteMessage, GetQueueAttributes; streams: DescribeStream, GetRecords, GetShardIterator, ListStreams), the
  *   on-failure destination's SendMessage, under the role's identity policies, the queue policy (with its TLS deny)
@@ -261,6 +263,40 @@ export function serviceIntegrations(template: CfnTemplate, context = INTEGRATION
         policies: { identity: [], resource: functionPolicy(arn), resourceAccountId: accountId },
       });
     }
+  }
+
+  // --- EventBridge Scheduler schedules → Lambda, through the schedule's role ------------------------------------
+  // The scheduler assumes the target's role (the role's trust policy must let scheduler.amazonaws.com do it), then
+  // invokes with the role's identity policies.
+  const roles = new Map(ofType('AWS::IAM::Role').map(([id, r]) => [arnOf(id), { id, r }]));
+  for (const [scheduleId, r] of ofType('AWS::Scheduler::Schedule')) {
+    const target = resolve(r.Properties?.Target, `Resources.${scheduleId}.Properties.Target`) as { Arn: string; RoleArn: string };
+    const fnId = [...functionArns].find(([, a]) => a === target.Arn)?.[0];
+    if (!fnId) continue;
+    // The scheduler names the schedule group as the source when it assumes the role (CDK's trust policy conditions on it).
+    const group = String(r.Properties?.GroupName ? resolve(r.Properties.GroupName, `Resources.${scheduleId}.Properties.GroupName`) : 'default');
+    const groupArn = `arn:${partition}:scheduler:${region}:${accountId}:schedule-group/${group}`;
+    const role = roles.get(target.RoleArn);
+    const trust = role
+      ? (resolve(role.r.Properties.AssumeRolePolicyDocument, `Resources.${role.id}.Properties.AssumeRolePolicyDocument`) as PolicyDocument)
+      : undefined;
+    integrations.push({
+      kind: 'schedule → role',
+      between: `${scheduleId} → ${role?.id ?? target.RoleArn}`,
+      request: { principal: service('scheduler.amazonaws.com'), action: 'sts:AssumeRole', resource: target.RoleArn, context: serviceContext(groupArn) },
+      policies: { identity: [], resource: trust, resourceAccountId: accountId },
+    });
+    integrations.push({
+      kind: 'schedule → Lambda',
+      between: `${scheduleId} → ${fnId}`,
+      request: {
+        principal: { type: 'AWS', arn: target.RoleArn, accountId },
+        action: 'lambda:InvokeFunction',
+        resource: target.Arn,
+        context: { 'aws:SecureTransport': true, 'aws:PrincipalArn': target.RoleArn, 'aws:PrincipalAccount': accountId },
+      },
+      policies: { identity: identity.get(target.RoleArn) ?? [], resource: functionPolicy(target.Arn), resourceAccountId: accountId },
+    });
   }
 
   // --- event source mappings → the function's role (C5), its queue policy and key (C3, C4) ----------------------

@@ -55,7 +55,8 @@ describe('npm start (local/cli.ts)', () => {
     sqs.destroy();
     const ports = [env.AWS_ENDPOINT_URL_SQS, env.AWS_ENDPOINT_URL_DYNAMODB].map((url) => Number(new URL(url!).port));
     child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => child!.once('exit', (exitCode) => resolve(exitCode)));
+    // 'close', not 'exit': the last output lines may still be in the pipe when the process exits.
+    const code = await new Promise<number | null>((resolve) => child!.once('close', (exitCode) => resolve(exitCode)));
 
     // Assess
     expect(stdout).toMatch(/Function\s+Probe\s+MiniStack-Probe-[0-9A-F]{12}\s+timeout 5s, 128 MB/);
@@ -63,6 +64,8 @@ describe('npm start (local/cli.ts)', () => {
     expect(stdout).toMatch(/Queue\s+Inbox\s+http:\/\/127\.0\.0\.1:\d+\/000000000000\/MiniStack-Inbox-[0-9A-F]{12}/);
     expect(stdout).toMatch(/Table\s+Notes\s+MiniStack-Notes-/);
     expect(stdout).toMatch(/Mapping\s+Probe\s+MiniStack-Inbox-[0-9A-F]{12} → MiniStack-Probe-/);
+    expect(stdout).toMatch(/Ready in \d+ ms — MiniStack — IAM: enforced/);
+    expect(stdout).toMatch(/Outside callers \(tests, \.local\/env, AWS CLI\) are local-caller, policy: \{"Version":"2012-10-17","Statement":\[\{"Sid":"LocalCallerIsAdmin","Effect":"Allow","Action":"\*","Resource":"\*"\}\]\}/);
     expect(stdout).toMatch(/SIGTERM: stopping[\s\S]*stopped/);
     expect(code).toBe(0);
     for (const port of ports) expect(await canConnect(port)).toBe(false);

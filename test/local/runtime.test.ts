@@ -184,7 +184,7 @@ describe('REST API (Lambda proxy)', () => {
     expect(event.requestContext.identity.sourceIp).toBeTruthy();
   });
 
-  it('accepts a SigV4-signed POST on an IAM-authorized method (signature not verified locally) with its body', async () => {
+  it('accepts a SigV4-signed POST on an IAM-authorized method (signature verified, admin local caller) with its body', async () => {
     // Prepare
     const url = new URL(`${apiUrl()}items/7`);
     const signer = new SignatureV4({ service: 'execute-api', region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, sha256: Sha256 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, DeleteQueueCommand, GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteQueueCommand, GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { request } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -185,6 +185,20 @@ describe('authorization (C1, C2) with AWS denial shapes', () => {
   it('lets the admin local caller do anything and a function only what its role allows (GetQueueUrl by name)', async () => {
     const { QueueUrl } = await sqs(asWriter()).send(new GetQueueUrlCommand({ QueueName: queueName }));
     expect(QueueUrl).toBe(queueUrl);
+  });
+});
+
+describe('what AWS refuses and fauxqs accepts', () => {
+  it('rejects MessageDeduplicationId on a standard queue with InvalidParameterValue', async () => {
+    const error = await sqs().send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'x', MessageDeduplicationId: 'd' })).catch((e: Error) => e);
+    expect(error).toMatchObject({ name: 'InvalidParameterValue', message: expect.stringMatching(/not valid for this queue type/) });
+  });
+
+  it('rejects a SendMessageBatch over 1 MiB in total with BatchRequestTooLong', async () => {
+    const body = 'x'.repeat(300_000);
+    const entries = [1, 2, 3, 4].map((i) => ({ Id: `m${i}`, MessageBody: body }));
+    const error = await sqs().send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries })).catch((e: Error) => e);
+    expect(error).toMatchObject({ name: 'BatchRequestTooLong', message: 'Batch requests cannot be longer than 1048576 bytes. You have sent 1200000 bytes.' });
   });
 });
 
