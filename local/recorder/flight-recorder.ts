@@ -238,6 +238,8 @@ export class FlightRecorder {
     const queued = call.service === 'sqs' && QUEUE_OPERATIONS.has(call.operation);
     const failed = call.status >= 400 || call.decision !== 'Allow';
     if (!keyed && !queued && !failed) return;
+    // An empty long poll (most receives) answers `{}` or `{"Messages":[]}`: nothing to parse.
+    if (call.operation === 'ReceiveMessage' && !failed && (call.responseBody?.length ?? 0) < 40) return;
     const request = parseJson(call.requestBody);
     const response = failed || queued || call.operation === 'SendMessage' || includesCapacity(call.responseBody) ? parseJson(call.responseBody) : undefined;
     if (queued && !failed && request) {
