@@ -227,8 +227,8 @@ function section(ring: ReturnType<typeof measureRing>, live: LiveResult | undefi
     '',
     'The recorder does no I/O while recording: it parses only the bodies of data-plane calls (control polls such as',
     'GetQueueAttributes and empty receives are only counted), scans them for keys with one regular expression and writes',
-    'one flat object into a preallocated ring. The recorder-CPU share is the robust figure on a shared machine; the',
-    'throughput pair is dominated by DynamoDB Local and scheduling noise (same workload, same machine, minutes apart).',
+    'one flat object into a preallocated ring. Both live figures need an idle machine: the recorder share is wall time',
+    "inside its calls (preemption counts), the throughput pair carries DynamoDB Local's and the scheduler's noise.",
     '<!-- recorder:end -->',
   );
   return lines.join('\n');
