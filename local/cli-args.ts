@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LocalRuntimeError } from './errors.js';
 import type { PolicyDocument } from './iam/types.js';
 import type { LocalRuntimeOptions } from './runtime.js';
+import { MAX_RECORD_LIMIT } from './recorder/flight-recorder.js';
 
 /** Usage text of `npm start`. */
 export const USAGE = `Usage: npm start -- [options]
@@ -21,7 +22,12 @@ Options:
   --out-dir <dir>       where outputs.json, env and cdk.out go (default .local)
   --fresh               synthesize even if the app and its sources are unchanged since the last run
   --quiet               no per-invocation lines and no function output
+  --inspector-port <n>  the inspector page: live counters, message journeys, dead letters (default 4580; 0 = any free port)
+  --record-limit <n>    events the flight recorder keeps, oldest dropped first (default 100000; 0 = no recording)
   -h, --help            this text`;
+
+/** Port of the inspector page under `npm start` (the runtime's API defaults to a free port). */
+export const DEFAULT_INSPECTOR_PORT = 4580;
 
 /** Parsed command line of `local/cli.ts`. */
 export interface CliArgs {
@@ -92,6 +98,16 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
       case '--out-dir':
         options.outDir = value();
         break;
+      case '--inspector-port':
+        options.inspectorPort = port();
+        break;
+      case '--record-limit': {
+        const v = value();
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0 || n > MAX_RECORD_LIMIT) throw new LocalRuntimeError(`${flag} must be a number of events 0–${MAX_RECORD_LIMIT} (0 = no recording), got "${v}"`);
+        options.recordLimit = n;
+        break;
+      }
       case '--quiet':
         options.quiet = true;
         break;

@@ -2,7 +2,7 @@
  * `npm start`: runs the synthesized CDK app locally until Ctrl-C or SIGTERM (see {@link USAGE}).
  */
 import { dirname, join, relative } from 'node:path';
-import { parseCliArgs, USAGE } from './cli-args.js';
+import { DEFAULT_INSPECTOR_PORT, parseCliArgs, USAGE } from './cli-args.js';
 import { LocalRuntimeError } from './errors.js';
 import { prepareWebhookTarget, type WebhookTarget } from './first-run.js';
 import { watchParent } from './parent-watch.js';
@@ -22,6 +22,7 @@ function readyTable(description: RuntimeDescription, runtime: LocalRuntime): str
     rows.push(['Mapping', fn?.logicalId ?? mapping.logicalId, `${source} → ${fn?.functionName ?? mapping.functionRef}`]);
   }
   rows.push(['Endpoint', 'AWS', `${runtime.endpoints.edge}  (DynamoDB, DynamoDB Streams, SQS; AWS_ENDPOINT_URL)`]);
+  if (runtime.inspectorUrl) rows.push(['Inspector', 'page', `${runtime.inspectorUrl}  (live counters, a message's journey by any key, dead letters)`]);
   const widths = [0, 1].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
   return rows.map(([kind, id, where]) => `  ${kind.padEnd(widths[0]!)}  ${id.padEnd(widths[1]!)}  ${where}`).join('\n');
 }
@@ -69,7 +70,7 @@ async function main(): Promise<number> {
   watchParent((reason) => void stop(reason));
   try {
     webhook = await prepareWebhookTarget(args.options);
-    runtime = await startLocalRuntime({ ...webhook.options, onProgress: (line) => console.log(`… ${line}`) });
+    runtime = await startLocalRuntime({ inspectorPort: DEFAULT_INSPECTOR_PORT, ...webhook.options, onProgress: (line) => console.log(`… ${line}`) });
     webhook.attach(runtime);
   } catch (error) {
     await webhook?.stop();
@@ -85,7 +86,7 @@ async function main(): Promise<number> {
   console.log(`  AWS CLI: ${relative(process.cwd(), runtime.files.outputs).replace(/outputs\.json$/, 'aws')} sqs list-queues (v1 ignores AWS_ENDPOINT_URL_*; the wrapper passes --endpoint-url)`);
   console.log(iamLines(runtime));
   const usage = relative(process.cwd(), join(dirname(runtime.files.outputs), 'iam-usage.json'));
-  console.log(`  Ctrl-C stops (then writes ${usage} and .md: what each role used; check it with npm run iam-report).\n`);
+  console.log(`  Ctrl-C stops (then writes ${usage} and .md: what each role used; check it with npm run iam-report${runtime.recorder ? `; and ${relative(process.cwd(), join(dirname(runtime.files.outputs), 'recording.jsonl'))}: the flight recording` : ''}).\n`);
   return new Promise<number>(() => {}); // runs until a signal
 }
 

@@ -5,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { localScopedKey, PaymentsApiClient, type AccountView, type ApiResponse } from './api-client.js';
+import { journeyLinkLines } from './inspector/journey-link.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 import type { LocalRuntime } from './runtime.js';
 import { eventIdFor, paymentIdFor, PaymentEventSchema, type PaymentEvent, type PaymentRequest } from '../lambdas/shared/payments-model.js';
@@ -532,10 +533,12 @@ interface DemoArgs {
   readonly accounts: number;
   readonly lanes: number;
   readonly verbose: boolean;
+  /** Keep the stack running after the report (the inspector link stays live) until Ctrl-C. */
+  readonly keep: boolean;
 }
 
 function parseArgs(argv: readonly string[]): DemoArgs {
-  const args = { bench: false, payments: 60, accounts: 6, lanes: 3, verbose: false };
+  const args = { bench: false, payments: 60, accounts: 6, lanes: 3, verbose: false, keep: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const number = (name: string) => {
@@ -548,8 +551,9 @@ function parseArgs(argv: readonly string[]): DemoArgs {
     else if (arg === '--accounts') args.accounts = number('--accounts');
     else if (arg === '--lanes') args.lanes = number('--lanes');
     else if (arg === '--verbose') args.verbose = true;
+    else if (arg === '--keep') args.keep = true;
     else if (arg === '--help' || arg === '-h') {
-      console.log('npm run demo [-- --bench [--payments 60] [--accounts 6] [--lanes 3]] [--verbose]');
+      console.log('npm run demo [-- --bench [--payments 60] [--accounts 6] [--lanes 3]] [--verbose] [--keep]');
       process.exit(0);
     } else throw new Error(`Unknown argument ${arg}; try --help`);
   }
@@ -668,10 +672,14 @@ async function main(): Promise<number> {
     if (failed.length > 0) {
       console.log(`\n✘ ${failed.length} figure(s) differ from the expected values:`);
       for (const row of failed) console.log(`  ${row.section} / ${row.what}: expected ${row.expected}, got ${row.actual}`);
-      return 1;
-    }
-    console.log('\n✔ Every figure matches: each payment took effect exactly once, each event was delivered exactly once.');
-    return benchFailed ? 1 : 0;
+    } else console.log('\n✔ Every figure matches: each payment took effect exactly once, each event was delivered exactly once.');
+    const retried = scenario.find((step) => step.kind === 'duplicate')!;
+    console.log(journeyLinkLines(runtime.recorder?.events() ?? [], runtime.inspectorUrl, retried.idempotencyKey!, `${retried.label.replace(/ \(.*/, '')}, sent twice`));
+    if (args.keep) {
+      console.log('The stack keeps running (--keep): Ctrl-C stops it.');
+      await new Promise<never>(() => {});
+    } else if (runtime.inspectorUrl) console.log('(the stack stops now: run `npm run demo -- --keep` to open the link; the recording is written to ' + `${outDir}/recording.jsonl)`);
+    return failed.length > 0 || benchFailed ? 1 : 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -29,6 +29,7 @@ import { readEventSourceMappings } from './resources/event-source-mappings.js';
 import { createQueues, type LocalQueue } from './resources/queues.js';
 import { createTables, type LocalTable } from './resources/tables.js';
 import { TemplateResolver } from './template/resolver.js';
+import { FlightRecorder, startRecording } from './recorder/index.js';
 
 /** Root of this project (holds the node_modules the runtime itself runs from). */
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -67,6 +68,10 @@ export interface LocalRuntimeOptions {
   readonly onProgress?: (line: string) => void;
   /** Receives invocation lines and function output unless quiet. @default console.log */
   readonly log?: (line: string) => void;
+  /** Events the flight recorder keeps (a ring; local/recorder); 0 turns recording and the inspector off. @default 100000 */
+  readonly recordLimit?: number;
+  /** Port of the inspector page (local/inspector); 0 picks a free one. @default 0 */
+  readonly inspectorPort?: number;
 }
 
 /** What runs where, for the ready table. */
@@ -105,6 +110,9 @@ export interface LocalRuntime {
   readonly readyMs: number;
   /** Paths of the files written. */
   readonly files: { readonly outputs: string; readonly env: string; readonly assembly: string };
+  /** The flight recorder (undefined when `recordLimit` is 0) and the inspector page's URL ('' without it). */
+  readonly recorder?: FlightRecorder;
+  readonly inspectorUrl: string;
   /** What runs where. */
   describe(): RuntimeDescription;
   /**
@@ -250,6 +258,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const outputs: StackOutputs = {};
     const exportsByName = new Map<string, unknown>();
     const definitions: FunctionDefinition[] = [];
+    const recorder = options.recordLimit === 0 ? undefined : new FlightRecorder({ limit: options.recordLimit, functionOfPrincipal: (arn) => {
+      const name = principals.functions().find((p) => p.principal.arn === arn)?.functionName;
+      return definitions.find((d) => d.functionName === name)?.logicalId ?? name;
+    } });
 
     for (const stack of stacks) {
       const resolver = new TemplateResolver(stack.template, {
@@ -306,9 +318,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           environment: functionEnvironment(definition, env, principal, options.functionEnv ?? {}),
           // This project's node_modules plays the SDK that Lambda's Node.js runtime provides.
           providedSdkDir: PROJECT_ROOT,
-          output: options.quiet ? undefined : (line) => log(`  ${definition.logicalId} | ${line}`),
+          output: options.quiet && !recorder ? undefined : (line) => (recorder?.recordLine(definition.logicalId, line), options.quiet || log(`  ${definition.logicalId} | ${line}`)),
           // Batches from event source mappings get their line (with the mapping's outcome) from the pollers.
-          onInvoked: options.quiet ? undefined : (f, event, result, cold) => isMappingBatch(event) || log(invocationLine(f, event, result, cold)),
+          onInvoked: (f, event, result, cold) => (recorder?.recordInvocation(definition.logicalId, event, result, cold), options.quiet || isMappingBatch(event) || log(invocationLine(f, event, result, cold))),
         });
         cleanup.push(() => fn.stop());
         functions.set(definition.logicalId, fn);
@@ -346,6 +358,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       log: options.quiet ? undefined : log,
     });
     cleanup.push(() => esm.stop());
+    const recording = recorder
+      ? await startRecording({
+          recorder,
+          onCall: (listener) => edge.gateway.onCall(listener, { bodies: true }),
+          stacks: stacks.map((s) => s.stackName),
+          functions: definitions,
+          tables: [...tables.values()],
+          queues: [...queues.values()],
+          onFailureDestinations: mappings.flatMap((m) => (m.onFailureDestination ? [m.onFailureDestination] : [])),
+          inspectQueue: (name) => emulators.sqsServer.inspectQueue(name),
+          mappingStats: () => esm.stats(),
+          inspectorPort: options.inspectorPort ?? 0,
+          outDir,
+        })
+      : undefined;
+    // Written last on stop (cleanup runs in reverse), once every function and poller has finished.
+    if (recording) cleanup.unshift(() => recording.stop());
 
     const files = writeOutputFiles(outDir, outputs, env);
     const iamUsage = (): UsageReport =>
@@ -383,6 +412,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       tables,
       readyMs,
       files: { outputs: files.outputsFile, env: files.envFile, assembly: assemblyDir },
+      recorder,
+      inspectorUrl: recording?.inspectorUrl ?? '',
       describe: () => ({
         stacks: stacks.map((s) => s.stackName),
         functions: definitions.map(({ logicalId, functionName, timeoutSeconds, memorySize }) => ({ logicalId, functionName, timeoutSeconds, memorySize })),

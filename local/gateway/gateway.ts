@@ -40,6 +40,7 @@ export const SIGNATURE_MESSAGES = MESSAGES;
 export class Gateway {
   private readonly services = new Map<string, ServiceHandler>();
   private readonly events = new EventEmitter();
+  private bodyListeners = 0;
   private server?: Server;
   private address?: AddressInfo;
   public readonly enforce: boolean;
@@ -61,10 +62,20 @@ export class Gateway {
     return [...this.services.keys()];
   }
 
-  /** Subscribes to every call; returns the unsubscribe function. */
-  public onCall(listener: (call: GatewayCall) => void): () => void {
+  /**
+   * Subscribes to every call; returns the unsubscribe function. With `{ bodies: true }` calls also carry the request
+   * and response bodies (captured only while such a listener is subscribed: the flight recorder's correlation keys).
+   */
+  public onCall(listener: (call: GatewayCall) => void, options: { readonly bodies?: boolean } = {}): () => void {
     this.events.on('call', listener);
-    return () => this.events.off('call', listener);
+    if (options.bodies) this.bodyListeners++;
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      this.events.off('call', listener);
+      if (options.bodies) this.bodyListeners--;
+    };
   }
 
   /** Starts listening; port 0 picks a free one. */
@@ -171,15 +182,31 @@ export class Gateway {
       principal,
       origin: `http://${request.headers.host ?? this.url.slice('http://'.length)}`,
     };
+    const captured = this.bodyListeners > 0 ? captureBody(response) : undefined;
     const outcome = await handler.handle(gatewayRequest, response);
     report({
       ...outcome,
+      ...(captured && { requestBody: body, responseBody: captured() }),
       principal: principal.principal.arn,
       principalKind: principal.kind,
       actions: [...new Set(outcome.checks.map((check) => check.action))],
       resources: [...new Set(outcome.checks.map((check) => check.resource))],
     });
   }
+}
+
+/** Tees what is written to the response (streamed or not) so `onCall` listeners that asked for bodies get it. */
+function captureBody(response: ServerResponse): () => Buffer {
+  const chunks: Buffer[] = [];
+  const keep = (chunk: unknown, encoding: unknown) => {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
+  };
+  const write = response.write.bind(response) as (...args: unknown[]) => boolean;
+  const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
+  response.write = ((chunk: unknown, ...rest: unknown[]) => (keep(chunk, rest[0]), write(chunk, ...rest))) as ServerResponse['write'];
+  response.end = ((chunk?: unknown, ...rest: unknown[]) => (keep(chunk, rest[0]), end(chunk, ...rest))) as ServerResponse['end'];
+  return () => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
 }
 
 function readBody(request: IncomingMessage): Promise<Buffer> {

@@ -59,6 +59,10 @@ export interface GatewayCall extends CallOutcome {
   readonly actions: readonly string[];
   readonly resources: readonly string[];
   readonly durationMs: number;
+  /** The request body, for listeners subscribed with `{ bodies: true }`. */
+  readonly requestBody?: Buffer;
+  /** The response body as sent to the client, for listeners subscribed with `{ bodies: true }`. */
+  readonly responseBody?: Buffer;
 }
 
 /** What the gateway tells a handler, for requests whose principal it could not establish. */

@@ -11,7 +11,7 @@
  * earlier run's JSON, measuring nothing; add --critical-path to measure the critical-path part alone and merge it in).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, type as osType, release } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -263,7 +263,9 @@ function throughputOf(run: StrategyRun): number {
 
 function write(path: string, content: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, content);
+  // BENCHMARKS.md also holds the flight recorder's section, written by `npm run bench:recorder`: keep it.
+  const kept = path.endsWith('.md') ? /<!-- recorder:start -->[\s\S]*?<!-- recorder:end -->/.exec(existsSync(path) ? readFileSync(path, 'utf8') : '')?.[0] : undefined;
+  writeFileSync(path, kept && !content.includes('<!-- recorder:start -->') ? `${content.trimEnd()}\n\n${kept}\n` : content);
 }
 
 function commitOf(): string {

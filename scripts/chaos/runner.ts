@@ -22,6 +22,7 @@ import { localScopedKey, PaymentsApiClient } from '../../local/api-client.js';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver.js';
+import { formatFindingJourneys } from './finding-journeys.js';
 import { check, type CheckReport, type ObservedAccount, type ObservedDeadLetter } from './checker.js';
 import { captureFunctionMetrics, type MetricCapture } from './metrics-capture.js';
 import { ALL_FAULT_KINDS, buildChaosPlan, CHAOS_CONTEXT, CHAOS_TIMINGS, type ChaosPlan, type FaultKind } from './plans.js';
@@ -295,6 +296,7 @@ export async function runWorkload(
     { accounts: ledger.accounts, outboxEvents: ledger.events, webhookCalls: calls, deadLetters },
     { redriven },
   );
+  if (!report.ok && runtime.recorder) log(formatFindingJourneys(report.findings, runtime.recorder.events()));
   const injected = countActions(workload);
   const metricsAfter = capture.totals();
   const metrics: Record<string, number> = {};
