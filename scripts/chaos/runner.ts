@@ -122,6 +122,7 @@ interface StackInternals {
   readonly ddb: DynamoDBClient;
   readonly capture: MetricCapture;
   readonly ledgerFaults: LedgerFaultRegistry;
+  readonly faultScale: number;
 }
 const internals = new WeakMap<ChaosStack, StackInternals>();
 
@@ -206,7 +207,7 @@ export async function startChaosStack(options: {
         await rm(outDir, { recursive: true, force: true });
       },
     };
-    internals.set(stack, { runtime: rt, sqs, ddb, capture, ledgerFaults });
+    internals.set(stack, { runtime: rt, sqs, ddb, capture, ledgerFaults, faultScale: options.faultScale ?? 1 });
     return stack;
   } catch (error) {
     await runtime?.stop().catch(() => {});
@@ -231,10 +232,16 @@ export async function runWorkload(
     readonly log?: (line: string) => void;
     /** Where first sends go: the public API, or straight onto the payments queue (long runs). @default 'api' */
     readonly via?: 'api' | 'queue';
+    /**
+     * Only these of the stack's fault kinds inject duplicates, poison and the harness's own faults in this workload
+     * (the functions' fault points stay as the stack set them). @default - every kind of the stack
+     */
+    readonly faults?: readonly FaultKind[];
   },
 ): Promise<ChaosResult> {
-  const { runtime, sqs, ddb, capture, ledgerFaults } = internals.get(stack)!;
-  const { outputs, plan, receiver } = stack;
+  const { runtime, sqs, ddb, capture, ledgerFaults, faultScale } = internals.get(stack)!;
+  const { outputs, receiver } = stack;
+  const plan = options.faults ? buildChaosPlan(options.faults, options.seed, faultScale) : stack.plan;
   const log = options.log ?? (() => {});
   const via = options.via ?? 'api';
   const workload = generateWorkload({

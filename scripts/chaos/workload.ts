@@ -200,24 +200,21 @@ function pickEdgeFaults(
   const lastIndex = new Map<string, number>();
   for (const p of payments) lastIndex.set(p.request.accountId, Math.max(lastIndex.get(p.request.accountId) ?? 0, p.accountIndex));
   const used = new Set<string>();
-  const usedAccounts = new Set<string>();
-  const pick = (fraction: number, minLater: number, wholeAccount = false): IntendedPayment[] => {
+  const pick = (fraction: number, minLater: number): IntendedPayment[] => {
     if (fraction <= 0) return [];
     const candidates = payments.filter(
       (p) =>
         p.accountIndex > 0 &&
         (lastIndex.get(p.request.accountId) ?? 0) - p.accountIndex >= minLater &&
-        !used.has(p.paymentId) &&
-        !(wholeAccount && usedAccounts.has(p.request.accountId)),
+        !used.has(p.paymentId),
     );
     const wanted = Math.min(candidates.length, Math.max(1, Math.round(fraction * payments.length)));
     const chosen: IntendedPayment[] = [];
     while (chosen.length < wanted && candidates.length > 0) {
       const [p] = candidates.splice(rnd.int(0, candidates.length - 1), 1);
-      if (used.has(p!.paymentId) || (wholeAccount && usedAccounts.has(p!.request.accountId))) continue;
+      if (used.has(p!.paymentId)) continue;
       chosen.push(p!);
       used.add(p!.paymentId);
-      usedAccounts.add(p!.request.accountId);
       // The payment that overtakes it stays plain (a wrong-group send is placed right after that one's send).
       if (minLater > 0) {
         const next = payments.find((q) => q.request.accountId === p!.request.accountId && q.accountIndex === p!.accountIndex + 1);
@@ -226,8 +223,11 @@ function pickEdgeFaults(
     }
     return chosen;
   };
-  // A blocked group holds its whole account: its head and the payments behind it take no other fault.
-  const blockedHeads = inj.dlqRoundTrip > 0 ? pick(inj.dlqRoundTrip / Math.max(1, payments.length), 2, true) : [];
+  // A blocked group holds its whole account: its head and the payments behind it take no other fault. The head is
+  // the account's second payment, so that payments sent after the group dead-lettered can overtake the blocked ones.
+  const blockedHeads: IntendedPayment[] = [];
+  const heads = payments.filter((p) => p.accountIndex === 1 && (lastIndex.get(p.request.accountId) ?? 0) >= 3);
+  for (let i = 0; i < inj.dlqRoundTrip && heads.length > 0; i++) blockedHeads.push(...heads.splice(rnd.int(0, heads.length - 1), 1));
   const blockedAccounts = new Set(blockedHeads.map((p) => p.request.accountId));
   for (const p of payments) if (blockedAccounts.has(p.request.accountId)) used.add(p.paymentId);
   return {
