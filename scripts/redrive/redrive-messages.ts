@@ -82,7 +82,8 @@ export function redriveDeduplicationId(dlqMessageId: string): string {
 /**
  * Moves dead-lettered messages back to their source queue with Receive/Send/Delete (StartMessageMoveTask is not
  * available everywhere, and cannot skip what was already applied), asking `checker` for each message whether its
- * effect already happened. FIFO: same MessageGroupId, new MessageDeduplicationId, group order kept.
+ * effect already happened. FIFO: same MessageGroupId, new MessageDeduplicationId, group order kept: once a message of
+ * a group fails to move, the later messages of that group are kept in the DLQ for the next run (never sent ahead of it).
  */
 export async function redriveMessages(options: RedriveOptions): Promise<RedriveReport> {
   const { sqs, dlqUrl, sourceUrl, checker } = options;
@@ -92,6 +93,8 @@ export async function redriveMessages(options: RedriveOptions): Promise<RedriveR
   const entries: RedriveEntry[] = [];
   const held: string[] = [];
   const seen = new Set<string>();
+  // FIFO group → messageId of its first message that could not be moved in this pass: later ones of the group stay.
+  const stoppedGroups = new Map<string, string>();
   let emptyReceives = 0;
   let unexamined = 0;
 
@@ -141,6 +144,18 @@ export async function redriveMessages(options: RedriveOptions): Promise<RedriveR
     }
     const skip = verdict.status === 'applied' && !options.includeApplied;
     const planned: Exclude<RedriveAction, 'kept'> = skip ? 'dropped' : 'resent';
+    const blockedBy = base.groupId === undefined ? undefined : stoppedGroups.get(base.groupId);
+    if (blockedBy !== undefined && !dryRun) {
+      // Sending it would put it ahead of an earlier message of its group (order per account): keep it for the next run.
+      held.push(message.ReceiptHandle!);
+      return {
+        ...base,
+        verdict,
+        action: 'kept',
+        plannedAction: planned,
+        error: `not moved: message ${blockedBy} of group ${base.groupId} failed earlier in this run; kept so the group keeps its order`,
+      };
+    }
     if (dryRun || (skip && options.keepApplied)) {
       held.push(message.ReceiptHandle!);
       return { ...base, verdict, action: 'kept', plannedAction: planned };
@@ -167,6 +182,7 @@ export async function redriveMessages(options: RedriveOptions): Promise<RedriveR
       return { ...base, verdict, action: planned, newMessageId };
     } catch (error) {
       held.push(message.ReceiptHandle!);
+      if (base.groupId !== undefined) stoppedGroups.set(base.groupId, base.messageId);
       return { ...base, verdict, action: 'kept', plannedAction: planned, error: (error as Error).message };
     }
   }

@@ -260,6 +260,55 @@ describe('redrive of a FIFO dead-letter queue (fauxqs + DynamoDB Local)', () => 
   });
 });
 
+describe('redrive keeps each FIFO group in order (issue 11 #3)', () => {
+  it('stops a group at its first failed send: the later messages of that group stay in the DLQ, other groups move', async () => {
+    // Prepare: a FIFO DLQ holding group acct-x = [x1, x2, x3] and group acct-y = [y1], none applied; fauxqs hands
+    // several messages of one group to one receive, as SQS does. The first send of x1 fails (a fault no emulator
+    // produces on demand: the SQS client is wrapped).
+    const pair = await fifoPair('stop');
+    const keys = ['x1', 'x2', 'x3'].map((k) => `stop-${k}-${run}`);
+    const y1 = `stop-y1-${run}`;
+    const bodies = [...keys.map((k) => ({ key: k, group: 'acct-x' })), { key: y1, group: 'acct-y' }];
+    for (const { key, group } of bodies) {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: pair.dlqUrl,
+          MessageBody: JSON.stringify(payment(key, group)),
+          MessageGroupId: group,
+          MessageDeduplicationId: deduplicationIdFor(key),
+        }),
+      );
+    }
+    let failNext = true;
+    const flaky = {
+      send: async (command: { constructor: { name: string }; input: { MessageBody?: string } }) => {
+        if (command.constructor.name === 'SendMessageCommand' && failNext && command.input.MessageBody?.includes(keys[0]!)) {
+          failNext = false;
+          throw Object.assign(new Error('send refused (injected)'), { name: 'InternalError' });
+        }
+        return sqs.send(command as never);
+      },
+    } as unknown as SQSClient;
+    const checker = new IdempotencyAwareChecker({ dynamodb: ddb, ledgerTable });
+
+    // Act
+    const report = await redriveMessages({ sqs: flaky, dlqUrl: pair.dlqUrl, sourceUrl: pair.sourceUrl, checker, visibilityTimeoutSeconds: 30 });
+
+    // Assess: x1 kept with its error, x2 and x3 kept behind it (never sent ahead of it), y1 moved.
+    const byKey = new Map(report.entries.map((e) => ['key' in e.verdict ? e.verdict.key : '', e]));
+    expect(byKey.get(keys[0]!)).toMatchObject({ action: 'kept', error: 'send refused (injected)' });
+    for (const key of keys.slice(1)) {
+      expect(byKey.get(key)).toMatchObject({ action: 'kept', plannedAction: 'resent' });
+      expect(byKey.get(key)!.error).toMatch(/failed earlier in this run; kept so the group keeps its order/);
+    }
+    expect(byKey.get(y1)).toMatchObject({ action: 'resent' });
+    const moved = await drain(pair.sourceUrl);
+    expect(moved.map((m) => (JSON.parse(m.Body!) as PaymentMessage).idempotencyKey)).toEqual([y1]);
+    const left = await drain(pair.dlqUrl);
+    expect(left.map((m) => (JSON.parse(m.Body!) as PaymentMessage).idempotencyKey)).toEqual(keys);
+  });
+});
+
 describe('redrive of payments applied by the real ledger strategy', () => {
   it('issue 11 #2: reports a payment whose outbox item expired but is still present as applied, so a late redrive does not apply it twice (was: not-applied, resent, balance 100 → 200)', async () => {
     // Prepare: the product's strategy applies 100; the message's dead-lettered copy waits past the outbox item's expiry
