@@ -50,26 +50,47 @@ export function wrapLedgerFunction(runtime: LocalRuntime, queueName: string, max
   fn.invoke = async (event: unknown): Promise<InvokeResult> => {
     const records = (event as { Records?: Record_[] }).Records;
     if (!Array.isArray(records)) return invoke(event);
-    const failed = harnessFailures(records, registry, maxReceiveCount);
+    const skewed: FiredSkew[] = [];
+    const failed = harnessFailures(records, registry, maxReceiveCount, skewed);
     if (failed.size === 0) return invoke(event);
+    // The old build's verdict counts only once a later message of the group went through (the case that matters);
+    // if the invocation failed, or it failed those too (a timeout near the deadline, say), it is still to come.
+    const restoreSkew = (notApplied: ReadonlySet<string>) => {
+      for (const skew of skewed) {
+        if (skew.later.some((id) => !notApplied.has(id))) continue;
+        registry.versionSkew.add(skew.paymentId);
+        registry.fired.versionSkew--;
+      }
+    };
     const rest = records.filter((r) => !failed.has(r.messageId));
     const failures = [...failed].map((id) => ({ itemIdentifier: id }));
     if (rest.length === 0) return { ok: true, payload: { batchItemFailures: failures }, timedOut: false, durationMs: 0, requestId: 'harness' };
     const result = await invoke({ ...(event as object), Records: rest });
     // A failed invocation fails the whole batch anyway; a response that is not a partial one is left for the mapping.
-    if (!result.ok) return result;
+    if (!result.ok) {
+      restoreSkew(new Set(rest.map((r) => r.messageId)));
+      return result;
+    }
     const payload = result.payload as { batchItemFailures?: unknown } | null | undefined;
     if (payload !== undefined && payload !== null && (typeof payload !== 'object' || (payload.batchItemFailures !== undefined && !Array.isArray(payload.batchItemFailures)))) {
+      restoreSkew(new Set(rest.map((r) => r.messageId)));
       return result;
     }
     const theirs = (payload?.batchItemFailures as { itemIdentifier: string }[] | undefined) ?? [];
+    restoreSkew(new Set(theirs.map((f) => f?.itemIdentifier)));
     return { ...result, payload: { ...(payload ?? {}), batchItemFailures: [...failures, ...theirs] } };
   };
   return registry;
 }
 
 /** Message ids of `records` the harness fails on this receive (see {@link LedgerFaultRegistry}). */
-export function harnessFailures(records: readonly Record_[], registry: LedgerFaultRegistry, maxReceiveCount: number): Set<string> {
+export function harnessFailures(
+  records: readonly Record_[],
+  registry: LedgerFaultRegistry,
+  maxReceiveCount: number,
+  /** Receives each version skew fired in this batch, with the later messages of its group in the batch. */
+  firedSkew: FiredSkew[] = [],
+): Set<string> {
   const failed = new Set<string>();
   const blockedGroups = new Set<string>();
   records.forEach((record, index) => {
@@ -94,6 +115,7 @@ export function harnessFailures(records: readonly Record_[], registry: LedgerFau
         failed.add(record.messageId); // the old poison rule: only this record fails, its group goes on
         registry.fired.versionSkew++;
         registry.versionSkew.delete(paymentId); // its next receive reaches the current build
+        firedSkew.push({ paymentId, later: records.slice(index + 1).filter((r) => r.attributes?.MessageGroupId === group).map((r) => r.messageId) });
       } else if (receiveCount <= maxReceiveCount - 2) {
         failed.add(record.messageId); // judged poison alone: its group waits behind it meanwhile
         registry.fired.versionSkewHeld++;
@@ -103,6 +125,12 @@ export function harnessFailures(records: readonly Record_[], registry: LedgerFau
     }
   });
   return failed;
+}
+
+/** A version skew that fired: the payment, and the later messages of its group in the same batch. */
+export interface FiredSkew {
+  readonly paymentId: string;
+  readonly later: readonly string[];
 }
 
 function paymentIdOf(body: string): string | undefined {

@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { eventIdFor, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
 import { check, deadLetterReason, expectedOutcomes, type Observation } from '../../scripts/chaos/checker.js';
-import { harnessFailures, type LedgerFaultRegistry } from '../../scripts/chaos/ledger-faults.js';
+import { harnessFailures, wrapLedgerFunction, type LedgerFaultRegistry } from '../../scripts/chaos/ledger-faults.js';
+import type { LocalRuntime } from '../../local/runtime.js';
 import { buildChaosPlan } from '../../scripts/chaos/plans.js';
 import { countActions, generateWorkload, type IntendedPayment } from '../../scripts/chaos/workload.js';
 
@@ -232,5 +233,41 @@ describe('issue 11 faults: records the harness fails around the ledger', () => {
     expect([...harnessFailures(batch(5), r, 5)].sort()).toEqual(['m-pay_b1', 'm-pay_b2']);
     expect(harnessFailures(batch(6), r, 5).size).toBe(0);
     expect(r.fired.blockedReceives).toBe(1);
+  });
+
+  /** The ledger behind the payments queue, as a fake port: answers with the ids `respond` picks as failed. */
+  function fakeLedger(respond: (records: { messageId: string }[]) => string[]) {
+    const seen: string[][] = [];
+    const fn = {
+      functionName: 'ledger',
+      invoke: async (event: { Records: { messageId: string }[] }) => {
+        seen.push(event.Records.map((r) => r.messageId));
+        return { ok: true, payload: { batchItemFailures: respond(event.Records).map((id) => ({ itemIdentifier: id })) }, timedOut: false, durationMs: 1, requestId: 'r' };
+      },
+    };
+    const runtime = {
+      functions: new Map([['Ledger', fn]]),
+      mappingStats: () => [{ functionName: 'ledger', eventSourceArn: 'arn:aws:sqs:us-east-1:000000000000:payments.fifo' }],
+    } as unknown as LocalRuntime;
+    return { fn, seen, registry: wrapLedgerFunction(runtime, 'payments.fifo', 5) };
+  }
+
+  it('wrapper: hides the skewed record from the ledger and merges it into the partial batch response', async () => {
+    const { fn, seen, registry } = fakeLedger(() => []);
+    registry.versionSkew.add('pay_a1');
+    const result = await fn.invoke({ Records: [record('pay_a1', 'A'), record('pay_a2', 'A')] });
+    expect(seen).toEqual([['m-pay_a2']]);
+    expect(result.payload).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-pay_a1' }] });
+    expect(registry.fired.versionSkew).toBe(1);
+    expect(registry.versionSkew.has('pay_a1')).toBe(false);
+  });
+
+  it('wrapper: keeps the skew pending when the ledger failed the later messages of the group too', async () => {
+    const { fn, registry } = fakeLedger((records) => records.map((r) => r.messageId));
+    registry.versionSkew.add('pay_a1');
+    const result = await fn.invoke({ Records: [record('pay_a1', 'A'), record('pay_a2', 'A')] });
+    expect(result.payload).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-pay_a1' }, { itemIdentifier: 'm-pay_a2' }] });
+    expect(registry.fired.versionSkew).toBe(0);
+    expect(registry.versionSkew.has('pay_a1')).toBe(true);
   });
 });
