@@ -20,7 +20,7 @@ import {
   type PaymentEvent,
   type PaymentMessage,
 } from '../../lambdas/shared/payments-model.js';
-import { PaymentsApiClient } from '../../local/api-client.js';
+import { ApiRequestError, PaymentsApiClient } from '../../local/api-client.js';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver.js';
@@ -270,7 +270,7 @@ export async function runWorkload(
   receiver.reset();
   await Promise.all([drain(sqs, outputs.PaymentsDlqUrl), drain(sqs, outputs.EventsDlqUrl), drain(sqs, outputs.RelayFailureQueueUrl)]);
 
-  const api = new PaymentsApiClient({ apiUrl: outputs.ApiUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const api = new PaymentsApiClient({ apiUrl: outputs.ApiUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, timeoutMs: 60_000 });
   const apiReplays = { sent: 0, same: 0 };
   log(`run ${workload.runId}: sending ${workload.payments.length} payments (${workload.actions.length} actions)`);
   const sendStarted = Date.now();
@@ -470,9 +470,17 @@ function paymentMessage(payment: IntendedPayment): PaymentMessage {
 }
 
 async function post(api: PaymentsApiClient, payment: IntendedPayment): Promise<string> {
-  // The API is idempotent by key: a 409 (first request still in progress) or a 5xx is simply retried.
+  // The API is idempotent by key: a 409 (first request still in progress), a 5xx or a request that timed out or could
+  // not connect (an overloaded machine: the API function queues behind its concurrency) is simply sent again.
   for (let attempt = 1; ; attempt++) {
-    const response = await api.createPayment({ body: payment.request, idempotencyKey: payment.idempotencyKey });
+    let response;
+    try {
+      response = await api.createPayment({ body: payment.request, idempotencyKey: payment.idempotencyKey });
+    } catch (error) {
+      if (!(error instanceof ApiRequestError) || attempt >= 8) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      continue;
+    }
     if (response.status === 202) return response.text;
     if (attempt >= 8 || (response.status < 500 && response.status !== 409 && response.status !== 429)) {
       throw new Error(`POST /payments for ${payment.idempotencyKey} answered ${response.status}: ${response.text}`);
