@@ -12,6 +12,7 @@ import { createSqsDeadLetterSender, DEAD_LETTER_ATTRIBUTES } from '../../../lamb
 import { createObservability, METRIC } from '../../../lambdas/shared/observability.js';
 import { InjectedFault } from '../../../lambdas/shared/faults.js';
 import { PoisonMessageError, SequenceFencedError } from '../../../lambdas/ledger/errors.js';
+import { AtomicIdempotencyError, RetryableCommitError } from '../../../lambdas/shared/atomic-idempotency/index.js';
 import { createLedgerTable, createQueue, localAwsEnv, localDynamoDb, localSqs, uniqueName } from '../../fixtures/tables.js';
 import { lambdaContext, nextSequenceNumber, paymentMessage, paymentRecord, sqsEvent, sqsRecord } from '../../fixtures/events.js';
 
@@ -36,6 +37,24 @@ beforeAll(async () => {
 afterEach(() => {
   vi.restoreAllMocks();
 });
+
+/** A strategy whose first read is followed by `meanwhile` (another delivery committing) before it goes on. */
+function racingStrategy(meanwhile: () => Promise<unknown>) {
+  let raced = false;
+  let transactions = 0;
+  const racingClient = {
+    send: async (command: { constructor: { name: string } }) => {
+      if (command.constructor.name === 'TransactWriteItemsCommand') transactions++;
+      const response = await client.send(command as never);
+      if (command.constructor.name === 'BatchGetItemCommand' && !raced) {
+        raced = true;
+        await meanwhile();
+      }
+      return response;
+    },
+  } as unknown as DynamoDBClient;
+  return { strategy: new AtomicLedgerStrategy({ client: racingClient, tableName, dedupTtlSeconds: 60 }), transactions: () => transactions };
+}
 
 async function account(accountId: string) {
   const key = accountKey(accountId);
@@ -282,6 +301,60 @@ describe('ledger handler (atomic strategy, DynamoDB Local)', () => {
     expect(await account(accountId)).toMatchObject({ balance: 9, applied: 1 });
   });
 
+  it('fails at once, without retrying, on a transaction cancellation that can never succeed (mocked: AWS\'s ValidationError cancellation)', async () => {
+    // Prepare: every transaction is cancelled with a non-retryable code; reads go to DynamoDB Local.
+    let transactions = 0;
+    const failing = {
+      send: async (command: { constructor: { name: string } }) => {
+        if (command.constructor.name !== 'TransactWriteItemsCommand') return client.send(command as never);
+        transactions++;
+        throw Object.assign(new Error('cancelled'), {
+          name: 'TransactionCanceledException',
+          CancellationReasons: [{ Code: 'ValidationError' }, { Code: 'None' }],
+        });
+      },
+    } as unknown as DynamoDBClient;
+    const strategy = new AtomicLedgerStrategy({ client: failing, tableName, dedupTtlSeconds: 60 });
+    const message = paymentMessage(uniqueName('key-invalid'), { accountId: uniqueName('acc'), amount: 9 });
+
+    // Act
+    const error = await strategy.apply({ message, messageId: 'm', sequenceNumber: nextSequenceNumber(), receiveCount: 1 }).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(AtomicIdempotencyError);
+    expect(error).not.toBeInstanceOf(RetryableCommitError);
+    expect(transactions).toBe(1);
+  });
+
+  it('re-decides when the account changed between the read and the commit: two credits racing both count (version condition)', async () => {
+    // Prepare: 100 in the account; A (+10) reads, then B (+20) commits before A's transaction. Standard-queue
+    // deliveries (no sequence numbers), so only the version condition protects the absolute balance A computed.
+    const accountId = uniqueName('acc');
+    const base = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 60 });
+    await base.apply({ message: paymentMessage(uniqueName('key-base'), { accountId, amount: 100 }), messageId: 'b0', receiveCount: 1 });
+    const racing = racingStrategy(() => base.apply({ message: paymentMessage(uniqueName('key-b'), { accountId, amount: 20 }), messageId: 'b', receiveCount: 1 }));
+
+    // Act
+    const outcome = await racing.strategy.apply({ message: paymentMessage(uniqueName('key-a'), { accountId, amount: 10 }), messageId: 'a', receiveCount: 1 });
+
+    // Assess: A's first transaction was refused, it decided again on the fresh account: 130, not 110
+    expect(outcome).toMatchObject({ status: 'applied', balance: 130 });
+    expect(racing.transactions()).toBe(2);
+    expect(await account(accountId)).toMatchObject({ balance: 130, applied: 3, version: 3 });
+  });
+
+  it('re-decides two debits racing that each fit alone but not together: the second is rejected', async () => {
+    const accountId = uniqueName('acc');
+    const base = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 60 });
+    await base.apply({ message: paymentMessage(uniqueName('key-base'), { accountId, amount: 100 }), messageId: 'b0', receiveCount: 1 });
+    const racing = racingStrategy(() => base.apply({ message: paymentMessage(uniqueName('key-d1'), { accountId, amount: -80 }), messageId: 'd1', receiveCount: 1 }));
+
+    const outcome = await racing.strategy.apply({ message: paymentMessage(uniqueName('key-d2'), { accountId, amount: -80 }), messageId: 'd2', receiveCount: 1 });
+
+    expect(outcome).toMatchObject({ status: 'rejected', reason: 'INSUFFICIENT_FUNDS', balance: 20 });
+    expect(await account(accountId)).toMatchObject({ balance: 20, applied: 2, rejected: 1 });
+  });
+
   it('crashes the whole invocation on an injected fault instead of reporting one record', async () => {
     const strategy = {
       name: 'atomic' as const,
@@ -345,6 +418,54 @@ describe('deadline guard (processLedgerBatch with a fake strategy)', () => {
     // Assess: the first record always runs; the others go back to the queue untouched.
     expect(processed).toEqual(['key-deadline-1']);
     expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([records[1]!.messageId, records[2]!.messageId]);
+  });
+});
+
+describe('deadline guard with time left, and metrics (processLedgerBatch with a fake strategy)', () => {
+  const applying = (processed: string[]) => ({
+    name: 'atomic' as const,
+    apply: async (delivery: { message: { idempotencyKey: string; paymentId: string } }) => {
+      processed.push(delivery.message.idempotencyKey);
+      return { status: 'applied' as const, paymentId: delivery.message.paymentId, eventId: 'e' };
+    },
+  });
+
+  it('processes the whole batch when the invocation has time left (a context with 30 s)', async () => {
+    const records = [1, 2, 3].map((i) => paymentRecord(paymentMessage(`key-time-${i}`, { accountId: `t${i}` })));
+    const processed: string[] = [];
+
+    const response = await processLedgerBatch(sqsEvent(...records), lambdaContext(30_000), {
+      strategy: applying(processed),
+      observability: createObservability('ledger'),
+    });
+
+    expect(processed).toEqual(['key-time-1', 'key-time-2', 'key-time-3']);
+    expect(response.batchItemFailures).toEqual([]);
+  });
+
+  it('publishes the counted metrics once at the end of the invocation (EMF read back)', async () => {
+    // Prepare: two applied payments and one poison; the EMF document is captured when it is published.
+    const observability = createObservability('ledger');
+    const published: Array<ReturnType<typeof observability.metrics.serializeMetrics>> = [];
+    vi.spyOn(observability.metrics, 'publishStoredMetrics').mockImplementation(function (this: typeof observability.metrics) {
+      published.push(observability.metrics.serializeMetrics());
+      observability.metrics.clearMetrics();
+      return observability.metrics;
+    });
+    const records = [
+      paymentRecord(paymentMessage('key-metric-1', { accountId: 'm1' })),
+      sqsRecord({ body: '{not json', groupId: 'm2' }),
+      paymentRecord(paymentMessage('key-metric-3', { accountId: 'm3' })),
+    ];
+
+    // Act
+    await processLedgerBatch(sqsEvent(...records), undefined, { strategy: applying([]), observability });
+
+    // Assess
+    expect(published).toHaveLength(1);
+    const emf = published[0] as unknown as Record<string, unknown>;
+    // Powertools keeps one value per count() call of a metric in one EMF document
+    expect(emf).toMatchObject({ PaymentsApplied: [1, 1], PoisonMessages: 1, layer: 'ledger' });
   });
 });
 
