@@ -109,8 +109,13 @@ describe('ledger consumer: metrics and logs of an invocation', () => {
       ['warn', 'Late copy refused by the sequence fence'],
       ['warn', 'Duplicate of a payment whose outbox item expired but is still present'],
     ]);
-    expect(lines[0]!.attributes).toEqual({ balance: 5 });
-    expect(lines[3]!.attributes).toEqual({ messageId: records[3]!.messageId, sequenceNumber: records[3]!.attributes.SequenceNumber });
+    expect(lines.map((l) => l.attributes)).toEqual([
+      { balance: 5 },
+      { balance: 0 },
+      { messageId: records[2]!.messageId, receiveCount: 1 },
+      { messageId: records[3]!.messageId, sequenceNumber: records[3]!.attributes.SequenceNumber },
+      { messageId: records[4]!.messageId, receiveCount: 1 },
+    ]);
   });
 
   it("logs each record with its own idempotencyKey, paymentId and eventId, never the previous record's", async () => {
