@@ -9,6 +9,7 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { DEAD_LETTER_ATTRIBUTES } from '../../lambdas/ledger/dead-letter.js';
 import type { AppliedChecker, AppliedVerdict } from './applied-checker.js';
 import { isFifoUrl } from './resolve-queues.js';
 
@@ -55,6 +56,8 @@ export interface RedriveEntry {
   readonly newMessageId?: string;
   /** Why a message that should have moved did not. */
   readonly error?: string;
+  /** Why the ledger dead-lettered it itself (`poison` / `fenced` and the reason), from its message attributes. */
+  readonly deadLetter?: { readonly kind: string; readonly reason?: string };
 }
 
 /** Result of a redrive run. */
@@ -131,10 +134,12 @@ export async function redriveMessages(options: RedriveOptions): Promise<RedriveR
   return { dlqUrl, sourceUrl, dryRun, entries, counts: countEntries(entries), unexamined };
 
   async function handleMessage(message: Message): Promise<RedriveEntry> {
+    const kind = message.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.kind]?.StringValue;
     const base = {
       messageId: message.MessageId!,
       groupId: message.Attributes?.MessageGroupId,
       receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? '0'),
+      ...(kind ? { deadLetter: { kind, reason: message.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.reason]?.StringValue } } : {}),
     };
     let verdict: AppliedVerdict;
     try {
@@ -188,16 +193,20 @@ export async function redriveMessages(options: RedriveOptions): Promise<RedriveR
   }
 }
 
-/** SendMessage accepts String/Number/Binary values only (no list values). */
+/**
+ * SendMessage accepts String/Number/Binary values only (no list values). The ledger's dead-letter reason is not sent
+ * back: it described the earlier attempt.
+ */
 function copyAttributes(
   attributes: Record<string, MessageAttributeValue> | undefined,
 ): Record<string, MessageAttributeValue> | undefined {
-  if (!attributes || Object.keys(attributes).length === 0) return undefined;
   const copy: Record<string, MessageAttributeValue> = {};
-  for (const [name, value] of Object.entries(attributes)) {
+  const ledgerAttributes: readonly string[] = Object.values(DEAD_LETTER_ATTRIBUTES);
+  for (const [name, value] of Object.entries(attributes ?? {})) {
+    if (ledgerAttributes.includes(name)) continue;
     copy[name] = { DataType: value.DataType, StringValue: value.StringValue, BinaryValue: value.BinaryValue };
   }
-  return copy;
+  return Object.keys(copy).length > 0 ? copy : undefined;
 }
 
 async function visibleCount(sqs: SQSClient, url: string): Promise<number> {

@@ -23,6 +23,7 @@ import { NOTIFIER_KEY_PREFIX as NOTIFIER_PREFIX_IN_HANDLER } from '../../lambdas
 import { eventIdFor, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
 import {
   EVENTS_PROFILE,
+  formatEntry,
   IdempotencyAwareChecker,
   LEDGER_DEDUP_SCOPE,
   NOTIFIER_KEY_PREFIX,
@@ -306,6 +307,37 @@ describe('redrive keeps each FIFO group in order (issue 11 #3)', () => {
     expect(moved.map((m) => (JSON.parse(m.Body!) as PaymentMessage).idempotencyKey)).toEqual([y1]);
     const left = await drain(pair.dlqUrl);
     expect(left.map((m) => (JSON.parse(m.Body!) as PaymentMessage).idempotencyKey)).toEqual(keys);
+  });
+});
+
+describe('redrive of messages the ledger dead-lettered itself (issue 11 #1)', () => {
+  it('shows the ledger\'s reason, and resends the message without it', async () => {
+    // Prepare: a fenced payment in the DLQ, as the ledger sends it (reason in message attributes)
+    const pair = await fifoPair('reason');
+    const key = `fenced-${run}`;
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: pair.dlqUrl,
+        MessageBody: JSON.stringify(payment(key, 'acct-r')),
+        MessageGroupId: 'acct-r',
+        MessageDeduplicationId: deduplicationIdFor(key),
+        MessageAttributes: {
+          ledgerFailure: { DataType: 'String', StringValue: 'fenced' },
+          ledgerFailureReason: { DataType: 'String', StringValue: 'SequenceNumber 5 is not above lastSequence 7' },
+          origin: { DataType: 'String', StringValue: 'api' },
+        },
+      }),
+    );
+    const checker = new IdempotencyAwareChecker({ dynamodb: ddb, ledgerTable });
+
+    // Act
+    const report = await redriveMessages({ sqs, dlqUrl: pair.dlqUrl, sourceUrl: pair.sourceUrl, checker, visibilityTimeoutSeconds: 30 });
+
+    // Assess
+    expect(report.entries[0]).toMatchObject({ action: 'resent', deadLetter: { kind: 'fenced', reason: 'SequenceNumber 5 is not above lastSequence 7' } });
+    expect(formatEntry(report.entries[0]!)).toMatch(/\[dead-lettered by the ledger: fenced — SequenceNumber 5 is not above lastSequence 7\]/);
+    const [moved] = await drain(pair.sourceUrl);
+    expect(Object.keys(moved!.MessageAttributes ?? {})).toEqual(['origin']);
   });
 });
 
