@@ -102,7 +102,7 @@ export function formatRunRecord(result: ChaosResult, meta: RunRecordMeta): strin
     `| Commit | \`${meta.commit}\` |`,
     `| Date | ${meta.date} |`,
     `| Machine | ${meta.machine} |`,
-    `| Verdict | **${result.ok ? 'PASS: nothing lost, nothing duplicated' : 'FAIL: effects lost or duplicated'}** |`,
+    `| Verdict | **${result.ok ? 'PASS: nothing lost, duplicated or out of order' : 'FAIL: effects lost, duplicated, out of order or unexpected'}** |`,
     `| Payments | ${result.options.messages} unique (${Object.values(result.injected).reduce((a, b) => a + b, 0)} actions incl. duplicates and poison) |`,
     `| End-to-end rate on DynamoDB Local | ${throughput} payments/s (sends + drain; a local figure, not an AWS one) |`,
     '',
