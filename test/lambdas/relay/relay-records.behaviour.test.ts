@@ -1,6 +1,6 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { relayRecords } from '../../../lambdas/relay/relay.js';
+import { eventFromRecord, relayRecords } from '../../../lambdas/relay/relay.js';
 import { accountKey, dedupKey, outboxKey } from '../../../lambdas/shared/ledger-keys.js';
 import { eventIdFor, paymentIdFor, type PaymentEvent } from '../../../lambdas/shared/payments-model.js';
 import { streamRecord } from '../../fixtures/events.js';
@@ -128,5 +128,24 @@ describe('what a failed record is reported with', () => {
     const result = await relayRecords(events.map((e) => outboxInsert(e)), { sqs: fake, queueUrl: 'https://sqs.example/events' });
 
     expect(result.sendFailures.map((f) => f.reason)).toEqual(['SendMessageBatch failed: connection reset', 'SendMessageBatch failed: connection reset']);
+  });
+});
+
+describe('records without the usual stream data (replay tools, hand-built events)', () => {
+  it('skips a record without its dynamodb section instead of failing the batch', async () => {
+    const record = { ...outboxInsert(paymentEvent('no-dynamodb')), dynamodb: undefined };
+    expect(eventFromRecord(record)).toBeNull();
+    const result = await relayRecords([record], { sqs: {} as SQSClient, queueUrl: 'https://sqs.example/events' });
+    expect(result).toMatchObject({ published: [], skipped: 1, failedSequenceNumbers: [] });
+  });
+
+  it('reads the item key from the new image when the record has no Keys, or Keys without pk', () => {
+    const e = paymentEvent('image-key');
+    const withoutKeys = outboxInsert(e);
+    delete (withoutKeys.dynamodb as { Keys?: unknown }).Keys;
+    const emptyKeys = outboxInsert(e);
+    (emptyKeys.dynamodb as { Keys?: unknown }).Keys = {};
+    expect(eventFromRecord(withoutKeys)?.eventId).toBe(e.eventId);
+    expect(eventFromRecord(emptyKeys)?.eventId).toBe(e.eventId);
   });
 });
