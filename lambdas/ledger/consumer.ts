@@ -4,7 +4,8 @@ import { faultPoint, InjectedFault } from '../shared/faults.js';
 import { MAX_FIFO_BATCH_GROUPS, processFifoBatch } from '../shared/fifo-batch.js';
 import { METRIC, type Observability } from '../shared/observability.js';
 import { PaymentMessageSchema } from '../shared/payments-model.js';
-import { PoisonMessageError } from './errors.js';
+import type { DeadLetterKind, DeadLetterSender } from './dead-letter.js';
+import { PoisonMessageError, SequenceFencedError } from './errors.js';
 import type { LoadedLedgerStrategy } from './strategies/index.js';
 import type { LedgerOutcome, PaymentDelivery } from './strategy.js';
 
@@ -18,6 +19,17 @@ export interface LedgerConsumerDeps {
    * @default 1000
    */
   readonly deadlineMarginMs?: number;
+  /**
+   * Sends a poison or fenced message to the payments DLQ at once, with its reason as a message attribute, and reports
+   * it processed. Without it such a message is reported failed and dead-letters after maxReceiveCount receives.
+   * @default - reported failed (re-judged on every receive)
+   */
+  readonly deadLetter?: DeadLetterSender;
+  /**
+   * Parses a record (a test seam for version skew: two builds that judge one body differently).
+   * @default parseDelivery
+   */
+  readonly parse?: (record: SQSRecord) => PaymentDelivery;
 }
 
 /**
@@ -33,17 +45,28 @@ export function parseDelivery(record: SQSRecord): PaymentDelivery {
   }
   const parsed = PaymentMessageSchema.safeParse(body);
   if (!parsed.success) throw new PoisonMessageError(record.messageId, formatIssues(parsed.error.issues), { cause: parsed.error });
+  const group = record.attributes?.MessageGroupId;
+  if (group !== undefined && group !== parsed.data.accountId) {
+    // Order per account and the sequence fence hold only when the FIFO group is the account.
+    throw new PoisonMessageError(record.messageId, [
+      `MessageGroupId (${group}) must equal accountId (${parsed.data.accountId}): the producer must send each payment ` +
+        'with MessageGroupId = accountId, or order per account and the sequence fence do not hold',
+    ]);
+  }
   return {
     message: parsed.data,
     messageId: record.messageId,
     sequenceNumber: record.attributes?.SequenceNumber,
+    queueArn: record.eventSourceARN || undefined,
     receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? '1'),
   };
 }
 
 /**
- * The ledger consumer: each record through the strategy, FIFO stop-at-first-failure per group, a poison message
- * reported (it dead-letters after maxReceiveCount) with its reason logged, and an injected crash ending the invocation.
+ * The ledger consumer: each record through the strategy, FIFO stop-at-first-failure per group, an injected crash
+ * ending the invocation, and a message that can never be applied in order — poison (invalid) or fenced without a
+ * marker ({@link SequenceFencedError}) — sent to the DLQ at once with its reason (or, without `deadLetter`, reported
+ * failed so that it dead-letters after maxReceiveCount). Either way it is logged and counted, never acknowledged.
  */
 export async function processLedgerBatch(event: SQSEvent, context: Context | undefined, deps: LedgerConsumerDeps): Promise<SQSBatchResponse> {
   const { strategy, observability } = deps;
@@ -52,14 +75,42 @@ export async function processLedgerBatch(event: SQSEvent, context: Context | und
   const margin = deps.deadlineMarginMs ?? 1000;
   let slowestMs = 0;
   let deadlineHit = false;
-  const processRecord = async (record: SQSRecord): Promise<void> => {
-    const delivery = parseDelivery(record);
+  const parse = deps.parse ?? parseDelivery;
+  const applyRecord = async (record: SQSRecord): Promise<void> => {
+    const delivery = parse(record);
     logger.appendKeys({ idempotencyKey: delivery.message.idempotencyKey, paymentId: delivery.message.paymentId });
     try {
       const outcome = await strategy.apply(delivery);
       recordOutcome(observability, delivery, outcome);
     } finally {
       logger.removeKeys(['idempotencyKey', 'paymentId', 'eventId']);
+    }
+  };
+  const processRecord = async (record: SQSRecord): Promise<void> => {
+    try {
+      await applyRecord(record);
+    } catch (error) {
+      const kind = deadLetterKind(error);
+      if (kind === undefined) throw error;
+      if (kind === 'fenced') observability.count(METRIC.FencedWithoutMarker);
+      if (kind === 'poison') observability.count(METRIC.PoisonMessages);
+      if (!deps.deadLetter) throw error;
+      const reasons = (error as PoisonMessageError | SequenceFencedError).reasons;
+      try {
+        const { droppedAttributes } = await deps.deadLetter.send(record, kind, reasons);
+        observability.count(METRIC.DeadLetteredAtOnce);
+        logger.error(`${kind === 'poison' ? 'Poison message' : 'Fenced without marker'}: sent to the dead-letter queue with its reason`, {
+          messageId: record.messageId,
+          group: record.attributes?.MessageGroupId,
+          sequenceNumber: record.attributes?.SequenceNumber,
+          reasons,
+          ...(droppedAttributes.length > 0 ? { droppedAttributes } : {}),
+        });
+      } catch (sendError) {
+        // Not in the DLQ: report it failed instead, so it is received again (and judged again) or dead-letters.
+        logger.error('Could not send to the dead-letter queue: reported failed instead', { messageId: record.messageId, error: sendError as Error });
+        throw error;
+      }
     }
   };
   try {
@@ -77,7 +128,7 @@ export async function processLedgerBatch(event: SQSEvent, context: Context | und
         groupConcurrency: MAX_FIFO_BATCH_GROUPS, // groups are independent accounts: all groups of a batch at once
         betweenRecords: () => faultPoint('ledger.midBatch'),
         isFatal: (error) => error instanceof InjectedFault,
-        isPermanent: (error) => error instanceof PoisonMessageError,
+        isPermanent: (error) => deadLetterKind(error) !== undefined,
         shouldStop: () => {
           deadlineHit = context !== undefined && context.getRemainingTimeInMillis() < Math.max(margin, 2 * slowestMs);
           return deadlineHit;
@@ -88,9 +139,9 @@ export async function processLedgerBatch(event: SQSEvent, context: Context | und
             logger.debug('Not started: the invocation is close to its timeout, reported for retry', { messageId: record.messageId, group });
           } else if (blockedBy) {
             logger.info('Skipped: an earlier message of its FIFO group failed', { messageId: record.messageId, group, blockedBy });
-          } else if (error instanceof PoisonMessageError) {
-            observability.count(METRIC.PoisonMessages);
-            logger.error('Poison message: reported failed, it will dead-letter after maxReceiveCount', {
+          } else if (error instanceof PoisonMessageError || error instanceof SequenceFencedError) {
+            const what = error instanceof PoisonMessageError ? 'Poison message' : 'Fenced without marker';
+            logger.error(`${what}: reported failed, it will dead-letter after maxReceiveCount`, {
               messageId: record.messageId,
               group,
               reasons: error.reasons,
@@ -108,7 +159,18 @@ export async function processLedgerBatch(event: SQSEvent, context: Context | und
   }
 }
 
-function recordOutcome(observability: Observability, delivery: PaymentDelivery, outcome: LedgerOutcome & { fenced?: boolean }): void {
+/** Which errors mean "never applicable in order": dead-letter them (`poison` / `fenced`), or undefined for any other. */
+function deadLetterKind(error: unknown): DeadLetterKind | undefined {
+  if (error instanceof PoisonMessageError) return 'poison';
+  if (error instanceof SequenceFencedError) return 'fenced';
+  return undefined;
+}
+
+function recordOutcome(
+  observability: Observability,
+  delivery: PaymentDelivery,
+  outcome: LedgerOutcome & { fenced?: boolean; expiredMarker?: boolean },
+): void {
   const { logger } = observability;
   logger.appendKeys({ eventId: outcome.eventId });
   switch (outcome.status) {
@@ -124,9 +186,14 @@ function recordOutcome(observability: Observability, delivery: PaymentDelivery, 
       observability.count(METRIC.DuplicatesSkipped);
       if (outcome.fenced) {
         observability.count(METRIC.ZombieCommitsFenced);
-        logger.warn('Late commit refused by the sequence fence: a newer message of the group was already applied', {
+        logger.warn('Late copy refused by the sequence fence: its payment and a newer one of the group were already applied', {
           messageId: delivery.messageId,
           sequenceNumber: delivery.sequenceNumber,
+        });
+      } else if (outcome.expiredMarker) {
+        logger.warn('Duplicate of a payment whose outbox item expired but is still present: not applied again', {
+          messageId: delivery.messageId,
+          receiveCount: delivery.receiveCount,
         });
       } else {
         logger.info('Duplicate delivery skipped: the outcome was already recorded', {

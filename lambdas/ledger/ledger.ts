@@ -28,6 +28,8 @@ export interface Account {
   readonly version: number;
   /** Highest FIFO SequenceNumber committed for this account (the zombie fence), as a decimal string. */
   readonly lastSequence?: string;
+  /** The queue (`eventSourceARN`) `lastSequence` came from: sequence numbers of two queues are not comparable. */
+  readonly lastSequenceQueue?: string;
   readonly exists: boolean;
 }
 
@@ -52,6 +54,7 @@ export function accountFromItem(accountId: string, item: Record<string, unknown>
     currency: typeof item.currency === 'string' ? item.currency : undefined,
     version: Number(item.version ?? 0),
     lastSequence: item.lastSequence === undefined ? undefined : String(item.lastSequence),
+    lastSequenceQueue: typeof item.lastSequenceQueue === 'string' ? item.lastSequenceQueue : undefined,
     exists: true,
   };
 }

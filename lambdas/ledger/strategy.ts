@@ -20,6 +20,12 @@ export interface PaymentDelivery {
   readonly messageId: string;
   /** FIFO SequenceNumber (a decimal string of up to 20 digits); absent on standard queues. */
   readonly sequenceNumber?: string;
+  /**
+   * ARN of the queue the record came from (`eventSourceARN`): FIFO sequence numbers are comparable within one queue
+   * only, so the sequence fence compares them only with a `lastSequence` stored from the same queue.
+   * @default - unknown (the fence then compares only with a `lastSequence` stored without a queue)
+   */
+  readonly queueArn?: string;
   readonly receiveCount: number;
 }
 

@@ -11,6 +11,11 @@ export const ENV = {
   IDEMPOTENCY_TABLE_NAME: 'IDEMPOTENCY_TABLE_NAME',
   /** FIFO queue the API sends accepted payments to. */
   PAYMENTS_QUEUE_URL: 'PAYMENTS_QUEUE_URL',
+  /**
+   * Dead-letter queue of the payments queue: the ledger sends a poison or fenced message there at once, with its
+   * reason as a message attribute, instead of letting it be re-judged on every receive.
+   */
+  PAYMENTS_DLQ_URL: 'PAYMENTS_DLQ_URL',
   /** Queue the outbox relay publishes events to (standard or FIFO). */
   EVENTS_QUEUE_URL: 'EVENTS_QUEUE_URL',
   /** Webhook the notifier delivers events to. */

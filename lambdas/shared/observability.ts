@@ -19,6 +19,10 @@ export const METRIC = {
   PaymentsRejected: 'PaymentsRejected',
   DuplicatesSkipped: 'DuplicatesSkipped',
   ZombieCommitsFenced: 'ZombieCommitsFenced',
+  /** A FIFO message behind the account's sequence fence whose payment was never applied: dead-lettered, alarmed. */
+  FencedWithoutMarker: 'FencedWithoutMarker',
+  /** Poison or fenced messages the ledger sent to its dead-letter queue itself (the reason rides as an attribute). */
+  DeadLetteredAtOnce: 'DeadLetteredAtOnce',
   PoisonMessages: 'PoisonMessages',
   EventsRelayed: 'EventsRelayed',
   RelayFailures: 'RelayFailures',

@@ -43,7 +43,10 @@ export interface PipelineMonitoringProps {
   readonly deadLetterQueues: MonitoredQueue[];
   /** Stream-consuming functions: an iterator-age alarm each. */
   readonly streamConsumers: MonitoredFunction[];
-  /** Where the ledger consumer's `PaymentsApplied` and `DuplicatesSkipped` come from (duplicate-rate alarm). */
+  /**
+   * Where the ledger consumer's `PaymentsApplied` and `DuplicatesSkipped` come from (duplicate-rate alarm), and its
+   * `FencedWithoutMarker` (a payment behind the sequence fence that was never applied: dead-lettered, alarmed).
+   */
   readonly ledgerMetrics: MetricSource;
   /** Every function's metric dimensions, for the dashboard's business widgets. */
   readonly metricSources: MetricSource[];
@@ -82,7 +85,7 @@ export interface PipelineMonitoringProps {
 
 /**
  * Alarms (DLQ not empty, age of oldest message, stream iterator age, function errors and throttles, duplicate-rate
- * spike) to one SNS topic, and a CloudWatch dashboard of the pipeline. Each alarm's description links its runbook
+ * spike, a payment fenced without a marker) to one SNS topic, and a CloudWatch dashboard of the pipeline. Each alarm's description links its runbook
  * section.
  */
 export class PipelineMonitoring extends Construct {
@@ -206,6 +209,15 @@ export class PipelineMonitoring extends Construct {
       `More than ${rate} % of ledger deliveries were duplicates over 5 minutes: a producer or the relay is re-sending.`,
     );
 
+    alarm(
+      'FencedWithoutMarker',
+      business('FencedWithoutMarker', props.ledgerMetrics),
+      1,
+      'A payment reached the ledger behind its account\'s sequence fence and had never been applied (a later payment of ' +
+        'the account was applied first): it was dead-lettered, not acknowledged. Redrive it to apply it, after the ' +
+        'payments that overtook it.',
+    );
+
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName,
       defaultInterval: Duration.hours(3),
@@ -229,7 +241,7 @@ export class PipelineMonitoring extends Construct {
         title: 'Failures (relay, webhook, poison)',
         width: 12,
         left: props.metricSources.flatMap((s) =>
-          ['RelayFailures', 'WebhookFailures', 'PoisonMessages', 'ZombieCommitsFenced'].map((m) => business(m, s)),
+          ['RelayFailures', 'WebhookFailures', 'PoisonMessages', 'ZombieCommitsFenced', 'FencedWithoutMarker', 'DeadLetteredAtOnce'].map((m) => business(m, s)),
         ),
       }),
       new cloudwatch.GraphWidget({

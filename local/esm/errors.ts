@@ -29,3 +29,11 @@ export class FilterPatternError extends EventSourceMappingError {
     this.name = 'FilterPatternError';
   }
 }
+
+/** The in-process SQS emulator could not be brought to AWS's behaviour (an unchecked fauxqs version or shape). */
+export class EmulatorPatchError extends EventSourceMappingError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'EmulatorPatchError';
+  }
+}

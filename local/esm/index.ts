@@ -14,7 +14,8 @@ export * from './types.js';
 export { validateMappings, sourceKindOf, type SourceKind } from './validate-mappings.js';
 export { matchesPattern, parseFilterPattern, sqsRecordMatches, streamRecordMatches } from './event-filter.js';
 export { interpretBatchResponse, type BatchOutcome } from './batch-response.js';
-export { EventSourceMappingError, MappingValidationError, FilterPatternError } from './errors.js';
+export { EventSourceMappingError, MappingValidationError, FilterPatternError, EmulatorPatchError } from './errors.js';
+export { patchFauxqsFifoBatches } from './fauxqs-fifo-batches.js';
 export { toSqsEventRecord, type SqsEventRecord } from './sqs-poller.js';
 export { toStreamEventRecord, type StreamEventRecord, type StreamFailureRecord } from './stream-poller.js';
 

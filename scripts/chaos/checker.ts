@@ -27,6 +27,8 @@ export interface ObservedWebhookCall {
 export interface ObservedDeadLetter {
   readonly queue: 'payments' | 'events' | 'relay-failure';
   readonly body: string;
+  /** Set when the consumer dead-lettered the message itself: its kind (`poison`, `fenced`) and reason attributes. */
+  readonly ledgerFailure?: { readonly kind: string; readonly reason?: string };
 }
 
 /** Everything observed at the end of a run. */
@@ -102,6 +104,13 @@ export interface CheckReport {
   /** Payments dead-lettered without effect, then redriven and checked at the end of their group. */
   readonly redriven: readonly string[];
   /**
+   * Redriven payments that a newer payment of their account overtook (a DLQ round trip: order per account does not
+   * hold across it; the expectation above already places them at the end of their group).
+   */
+  readonly reorderedByRedrive: number;
+  /** Payments whose outcome (applied or rejected) differs from what strict FIFO order would have decided. */
+  readonly decisionsChangedByRedrive: number;
+  /**
    * Webhook calls accepted for an Idempotency-Key that was already accepted: re-deliveries the receiver dedups by
    * key (the notifier's crash-after-call window). Not counted as duplicated effects; `webhook deliveries` counts
    * unique keys, and a payment delivered under two different keys as duplicated.
@@ -146,6 +155,11 @@ export function expectedOutcomes(payments: readonly IntendedPayment[]): {
 
 /** Why a dead-lettered message is there, read from its body. */
 export function deadLetterReason(letter: ObservedDeadLetter): string {
+  if (letter.ledgerFailure) {
+    const { kind, reason = '' } = letter.ledgerFailure;
+    if (kind === 'fenced') return 'fenced without a marker: dead-lettered by the ledger at once (a later payment overtook it)';
+    if (/MessageGroupId/.test(reason)) return 'poison: MessageGroupId is not the account (dead-lettered by the ledger at once)';
+  }
   let json: unknown;
   try {
     json = JSON.parse(letter.body);
@@ -159,7 +173,9 @@ export function deadLetterReason(letter: ObservedDeadLetter): string {
     const issue = parsed.error.issues[0];
     return `poison: ${issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'schema violation'}`;
   }
-  return 'valid message: retries exhausted (maxReceiveCount)';
+  return letter.ledgerFailure
+    ? `valid here, ${letter.ledgerFailure.kind} for the ledger: dead-lettered by the ledger at once`
+    : 'valid message: retries exhausted (maxReceiveCount)';
 }
 
 /** Compares the observation with the intended payments. */
@@ -214,6 +230,18 @@ export function check(
       return at === undefined ? p : { ...p, accountIndex: Number.MAX_SAFE_INTEGER - redrivenAt.size + at };
     });
   const expected = expectedOutcomes(live);
+  // What strict FIFO order (no DLQ round trip) would have decided, to report what the round trips changed.
+  const strict = expectedOutcomes(payments.filter((p) => !parkedSet.has(p.paymentId)));
+  let decisionsChangedByRedrive = 0;
+  for (const [id, outcome] of expected.outcomes) if (strict.outcomes.get(id)?.eventType !== outcome.eventType) decisionsChangedByRedrive++;
+  const lastOfAccount = new Map<string, number>();
+  for (const p of payments) {
+    if (redrivenAt.has(p.paymentId)) continue;
+    lastOfAccount.set(p.request.accountId, Math.max(lastOfAccount.get(p.request.accountId) ?? -1, p.accountIndex));
+  }
+  const reorderedByRedrive = payments.filter(
+    (p) => redrivenAt.has(p.paymentId) && (lastOfAccount.get(p.request.accountId) ?? -1) > p.accountIndex,
+  ).length;
 
   // Ledger effects, per account: counts and balance.
   const observedAccounts = new Map(observed.accounts.map((a) => [a.accountId, a]));
@@ -395,6 +423,8 @@ export function check(
     deadLettered: [...deadLettered.values()],
     parked,
     redriven: [...redrivenAt.keys()],
+    reorderedByRedrive,
+    decisionsChangedByRedrive,
     redeliveredSameKey,
     expectedAccounts: [...expected.accounts.values()],
   };

@@ -24,6 +24,11 @@ export const FAULT_KINDS = {
   'event-twice': 'the same event lands twice at once on the standard events queue (concurrent delivery)',
   'poison-fifo': 'an unparseable message in an account FIFO group',
   'poison-standard': 'an unparseable message on the standard events queue',
+  'version-skew':
+    'an older ledger build judges a payment poison on its first receive (reported failed, the rest of its batch goes on); the next receive is valid',
+  'group-not-account': 'a producer sends a payment with a MessageGroupId that is not its account, after the account\'s next payment',
+  'expired-marker': 'an applied payment\'s marker (outbox item) expires but stays present (TTL lag); a late redrive sends the payment again',
+  'dlq-round-trip': 'a group\'s head fails retryably on every receive until the group dead-letters together; newer payments apply; the blocked ones are redriven',
 } as const;
 export type FaultKind = keyof typeof FAULT_KINDS;
 export const ALL_FAULT_KINDS = Object.keys(FAULT_KINDS) as FaultKind[];
@@ -117,6 +122,10 @@ export function buildChaosPlan(kinds: readonly string[], seed: number, scale = 1
       eventTwice: on.has('event-twice') ? 0.1 : 0,
       poisonFifo: on.has('poison-fifo') ? 1 : 0,
       poisonStandard: on.has('poison-standard') ? 1 : 0,
+      versionSkew: on.has('version-skew') ? Math.min(1, 0.03 * scale) : 0,
+      groupNotAccount: on.has('group-not-account') ? Math.min(1, 0.01 * scale) : 0,
+      expiredMarker: on.has('expired-marker') ? Math.min(1, 0.02 * scale) : 0,
+      dlqRoundTrip: on.has('dlq-round-trip') ? 1 : 0,
     },
   };
 }

@@ -12,7 +12,9 @@ export function table(rows: ReadonlyArray<ReadonlyArray<string | number>>): stri
 export function formatChaosReport(result: ChaosResult, options: { maxFindings?: number } = {}): string {
   const { report } = result;
   const out: string[] = [];
-  const verdict = result.ok ? 'PASS: nothing lost, nothing duplicated' : 'FAIL: effects lost or duplicated';
+  const verdict = result.ok
+    ? 'PASS: nothing lost, duplicated or out of order'
+    : 'FAIL: effects lost, duplicated, out of order or unexpected';
   out.push(
     `chaos run: ${result.options.messages} payments, seed ${result.options.seed}, consumer ${result.options.consumer}`,
     `faults: ${result.options.faults.join(', ') || 'none'}`,
@@ -25,6 +27,8 @@ export function formatChaosReport(result: ChaosResult, options: { maxFindings?: 
     '',
     `lost ${report.lost} | duplicated ${report.duplicated} | out of order ${report.outOfOrder} | unexpected ${report.unexpected} | ` +
       `dead-lettered without effect and redriven ${report.redriven.length} | still parked in DLQ ${report.parked.length}`,
+    `DLQ round trips: ${report.reorderedByRedrive} payment(s) applied after newer ones of their account, ` +
+      `${report.decisionsChangedByRedrive} decision(s) (applied/rejected) different from strict FIFO order`,
     '',
     table([
       ['duplicates absorbed at', 'injected', 'absorbed', 'source'],
@@ -44,6 +48,8 @@ export function formatChaosReport(result: ChaosResult, options: { maxFindings?: 
         .map(([k, v]) => `${k.slice('InjectedFault|'.length)} ×${v}`)
         .join(', ') || 'none seen'
     }`,
+    `harness faults: version skew ×${result.harnessFaults.versionSkew} (held alone first ×${result.harnessFaults.versionSkewHeld}), blocked-group receives ×${result.harnessFaults.blockedReceives}, ` +
+      `wrong-group sends ×${result.harnessFaults.wrongGroupSends}, expired markers redriven late ×${result.harnessFaults.expiredMarkers}`,
     `zombie commits refused by the sequence fence: ${result.metrics['ZombieCommitsFenced|ledger'] ?? 0} ` +
       `(the others were absorbed by the dedup marker); poison messages seen by the ledger: ${result.metrics['PoisonMessages|ledger'] ?? 0}`,
     `webhook: ${result.webhook.calls} calls, ${result.webhook.accepted} accepted, ${result.webhook.failed} answered 5xx, ${result.webhook.hung} hung; ` +
@@ -96,7 +102,7 @@ export function formatRunRecord(result: ChaosResult, meta: RunRecordMeta): strin
     `| Commit | \`${meta.commit}\` |`,
     `| Date | ${meta.date} |`,
     `| Machine | ${meta.machine} |`,
-    `| Verdict | **${result.ok ? 'PASS: nothing lost, nothing duplicated' : 'FAIL: effects lost or duplicated'}** |`,
+    `| Verdict | **${result.ok ? 'PASS: nothing lost, duplicated or out of order' : 'FAIL: effects lost, duplicated, out of order or unexpected'}** |`,
     `| Payments | ${result.options.messages} unique (${Object.values(result.injected).reduce((a, b) => a + b, 0)} actions incl. duplicates and poison) |`,
     `| End-to-end rate on DynamoDB Local | ${throughput} payments/s (sends + drain; a local figure, not an AWS one) |`,
     '',

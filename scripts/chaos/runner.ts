@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import {
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
@@ -8,23 +9,26 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ENV } from '../../lambdas/shared/env.js';
-import { ACCOUNT_PREFIX, OUTBOX_PREFIX } from '../../lambdas/shared/ledger-keys.js';
+import { ACCOUNT_PREFIX, LEDGER_KEYS, OUTBOX_PREFIX, outboxKey } from '../../lambdas/shared/ledger-keys.js';
 import {
   deduplicationIdFor,
+  eventIdFor,
   PaymentEventSchema,
   PaymentMessageSchema,
   type PaymentEvent,
   type PaymentMessage,
 } from '../../lambdas/shared/payments-model.js';
-import { localScopedKey, PaymentsApiClient } from '../../local/api-client.js';
+import { ApiRequestError, localScopedKey, PaymentsApiClient } from '../../local/api-client.js';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver.js';
 import { formatFindingJourneys } from './finding-journeys.js';
 import { check, type CheckReport, type ObservedAccount, type ObservedDeadLetter } from './checker.js';
 import { captureFunctionMetrics, type MetricCapture } from './metrics-capture.js';
+import { waitForDrain } from './drain.js';
+import { wrapLedgerFunction, type LedgerFaultRegistry } from './ledger-faults.js';
 import { ALL_FAULT_KINDS, buildChaosPlan, CHAOS_CONTEXT, CHAOS_TIMINGS, type ChaosPlan, type FaultKind } from './plans.js';
 import { countActions, generateWorkload, type IntendedPayment, type Workload, type WorkloadAction } from './workload.js';
 
@@ -47,7 +51,10 @@ export interface ChaosOptions {
   readonly faultScale?: number;
   /** Requests in flight at once (one per account at a time, to keep each group's order). @default 4 */
   readonly concurrency?: number;
-  /** Longest wait for the pipeline to drain, per phase. @default 300000 */
+  /**
+   * Longest time a drain may go WITHOUT progress (no new low of the backlog, no invocation completed) before the run
+   * fails naming what is stuck where; a drain that keeps progressing may take as long as it needs. @default 300000
+   */
   readonly idleTimeoutMs?: number;
   /** Progress lines. @default none */
   readonly log?: (line: string) => void;
@@ -55,6 +62,11 @@ export interface ChaosOptions {
   readonly showFunctionLogs?: boolean;
   /** Where first sends go (see {@link runWorkload}). @default 'api' */
   readonly via?: 'api' | 'queue';
+  /**
+   * Run the app of another checkout (its cdk.json, lib/ and lambdas/) under this harness: the negative control runs
+   * the code before a fix with the same faults and checker. @default - this project
+   */
+  readonly appDir?: string;
 }
 
 /** Duplicates injected at a layer and what the layer reports it absorbed. */
@@ -79,7 +91,16 @@ export interface ChaosResult {
   readonly functionErrors: Readonly<Record<string, { invocations: number; errors: number }>>;
   readonly metrics: Readonly<Record<string, number>>;
   readonly timings: { readonly startMs: number; readonly sendMs: number; readonly drainMs: number; readonly totalMs: number };
-  /** True when nothing was lost or duplicated (the CLI's exit status). */
+  /** Faults the harness injected itself (around the ledger, on the queue, in the table): how often each fired. */
+  readonly harnessFaults: {
+    readonly versionSkew: number;
+    /** Receives of a skewed payment failed alone (its group waited behind it) before a later one shared its batch. */
+    readonly versionSkewHeld: number;
+    readonly blockedReceives: number;
+    readonly wrongGroupSends: number;
+    readonly expiredMarkers: number;
+  };
+  /** True when nothing was lost, duplicated, reordered or unexpected (the CLI's exit status). */
   readonly ok: boolean;
 }
 
@@ -101,6 +122,8 @@ interface StackInternals {
   readonly sqs: SQSClient;
   readonly ddb: DynamoDBClient;
   readonly capture: MetricCapture;
+  readonly ledgerFaults: LedgerFaultRegistry;
+  readonly faultScale: number;
 }
 const internals = new WeakMap<ChaosStack, StackInternals>();
 
@@ -123,6 +146,8 @@ export async function startChaosStack(options: {
    * @default - synthesize with context ledgerStrategy = consumer
    */
   readonly assembly?: string;
+  /** See {@link ChaosOptions.appDir}. @default - this project */
+  readonly appDir?: string;
 }): Promise<ChaosStack> {
   const log = options.log ?? (() => {});
   const consumer = options.consumer ?? 'atomic';
@@ -130,7 +155,8 @@ export async function startChaosStack(options: {
   const started = Date.now();
   const capture = captureFunctionMetrics(options.showFunctionLogs ? (line) => console.log(line) : undefined);
   // Per stack, removed on stop: each holds a synthesized assembly with bundled functions.
-  const outDir = `.chaos/run-${process.pid}-${Date.now()}`;
+  // Absolute: with appDir the runtime resolves relative paths against the other checkout.
+  const outDir = resolve(`.chaos/run-${process.pid}-${Date.now()}`);
   let receiver: WebhookReceiver | undefined;
   let runtime: LocalRuntime | undefined;
   try {
@@ -151,6 +177,7 @@ export async function startChaosStack(options: {
       quiet: false,
       log: (line) => capture.line(line),
       outDir,
+      ...(options.appDir ? { projectDir: resolve(options.appDir) } : {}),
     });
     const outputs = stackOutputs(runtime.outputs);
     const sqs = new SQSClient({ endpoint: runtime.endpoints.sqs, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
@@ -163,6 +190,7 @@ export async function startChaosStack(options: {
     ] as const) {
       await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { VisibilityTimeout: String(seconds) } }));
     }
+    const ledgerFaults = wrapLedgerFunction(runtime, queueNameOf(outputs.PaymentsQueueUrl), CHAOS_TIMINGS.maxReceiveCount);
     const rt = runtime;
     const rc = receiver;
     const stack: ChaosStack = {
@@ -180,7 +208,7 @@ export async function startChaosStack(options: {
         await rm(outDir, { recursive: true, force: true });
       },
     };
-    internals.set(stack, { runtime: rt, sqs, ddb, capture });
+    internals.set(stack, { runtime: rt, sqs, ddb, capture, ledgerFaults, faultScale: options.faultScale ?? 1 });
     return stack;
   } catch (error) {
     await runtime?.stop().catch(() => {});
@@ -205,10 +233,16 @@ export async function runWorkload(
     readonly log?: (line: string) => void;
     /** Where first sends go: the public API, or straight onto the payments queue (long runs). @default 'api' */
     readonly via?: 'api' | 'queue';
+    /**
+     * Only these of the stack's fault kinds inject duplicates, poison and the harness's own faults in this workload
+     * (the functions' fault points stay as the stack set them). @default - every kind of the stack
+     */
+    readonly faults?: readonly FaultKind[];
   },
 ): Promise<ChaosResult> {
-  const { runtime, sqs, ddb, capture } = internals.get(stack)!;
-  const { outputs, plan, receiver } = stack;
+  const { runtime, sqs, ddb, capture, ledgerFaults, faultScale } = internals.get(stack)!;
+  const { outputs, receiver } = stack;
+  const plan = options.faults ? buildChaosPlan(options.faults, options.seed, faultScale) : stack.plan;
   const log = options.log ?? (() => {});
   const via = options.via ?? 'api';
   const workload = generateWorkload({
@@ -218,15 +252,26 @@ export async function runWorkload(
     // Without the API there is no API idempotency to exercise.
     injections: via === 'queue' ? { ...plan.injections, apiRetry: 0 } : plan.injections,
   });
-  const idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
+  const stallMs = options.idleTimeoutMs ?? 300_000;
+  const watched = {
+    'payments queue': outputs.PaymentsQueueUrl,
+    'events queue': outputs.EventsQueueUrl,
+    'payments DLQ': outputs.PaymentsDlqUrl,
+    'events DLQ': outputs.EventsDlqUrl,
+    'relay failure queue': outputs.RelayFailureQueueUrl,
+  };
+  const drainPipeline = (phase: string) => waitForDrain(runtime, sqs, watched, { stallMs, phase, log });
   const started = Date.now();
   const metricsBefore = capture.totals();
+  for (const id of workload.versionSkew) ledgerFaults.versionSkew.add(id);
+  for (const id of workload.blockedHeads) ledgerFaults.blockedHeads.add(id);
+  const firedBefore = { ...ledgerFaults.fired };
   const statsBefore = summarizeStats(runtime.stats());
-  await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
+  await drainPipeline('before the run');
   receiver.reset();
   await Promise.all([drain(sqs, outputs.PaymentsDlqUrl), drain(sqs, outputs.EventsDlqUrl), drain(sqs, outputs.RelayFailureQueueUrl)]);
 
-  const api = new PaymentsApiClient({ apiUrl: outputs.ApiUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const api = new PaymentsApiClient({ apiUrl: outputs.ApiUrl, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, timeoutMs: 60_000 });
   const apiReplays = { sent: 0, same: 0 };
   log(`run ${workload.runId}: sending ${workload.payments.length} payments (${workload.actions.length} actions)`);
   const sendStarted = Date.now();
@@ -234,11 +279,11 @@ export async function runWorkload(
   const sendMs = Date.now() - sendStarted;
   log(`sent in ${sendMs} ms; waiting for the pipeline to drain`);
   const drainStarted = Date.now();
-  await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
+  await drainPipeline('after the sends');
   if (workload.afterIdle.length > 0) {
     const { events } = await scanLedger(ddb, outputs.LedgerTableName, workload.runId);
-    await Promise.all(workload.afterIdle.map((action) => performAfterIdle(action, sqs, outputs, events)));
-    await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
+    await Promise.all(workload.afterIdle.map((action) => performAfterIdle(action, { sqs, ddb, outputs, events })));
+    await drainPipeline('after the events sent twice');
   }
   const drainMs = Date.now() - drainStarted;
   log(`drained in ${drainMs} ms; checking`);
@@ -246,7 +291,7 @@ export async function runWorkload(
   // Valid payments dead-lettered without effect (a poison message drags the messages behind it in its FIFO batch
   // along; crash faults can exhaust maxReceiveCount) are redriven, as an operator would, and checked at the end of
   // their group. Whatever is dead-lettered stays in the report.
-  const paymentLetters: string[] = [];
+  const paymentLetters: DrainedMessage[] = [];
   const redriven: string[] = [];
   const intended = new Set(workload.payments.map((p) => p.paymentId));
   for (let round = 0; round < 3; round++) {
@@ -254,7 +299,7 @@ export async function runWorkload(
     paymentLetters.push(...letters);
     const { events } = await scanLedger(ddb, outputs.LedgerTableName, workload.runId);
     const applied = new Set(events.map((e) => e.paymentId));
-    const parked = letters.flatMap((body) => {
+    const parked = letters.flatMap(({ body }) => {
       const message = PaymentMessageSchema.safeParse(safeJson(body));
       return message.success && intended.has(message.data.paymentId) && !applied.has(message.data.paymentId) ? [message.data] : [];
     });
@@ -271,24 +316,24 @@ export async function runWorkload(
       );
       redriven.push(message.paymentId);
     }
-    await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
+    await drainPipeline(`after redrive round ${round + 1}`);
   }
   // Same for valid events whose delivery retries ran out (webhook down, crashes): redriven once; the notifier's
   // idempotency skips any that had been delivered after all.
   const eventLetters = await drain(sqs, outputs.EventsDlqUrl);
-  const validEvents = eventLetters.filter((body) => PaymentEventSchema.safeParse(safeJson(body)).success);
+  const validEvents = eventLetters.map((m) => m.body).filter((body) => PaymentEventSchema.safeParse(safeJson(body)).success);
   if (validEvents.length > 0) {
     log(`redriving ${validEvents.length} valid event(s) dead-lettered by the notifier`);
     for (const body of validEvents) await sqs.send(new SendMessageCommand({ QueueUrl: outputs.EventsQueueUrl, MessageBody: body }));
-    await runtime.waitForIdle({ timeoutMs: idleTimeoutMs });
+    await drainPipeline('after the event redrive');
   }
   const ledger = await scanLedger(ddb, outputs.LedgerTableName, workload.runId);
-  const deadLetters = [
-    ...paymentLetters.map((body) => ({ queue: 'payments', body }) as ObservedDeadLetter),
-    ...(await drain(sqs, outputs.PaymentsDlqUrl)).map((body) => ({ queue: 'payments', body }) as ObservedDeadLetter),
-    ...eventLetters.map((body) => ({ queue: 'events', body }) as ObservedDeadLetter),
-    ...(await drain(sqs, outputs.EventsDlqUrl)).map((body) => ({ queue: 'events', body }) as ObservedDeadLetter),
-    ...(await drain(sqs, outputs.RelayFailureQueueUrl)).map((body) => ({ queue: 'relay-failure', body }) as ObservedDeadLetter),
+  const deadLetters: ObservedDeadLetter[] = [
+    ...paymentLetters.map(letterOf('payments')),
+    ...(await drain(sqs, outputs.PaymentsDlqUrl)).map(letterOf('payments')),
+    ...eventLetters.map(letterOf('events')),
+    ...(await drain(sqs, outputs.EventsDlqUrl)).map(letterOf('events')),
+    ...(await drain(sqs, outputs.RelayFailureQueueUrl)).map(letterOf('relay-failure')),
   ];
   const calls = [...receiver.calls()];
   const report = check(
@@ -348,7 +393,14 @@ export async function runWorkload(
     functionErrors: diffStats(summarizeStats(runtime.stats()), statsBefore),
     metrics,
     timings: { startMs: stack.startMs, sendMs, drainMs, totalMs: Date.now() - started },
-    ok: report.lost === 0 && report.duplicated === 0,
+    harnessFaults: {
+      versionSkew: ledgerFaults.fired.versionSkew - firedBefore.versionSkew,
+      versionSkewHeld: ledgerFaults.fired.versionSkewHeld - firedBefore.versionSkewHeld,
+      blockedReceives: ledgerFaults.fired.blockedReceives - firedBefore.blockedReceives,
+      wrongGroupSends: injected['send-wrong-group'],
+      expiredMarkers: injected['expire-marker'],
+    },
+    ok: report.ok,
   };
 }
 
@@ -361,6 +413,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     faultScale: options.faultScale,
     showFunctionLogs: options.showFunctionLogs,
     log: options.log,
+    appDir: options.appDir,
   });
   try {
     return await runWorkload(stack, {
@@ -389,6 +442,10 @@ export type Outputs = Record<
   string
 >;
 
+function queueNameOf(url: string): string {
+  return url.split('/').pop() ?? url;
+}
+
 function stackOutputs(all: Record<string, Record<string, string>>): Outputs {
   const stack = Object.values(all).find((o) => o.PaymentsQueueUrl !== undefined);
   if (!stack) throw new Error(`No stack output PaymentsQueueUrl among ${Object.keys(all).join(', ') || 'no stacks'}`);
@@ -415,9 +472,17 @@ function paymentMessage(payment: IntendedPayment): PaymentMessage {
 }
 
 async function post(api: PaymentsApiClient, payment: IntendedPayment): Promise<string> {
-  // The API is idempotent by key: a 409 (first request still in progress) or a 5xx is simply retried.
+  // The API is idempotent by key: a 409 (first request still in progress), a 5xx or a request that timed out or could
+  // not connect (an overloaded machine: the API function queues behind its concurrency) is simply sent again.
   for (let attempt = 1; ; attempt++) {
-    const response = await api.createPayment({ body: payment.request, idempotencyKey: payment.idempotencyKey });
+    let response;
+    try {
+      response = await api.createPayment({ body: payment.request, idempotencyKey: payment.idempotencyKey });
+    } catch (error) {
+      if (!(error instanceof ApiRequestError) || attempt >= 8) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      continue;
+    }
     if (response.status === 202) return response.text;
     if (attempt >= 8 || (response.status < 500 && response.status !== 409 && response.status !== 429)) {
       throw new Error(`POST /payments for ${payment.idempotencyKey} answered ${response.status}: ${response.text}`);
@@ -466,6 +531,17 @@ async function perform(action: WorkloadAction, ports: ActionPorts): Promise<void
       );
       return;
     }
+    case 'send-wrong-group':
+      // A second producer that groups by something other than the account: unordered with the account's group.
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: outputs.PaymentsQueueUrl,
+          MessageBody: JSON.stringify(paymentMessage(action.payment)),
+          MessageGroupId: `${action.payment.request.accountId}~producer-b`,
+          MessageDeduplicationId: deduplicationIdFor(action.payment.idempotencyKey),
+        }),
+      );
+      return;
     case 'poison-standard':
       await sqs.send(new SendMessageCommand({ QueueUrl: outputs.EventsQueueUrl, MessageBody: action.body }));
       return;
@@ -484,7 +560,40 @@ async function perform(action: WorkloadAction, ports: ActionPorts): Promise<void
   }
 }
 
-async function performAfterIdle(action: WorkloadAction, sqs: SQSClient, outputs: Outputs, events: readonly PaymentEvent[]) {
+/** Five years and a day: DynamoDB TTL never deletes an item whose expiry is older than five years, so it stays present. */
+const EXPIRED_LONG_AGO_SECONDS = (5 * 366 + 1) * 86_400;
+
+async function performAfterIdle(
+  action: WorkloadAction,
+  ports: { sqs: SQSClient; ddb: DynamoDBClient; outputs: Outputs; events: readonly PaymentEvent[] },
+) {
+  const { sqs, outputs, events } = ports;
+  if (action.kind === 'expire-marker') {
+    const event = events.find((e) => e.paymentId === action.payment.paymentId);
+    if (!event) return; // Lost upstream: the checker reports it.
+    // Expired but present, as TTL leaves an item for up to days (F6). DynamoDB Local sweeps a recently expired item
+    // within seconds; one that expired over five years ago is never deleted (as on AWS), so the case holds still.
+    await DynamoDBDocumentClient.from(ports.ddb).send(
+      new UpdateCommand({
+        TableName: outputs.LedgerTableName,
+        Key: outboxKey(eventIdFor(action.payment.paymentId)),
+        UpdateExpression: 'SET #ttl = :expired',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#ttl': LEDGER_KEYS.ttlAttribute },
+        ExpressionAttributeValues: { ':expired': Math.floor(Date.now() / 1000) - EXPIRED_LONG_AGO_SECONDS },
+      }),
+    );
+    // The late redrive: an operator sends the old DLQ copy again (a new dedup id, long after the 5-minute window).
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: outputs.PaymentsQueueUrl,
+        MessageBody: JSON.stringify(paymentMessage(action.payment)),
+        MessageGroupId: action.payment.request.accountId,
+        MessageDeduplicationId: `redrive-late-${randomUUID()}`,
+      }),
+    );
+    return;
+  }
   if (action.kind !== 'event-twice') throw new Error(`${action.kind} runs while the pipeline is live`);
   const event = events.find((e) => e.paymentId === action.payment.paymentId);
   if (!event) return; // Lost upstream: the checker reports it.
@@ -554,19 +663,38 @@ async function scanLedger(ddb: DynamoDBClient, tableName: string, runId: string)
   return { accounts, events };
 }
 
+/** A message read from a DLQ, with the reason the ledger attached when it dead-lettered it itself. */
+interface DrainedMessage {
+  readonly body: string;
+  readonly ledgerFailure?: { readonly kind: string; readonly reason?: string };
+}
+
+/** Attributes the ledger sets on a message it sends to the DLQ itself (lambdas/ledger/dead-letter.ts). */
+const LEDGER_FAILURE_ATTRIBUTES = { kind: 'ledgerFailure', reason: 'ledgerFailureReason' } as const;
+
 /** Reads (and deletes) every message of a queue. */
-async function drain(sqs: SQSClient, url: string | undefined): Promise<string[]> {
+async function drain(sqs: SQSClient, url: string | undefined): Promise<DrainedMessage[]> {
   if (!url) return [];
-  const bodies: string[] = [];
+  const out: DrainedMessage[] = [];
   for (let empty = 0; empty < 2; ) {
     const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 60, WaitTimeSeconds: 0 }),
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 60,
+        WaitTimeSeconds: 0,
+        MessageAttributeNames: [LEDGER_FAILURE_ATTRIBUTES.kind, LEDGER_FAILURE_ATTRIBUTES.reason],
+      }),
     );
     if (Messages.length === 0) {
       empty++;
       continue;
     }
-    bodies.push(...Messages.map((m) => m.Body ?? ''));
+    for (const m of Messages) {
+      const kind = m.MessageAttributes?.[LEDGER_FAILURE_ATTRIBUTES.kind]?.StringValue;
+      const reason = m.MessageAttributes?.[LEDGER_FAILURE_ATTRIBUTES.reason]?.StringValue;
+      out.push({ body: m.Body ?? '', ...(kind ? { ledgerFailure: { kind, ...(reason ? { reason } : {}) } } : {}) });
+    }
     await sqs.send(
       new DeleteMessageBatchCommand({
         QueueUrl: url,
@@ -574,8 +702,10 @@ async function drain(sqs: SQSClient, url: string | undefined): Promise<string[]>
       }),
     );
   }
-  return bodies;
+  return out;
 }
+
+const letterOf = (queue: ObservedDeadLetter['queue']) => (m: DrainedMessage): ObservedDeadLetter => ({ queue, ...m });
 
 function safeJson(text: string): unknown {
   try {

@@ -26,9 +26,17 @@ export interface IntendedPayment {
  * - `poison-standard`: an unparseable message on the standard events queue: must dead-letter (sent early).
  * - `event-twice`: once the pipeline is idle, a payment's event is sent to the events queue twice at once (the same
  *   message delivered concurrently to two invocations): absorbed by the notifier's idempotency.
+ * - `send-wrong-group`: the payment's only send goes straight onto the FIFO queue with a MessageGroupId that is not
+ *   its account, and after the account's next payment (a second producer, unordered with the first): the ledger must
+ *   refuse it (dead-letter) rather than apply it out of order or acknowledge it behind the sequence fence.
+ * - `expire-marker`: once idle, the payment's outbox item (its marker) is made expired but left present, as TTL leaves
+ *   it for up to days (F6), then the payment is sent again as a late redrive: it must not be applied a second time.
  */
 export type WorkloadAction =
-  | { readonly kind: 'send' | 'api-retry' | 'resend-in-window' | 'resend-beyond-window'; readonly payment: IntendedPayment }
+  | {
+      readonly kind: 'send' | 'api-retry' | 'resend-in-window' | 'resend-beyond-window' | 'send-wrong-group' | 'expire-marker';
+      readonly payment: IntendedPayment;
+    }
   | { readonly kind: 'poison-fifo'; readonly accountId: string; readonly body: string }
   | { readonly kind: 'poison-standard'; readonly body: string }
   | { readonly kind: 'event-twice'; readonly payment: IntendedPayment };
@@ -47,6 +55,14 @@ export interface WorkloadInjections {
   readonly poisonFifo?: number;
   /** Number of poison messages on the standard events queue. @default 1 */
   readonly poisonStandard?: number;
+  /** Fraction of payments (with a later one in their account) an older build judges poison on their first receive. @default 0 */
+  readonly versionSkew?: number;
+  /** Fraction of payments (with a later one in their account) sent on a group that is not their account. @default 0 */
+  readonly groupNotAccount?: number;
+  /** Fraction of payments whose marker expires (present) before a late redrive. @default 0 */
+  readonly expiredMarker?: number;
+  /** Number of accounts whose group is blocked until it dead-letters together (one head each). @default 0 */
+  readonly dlqRoundTrip?: number;
 }
 
 /** Options for {@link generateWorkload}. */
@@ -72,8 +88,12 @@ export interface Workload {
   readonly payments: readonly IntendedPayment[];
   /** Actions to run while the pipeline is live (sends, retries, re-sends, poison). */
   readonly actions: readonly WorkloadAction[];
-  /** Actions to run once the pipeline is idle (`event-twice`). */
+  /** Actions to run once the pipeline is idle (`event-twice`, `expire-marker`). */
   readonly afterIdle: readonly WorkloadAction[];
+  /** Payments an older ledger build judges poison on their first receive (the harness wraps the ledger). */
+  readonly versionSkew: readonly string[];
+  /** Heads of blocked groups: failed on every receive until they dead-letter with the messages behind them. */
+  readonly blockedHeads: readonly string[];
 }
 
 /**
@@ -93,6 +113,10 @@ export function generateWorkload(options: WorkloadOptions): Workload {
     eventTwice: 0.1,
     poisonFifo: 1,
     poisonStandard: 1,
+    versionSkew: 0,
+    groupNotAccount: 0,
+    expiredMarker: 0,
+    dlqRoundTrip: 0,
     ...options.injections,
   };
   const debitFraction = options.debitFraction ?? 0.25;
@@ -142,7 +166,78 @@ export function generateWorkload(options: WorkloadOptions): Workload {
     // Early, so its redeliveries up to maxReceiveCount overlap with the rest of the run.
     actions.splice(rnd.int(0, Math.min(3, actions.length)), 0, { kind: 'poison-standard', body: `not an event ${runId} #${i}` });
   }
-  return { seed: options.seed, runId, accounts, payments, actions, afterIdle };
+  const faults = pickEdgeFaults(rnd, payments, inj);
+  for (const payment of faults.wrongGroup) {
+    // Its only send: straight onto the queue on a foreign group, right after the account's next payment was sent.
+    const own = actions.findIndex((a) => a.kind === 'send' && a.payment === payment);
+    actions.splice(own, 1);
+    const next = actions.findIndex(
+      (a) => a.kind === 'send' && a.payment.request.accountId === payment.request.accountId && a.payment.accountIndex === payment.accountIndex + 1,
+    );
+    actions.splice(next + 1, 0, { kind: 'send-wrong-group', payment });
+  }
+  for (const payment of faults.expiredMarker) afterIdle.push({ kind: 'expire-marker', payment });
+  return {
+    seed: options.seed,
+    runId,
+    accounts,
+    payments,
+    actions,
+    afterIdle,
+    versionSkew: faults.versionSkew.map((p) => p.paymentId),
+    blockedHeads: faults.blockedHeads.map((p) => p.paymentId),
+  };
+}
+
+/**
+ * Picks the payments of the issue-11 faults, each among the payments that can show it: a version skew or a foreign
+ * group needs a later payment in the same account (that is what overtakes it), a blocked head two. A fault kind that
+ * is on gets at least one payment. Distinct payments per kind, so each finding has one cause.
+ */
+function pickEdgeFaults(
+  rnd: SeededRandom,
+  payments: readonly IntendedPayment[],
+  inj: { versionSkew: number; groupNotAccount: number; expiredMarker: number; dlqRoundTrip: number },
+) {
+  const lastIndex = new Map<string, number>();
+  for (const p of payments) lastIndex.set(p.request.accountId, Math.max(lastIndex.get(p.request.accountId) ?? 0, p.accountIndex));
+  const used = new Set<string>();
+  const pick = (fraction: number, minLater: number): IntendedPayment[] => {
+    if (fraction <= 0) return [];
+    const candidates = payments.filter(
+      (p) =>
+        p.accountIndex > 0 &&
+        (lastIndex.get(p.request.accountId) ?? 0) - p.accountIndex >= minLater &&
+        !used.has(p.paymentId),
+    );
+    const wanted = Math.min(candidates.length, Math.max(1, Math.round(fraction * payments.length)));
+    const chosen: IntendedPayment[] = [];
+    while (chosen.length < wanted && candidates.length > 0) {
+      const [p] = candidates.splice(rnd.int(0, candidates.length - 1), 1);
+      if (used.has(p!.paymentId)) continue;
+      chosen.push(p!);
+      used.add(p!.paymentId);
+      // The payment that overtakes it stays plain (a wrong-group send is placed right after that one's send).
+      if (minLater > 0) {
+        const next = payments.find((q) => q.request.accountId === p!.request.accountId && q.accountIndex === p!.accountIndex + 1);
+        if (next) used.add(next.paymentId);
+      }
+    }
+    return chosen;
+  };
+  // A blocked group holds its whole account: its head and the payments behind it take no other fault. The head is
+  // the account's second payment, so that payments sent after the group dead-lettered can overtake the blocked ones.
+  const blockedHeads: IntendedPayment[] = [];
+  const heads = payments.filter((p) => p.accountIndex === 1 && (lastIndex.get(p.request.accountId) ?? 0) >= 3);
+  for (let i = 0; i < inj.dlqRoundTrip && heads.length > 0; i++) blockedHeads.push(...heads.splice(rnd.int(0, heads.length - 1), 1));
+  const blockedAccounts = new Set(blockedHeads.map((p) => p.request.accountId));
+  for (const p of payments) if (blockedAccounts.has(p.request.accountId)) used.add(p.paymentId);
+  return {
+    blockedHeads,
+    versionSkew: pick(inj.versionSkew, 1),
+    wrongGroup: pick(inj.groupNotAccount, 1),
+    expiredMarker: pick(inj.expiredMarker, 0),
+  };
 }
 
 /** Counts of each action kind (for reports and tests). */
@@ -155,6 +250,8 @@ export function countActions(workload: Workload): Record<WorkloadAction['kind'],
     'poison-fifo': 0,
     'poison-standard': 0,
     'event-twice': 0,
+    'send-wrong-group': 0,
+    'expire-marker': 0,
   };
   for (const action of [...workload.actions, ...workload.afterIdle]) counts[action.kind]++;
   return counts;

@@ -72,8 +72,9 @@ export function powertoolsRecordId(keyPrefix: string, key: string): string {
 }
 
 /**
- * Looks up, per message, the dedup record its consumer keeps: the atomic core's marker (live when `expiresAt` is in
- * the future: TTL deletes late, F6) or a Powertools record (COMPLETED and not expired). Strongly consistent reads.
+ * Looks up, per message, the dedup record its consumer keeps: the ledger's outbox item or the atomic core's marker
+ * (present = applied, even past its `expiresAt`: TTL deletes late, F6, and only the committing transaction writes it)
+ * or a Powertools record (COMPLETED, expired or not). Strongly consistent reads.
  */
 export class IdempotencyAwareChecker implements AppliedChecker {
   readonly #options: IdempotencyAwareCheckerOptions;
@@ -139,15 +140,16 @@ export class IdempotencyAwareChecker implements AppliedChecker {
     );
     if (!Item) return { status: 'not-applied' as const, key, evidence: `no ${what} ${itemKey.pk}` };
     const expiresAt = numberOf(Item[LEDGER_KEYS.ttlAttribute]);
-    if (expiresAt !== undefined && expiresAt <= nowSeconds) {
-      return { status: 'not-applied' as const, key, evidence: `${what} ${itemKey.pk} expired at ${isoOf(expiresAt)}` };
-    }
     const created = Item['createdAt']?.S;
-    return {
-      status: 'applied' as const,
-      key,
-      evidence: `${what} ${itemKey.pk}${created ? ` written ${created}` : ''}${expiresAt ? `, live until ${isoOf(expiresAt)}` : ''}`,
-    };
+    // Only the committing transaction writes it, so its presence proves the effect, expired or not (TTL deletes late,
+    // F6); the ledger itself never re-applies a key while it is present.
+    const life =
+      expiresAt === undefined
+        ? ''
+        : expiresAt <= nowSeconds
+          ? `, expired at ${isoOf(expiresAt)} but still present (TTL has not deleted it): it proves the effect happened`
+          : `, live until ${isoOf(expiresAt)}`;
+    return { status: 'applied' as const, key, evidence: `${what} ${itemKey.pk}${created ? ` written ${created}` : ''}${life}` };
   }
 
   async #checkPowertools(table: string, scope: string, key: string, nowSeconds: number) {
@@ -158,17 +160,17 @@ export class IdempotencyAwareChecker implements AppliedChecker {
     if (!Item) return { status: 'not-applied' as const, key, evidence: `no Powertools record ${id}` };
     const status = Item['status']?.S;
     const expiration = numberOf(Item['expiration']);
-    if (expiration !== undefined && expiration <= nowSeconds) {
-      return { status: 'not-applied' as const, key, evidence: `Powertools record ${id} expired at ${isoOf(expiration)}` };
-    }
+    const expired = expiration !== undefined && expiration <= nowSeconds;
     if (status !== 'COMPLETED') {
-      return { status: 'not-applied' as const, key, evidence: `Powertools record ${id} is ${status ?? 'without status'}` };
+      return {
+        status: 'not-applied' as const,
+        key,
+        evidence: `Powertools record ${id} is ${status ?? 'without status'}${expired ? `, expired at ${isoOf(expiration)}` : ''}`,
+      };
     }
-    return {
-      status: 'applied' as const,
-      key,
-      evidence: `Powertools record ${id} COMPLETED${expiration ? `, live until ${isoOf(expiration)}` : ''}`,
-    };
+    // COMPLETED proves the effect happened, even once expired and not yet deleted by TTL (F6).
+    const life = expiration === undefined ? '' : expired ? `, expired at ${isoOf(expiration)} but still present` : `, live until ${isoOf(expiration)}`;
+    return { status: 'applied' as const, key, evidence: `Powertools record ${id} COMPLETED${life}` };
   }
 }
 

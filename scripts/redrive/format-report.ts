@@ -17,7 +17,8 @@ export function formatEntry(entry: RedriveEntry): string {
           : 'kept in DLQ';
   const group = entry.groupId ? ` group=${entry.groupId}` : '';
   const key = 'key' in verdict && verdict.key ? ` key=${verdict.key}` : '';
-  return `${entry.messageId}${group}${key} received=${entry.receiveCount}: ${what}; ${action}`;
+  const why = entry.deadLetter ? ` [dead-lettered by the ledger: ${entry.deadLetter.kind}${entry.deadLetter.reason ? ` — ${entry.deadLetter.reason}` : ''}]` : '';
+  return `${entry.messageId}${group}${key} received=${entry.receiveCount}${why}: ${what}; ${action}`;
 }
 
 /** The summary printed after the per-message lines. */

@@ -9,6 +9,7 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { DEAD_LETTER_ATTRIBUTES } from '../../lambdas/ledger/dead-letter.js';
 import type { AppliedChecker, AppliedVerdict } from './applied-checker.js';
 import { isFifoUrl } from './resolve-queues.js';
 
@@ -55,6 +56,8 @@ export interface RedriveEntry {
   readonly newMessageId?: string;
   /** Why a message that should have moved did not. */
   readonly error?: string;
+  /** Why the ledger dead-lettered it itself (`poison` / `fenced` and the reason), from its message attributes. */
+  readonly deadLetter?: { readonly kind: string; readonly reason?: string };
 }
 
 /** Result of a redrive run. */
@@ -82,7 +85,8 @@ export function redriveDeduplicationId(dlqMessageId: string): string {
 /**
  * Moves dead-lettered messages back to their source queue with Receive/Send/Delete (StartMessageMoveTask is not
  * available everywhere, and cannot skip what was already applied), asking `checker` for each message whether its
- * effect already happened. FIFO: same MessageGroupId, new MessageDeduplicationId, group order kept.
+ * effect already happened. FIFO: same MessageGroupId, new MessageDeduplicationId, group order kept: once a message of
+ * a group fails to move, the later messages of that group are kept in the DLQ for the next run (never sent ahead of it).
  */
 export async function redriveMessages(options: RedriveOptions): Promise<RedriveReport> {
   const { sqs, dlqUrl, sourceUrl, checker } = options;
@@ -92,6 +96,8 @@ export async function redriveMessages(options: RedriveOptions): Promise<RedriveR
   const entries: RedriveEntry[] = [];
   const held: string[] = [];
   const seen = new Set<string>();
+  // FIFO group → messageId of its first message that could not be moved in this pass: later ones of the group stay.
+  const stoppedGroups = new Map<string, string>();
   let emptyReceives = 0;
   let unexamined = 0;
 
@@ -128,10 +134,12 @@ export async function redriveMessages(options: RedriveOptions): Promise<RedriveR
   return { dlqUrl, sourceUrl, dryRun, entries, counts: countEntries(entries), unexamined };
 
   async function handleMessage(message: Message): Promise<RedriveEntry> {
+    const kind = message.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.kind]?.StringValue;
     const base = {
       messageId: message.MessageId!,
       groupId: message.Attributes?.MessageGroupId,
       receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? '0'),
+      ...(kind ? { deadLetter: { kind, reason: message.MessageAttributes?.[DEAD_LETTER_ATTRIBUTES.reason]?.StringValue } } : {}),
     };
     let verdict: AppliedVerdict;
     try {
@@ -141,6 +149,18 @@ export async function redriveMessages(options: RedriveOptions): Promise<RedriveR
     }
     const skip = verdict.status === 'applied' && !options.includeApplied;
     const planned: Exclude<RedriveAction, 'kept'> = skip ? 'dropped' : 'resent';
+    const blockedBy = base.groupId === undefined ? undefined : stoppedGroups.get(base.groupId);
+    if (blockedBy !== undefined && !dryRun) {
+      // Sending it would put it ahead of an earlier message of its group (order per account): keep it for the next run.
+      held.push(message.ReceiptHandle!);
+      return {
+        ...base,
+        verdict,
+        action: 'kept',
+        plannedAction: planned,
+        error: `not moved: message ${blockedBy} of group ${base.groupId} failed earlier in this run; kept so the group keeps its order`,
+      };
+    }
     if (dryRun || (skip && options.keepApplied)) {
       held.push(message.ReceiptHandle!);
       return { ...base, verdict, action: 'kept', plannedAction: planned };
@@ -167,21 +187,26 @@ export async function redriveMessages(options: RedriveOptions): Promise<RedriveR
       return { ...base, verdict, action: planned, newMessageId };
     } catch (error) {
       held.push(message.ReceiptHandle!);
+      if (base.groupId !== undefined) stoppedGroups.set(base.groupId, base.messageId);
       return { ...base, verdict, action: 'kept', plannedAction: planned, error: (error as Error).message };
     }
   }
 }
 
-/** SendMessage accepts String/Number/Binary values only (no list values). */
+/**
+ * SendMessage accepts String/Number/Binary values only (no list values). The ledger's dead-letter reason is not sent
+ * back: it described the earlier attempt.
+ */
 function copyAttributes(
   attributes: Record<string, MessageAttributeValue> | undefined,
 ): Record<string, MessageAttributeValue> | undefined {
-  if (!attributes || Object.keys(attributes).length === 0) return undefined;
   const copy: Record<string, MessageAttributeValue> = {};
-  for (const [name, value] of Object.entries(attributes)) {
+  const ledgerAttributes: readonly string[] = Object.values(DEAD_LETTER_ATTRIBUTES);
+  for (const [name, value] of Object.entries(attributes ?? {})) {
+    if (ledgerAttributes.includes(name)) continue;
     copy[name] = { DataType: value.DataType, StringValue: value.StringValue, BinaryValue: value.BinaryValue };
   }
-  return copy;
+  return Object.keys(copy).length > 0 ? copy : undefined;
 }
 
 async function visibleCount(sqs: SQSClient, url: string): Promise<number> {

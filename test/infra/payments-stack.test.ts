@@ -48,10 +48,10 @@ describe('PaymentsStack', () => {
       });
     });
 
-    it('gives the ledger exactly its env: table, dedup TTL outliving retention + redrive window, strategy', () => {
+    it('gives the ledger exactly its env: table, dedup TTL outliving retention + redrive window, strategy, its DLQ', () => {
       const built = paymentsStack();
       expect(envNames(built, built.stack.ledger.handler.function)).toEqual(
-        ['DEDUP_TTL_SECONDS', 'LEDGER_STRATEGY', 'LEDGER_TABLE_NAME', 'NODE_OPTIONS', ...POWERTOOLS].sort(),
+        ['DEDUP_TTL_SECONDS', 'LEDGER_STRATEGY', 'LEDGER_TABLE_NAME', 'NODE_OPTIONS', 'PAYMENTS_DLQ_URL', ...POWERTOOLS].sort(),
       );
       built.template.hasResourceProperties('AWS::Lambda::Function', {
         Environment: {

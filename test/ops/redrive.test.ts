@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -23,6 +23,7 @@ import { NOTIFIER_KEY_PREFIX as NOTIFIER_PREFIX_IN_HANDLER } from '../../lambdas
 import { eventIdFor, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
 import {
   EVENTS_PROFILE,
+  formatEntry,
   IdempotencyAwareChecker,
   LEDGER_DEDUP_SCOPE,
   NOTIFIER_KEY_PREFIX,
@@ -171,7 +172,7 @@ async function drain(url: string): Promise<Message[]> {
   return out;
 }
 
-/** Four dead-lettered payments messages + one poison: k1 applied, k2 never, k3 with an expired marker. */
+/** Four dead-lettered payments messages + one poison: k1 applied, k2 never, k3 applied with an expired marker still present. */
 async function scenario(name: string) {
   const pair = await fifoPair(name);
   const keys = { k1: `key-1-${name}-${run}`, k2: `key-2-${name}-${run}`, k3: `key-3-${name}-${run}` };
@@ -199,16 +200,17 @@ describe('redrive of a FIFO dead-letter queue (fauxqs + DynamoDB Local)', () => 
     const byKey = new Map(report.entries.map((e) => ['key' in e.verdict ? e.verdict.key : e.messageId, e]));
     expect(byKey.get(keys.k1)).toMatchObject({ action: 'dropped', verdict: { status: 'applied' }, groupId: 'acct-a' });
     expect(byKey.get(keys.k2)).toMatchObject({ action: 'resent', verdict: { status: 'not-applied' } });
-    expect(byKey.get(keys.k3)).toMatchObject({ action: 'resent', verdict: { status: 'not-applied' } });
-    expect((byKey.get(keys.k3)!.verdict as { evidence: string }).evidence).toMatch(/expired/);
+    // An expired marker that TTL has not deleted yet still proves the effect (issue 11 #2).
+    expect(byKey.get(keys.k3)).toMatchObject({ action: 'dropped', verdict: { status: 'applied' } });
+    expect((byKey.get(keys.k3)!.verdict as { evidence: string }).evidence).toMatch(/expired at .* but still present/);
     expect(report.entries.find((e) => e.verdict.status === 'unknown')).toMatchObject({ action: 'resent', groupId: 'acct-c' });
     expect(report.entries.every((e) => e.receiveCount >= 1)).toBe(true);
-    expect(report.counts).toMatchObject({ applied: 1, notApplied: 2, unknown: 1, resent: 3, dropped: 1, kept: 0, errors: 0 });
+    expect(report.counts).toMatchObject({ applied: 2, notApplied: 1, unknown: 1, resent: 2, dropped: 2, kept: 0, errors: 0 });
 
-    // Assess: the source got exactly the three, in their groups, although their original dedup ids are < 5 min old
+    // Assess: the source got exactly the two, in their groups, although their original dedup ids are < 5 min old
     const moved = await drain(sourceUrl);
     const movedKeys = moved.map((m) => (m.Body!.startsWith('{') ? (JSON.parse(m.Body!) as PaymentMessage).idempotencyKey : m.Body));
-    expect(movedKeys.sort()).toEqual([keys.k2, keys.k3, 'not json {'].sort());
+    expect(movedKeys.sort()).toEqual([keys.k2, 'not json {'].sort());
     expect(moved.find((m) => m.Body!.includes(keys.k2))!.Attributes!.MessageGroupId).toBe('acct-a');
     expect(moved.find((m) => m.Body!.includes(keys.k2))!.MessageAttributes!['origin']!.StringValue).toBe('test');
     expect(await depth(dlqUrl)).toBe(0);
@@ -240,7 +242,7 @@ describe('redrive of a FIFO dead-letter queue (fauxqs + DynamoDB Local)', () => 
     const report = await redriveMessages({ sqs, dlqUrl, sourceUrl, checker, includeApplied: true });
 
     // Assess
-    expect(report.counts).toMatchObject({ applied: 1, resent: 4, dropped: 0 });
+    expect(report.counts).toMatchObject({ applied: 2, resent: 4, dropped: 0 });
     const moved = await drain(sourceUrl);
     expect(moved.some((m) => m.Body!.includes(keys.k1))).toBe(true);
   });
@@ -253,13 +255,122 @@ describe('redrive of a FIFO dead-letter queue (fauxqs + DynamoDB Local)', () => 
     // Act
     const report = await redriveMessages({ sqs, dlqUrl, sourceUrl, checker, keepApplied: true });
 
-    // Assess: k1 stays; k2 sits behind it in group acct-a (FIFO), so it is left for the next run
-    expect(report.counts).toMatchObject({ applied: 1, kept: 1, dropped: 0 });
-    expect(await depth(dlqUrl)).toBe(1 + report.unexamined);
+    // Assess: k1 and k3 stay; k2 sits behind k1 in group acct-a (FIFO), so it is left for the next run
+    expect(report.counts).toMatchObject({ applied: 2, kept: 2, dropped: 0 });
+    expect(await depth(dlqUrl)).toBe(2 + report.unexamined);
+  });
+});
+
+describe('redrive keeps each FIFO group in order (issue 11 #3)', () => {
+  it('stops a group at its first failed send: the later messages of that group stay in the DLQ, other groups move', async () => {
+    // Prepare: a FIFO DLQ holding group acct-x = [x1, x2, x3] and group acct-y = [y1], none applied; fauxqs hands
+    // several messages of one group to one receive, as SQS does. The first send of x1 fails (a fault no emulator
+    // produces on demand: the SQS client is wrapped).
+    const pair = await fifoPair('stop');
+    const keys = ['x1', 'x2', 'x3'].map((k) => `stop-${k}-${run}`);
+    const y1 = `stop-y1-${run}`;
+    const bodies = [...keys.map((k) => ({ key: k, group: 'acct-x' })), { key: y1, group: 'acct-y' }];
+    for (const { key, group } of bodies) {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: pair.dlqUrl,
+          MessageBody: JSON.stringify(payment(key, group)),
+          MessageGroupId: group,
+          MessageDeduplicationId: deduplicationIdFor(key),
+        }),
+      );
+    }
+    let failNext = true;
+    const flaky = {
+      send: async (command: { constructor: { name: string }; input: { MessageBody?: string } }) => {
+        if (command.constructor.name === 'SendMessageCommand' && failNext && command.input.MessageBody?.includes(keys[0]!)) {
+          failNext = false;
+          throw Object.assign(new Error('send refused (injected)'), { name: 'InternalError' });
+        }
+        return sqs.send(command as never);
+      },
+    } as unknown as SQSClient;
+    const checker = new IdempotencyAwareChecker({ dynamodb: ddb, ledgerTable });
+
+    // Act
+    const report = await redriveMessages({ sqs: flaky, dlqUrl: pair.dlqUrl, sourceUrl: pair.sourceUrl, checker, visibilityTimeoutSeconds: 30 });
+
+    // Assess: x1 kept with its error, x2 and x3 kept behind it (never sent ahead of it), y1 moved.
+    const byKey = new Map(report.entries.map((e) => ['key' in e.verdict ? e.verdict.key : '', e]));
+    expect(byKey.get(keys[0]!)).toMatchObject({ action: 'kept', error: 'send refused (injected)' });
+    for (const key of keys.slice(1)) {
+      expect(byKey.get(key)).toMatchObject({ action: 'kept', plannedAction: 'resent' });
+      expect(byKey.get(key)!.error).toMatch(/failed earlier in this run; kept so the group keeps its order/);
+    }
+    expect(byKey.get(y1)).toMatchObject({ action: 'resent' });
+    const moved = await drain(pair.sourceUrl);
+    expect(moved.map((m) => (JSON.parse(m.Body!) as PaymentMessage).idempotencyKey)).toEqual([y1]);
+    const left = await drain(pair.dlqUrl);
+    expect(left.map((m) => (JSON.parse(m.Body!) as PaymentMessage).idempotencyKey)).toEqual(keys);
+  });
+});
+
+describe('redrive of messages the ledger dead-lettered itself (issue 11 #1)', () => {
+  it('shows the ledger\'s reason, and resends the message without it', async () => {
+    // Prepare: a fenced payment in the DLQ, as the ledger sends it (reason in message attributes)
+    const pair = await fifoPair('reason');
+    const key = `fenced-${run}`;
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: pair.dlqUrl,
+        MessageBody: JSON.stringify(payment(key, 'acct-r')),
+        MessageGroupId: 'acct-r',
+        MessageDeduplicationId: deduplicationIdFor(key),
+        MessageAttributes: {
+          ledgerFailure: { DataType: 'String', StringValue: 'fenced' },
+          ledgerFailureReason: { DataType: 'String', StringValue: 'SequenceNumber 5 is not above lastSequence 7' },
+          origin: { DataType: 'String', StringValue: 'api' },
+        },
+      }),
+    );
+    const checker = new IdempotencyAwareChecker({ dynamodb: ddb, ledgerTable });
+
+    // Act
+    const report = await redriveMessages({ sqs, dlqUrl: pair.dlqUrl, sourceUrl: pair.sourceUrl, checker, visibilityTimeoutSeconds: 30 });
+
+    // Assess
+    expect(report.entries[0]).toMatchObject({ action: 'resent', deadLetter: { kind: 'fenced', reason: 'SequenceNumber 5 is not above lastSequence 7' } });
+    expect(formatEntry(report.entries[0]!)).toMatch(/\[dead-lettered by the ledger: fenced — SequenceNumber 5 is not above lastSequence 7\]/);
+    const [moved] = await drain(pair.sourceUrl);
+    expect(Object.keys(moved!.MessageAttributes ?? {})).toEqual(['origin']);
   });
 });
 
 describe('redrive of payments applied by the real ledger strategy', () => {
+  it('issue 11 #2: reports a payment whose outbox item expired but is still present as applied, so a late redrive does not apply it twice (was: not-applied, resent, balance 100 → 200)', async () => {
+    // Prepare: the product's strategy applies 100; the message's dead-lettered copy waits past the outbox item's expiry
+    // (20 days on, on the checker's and the ledger's clocks; TTL has not deleted the item: this table has no TTL).
+    const accountId = `acct-exp-${run}`;
+    const message = payment(`expired-applied-${run}`, accountId);
+    const ledger = new AtomicLedgerStrategy({ client: ddb, tableName: ledgerTable, dedupTtlSeconds: 3600 });
+    expect(await ledger.apply({ message, messageId: 'm-0', receiveCount: 1 })).toMatchObject({ status: 'applied', balance: 100 });
+    const pair = await fifoPair('expired');
+    await deadLetter(pair, [{ body: JSON.stringify(message), group: accountId, dedup: deduplicationIdFor(message.idempotencyKey) }]);
+    const later = () => new Date(Date.now() + 20 * 86_400_000);
+    const checker = new IdempotencyAwareChecker({ dynamodb: ddb, ledgerTable, now: later });
+
+    // Act: redrive, then the ledger consumes whatever reached the source queue.
+    const report = await redriveMessages({ sqs, dlqUrl: pair.dlqUrl, sourceUrl: pair.sourceUrl, checker, visibilityTimeoutSeconds: 30 });
+    const laterLedger = new AtomicLedgerStrategy({ client: ddb, tableName: ledgerTable, dedupTtlSeconds: 3600, now: later });
+    for (const moved of await drain(pair.sourceUrl)) {
+      await laterLedger.apply({ message: JSON.parse(moved.Body!) as PaymentMessage, messageId: moved.MessageId!, receiveCount: 1 });
+    }
+
+    // Assess: applied, dropped from the DLQ, the balance still 100 with one applied payment.
+    expect(report.entries).toHaveLength(1);
+    expect(report.entries[0]).toMatchObject({ action: 'dropped', verdict: { status: 'applied', key: message.idempotencyKey } });
+    expect((report.entries[0]!.verdict as { evidence: string }).evidence).toMatch(/outbox item OUTBOX#evt_.*expired at .* but still present/);
+    const { Item } = await ddb.send(
+      new GetItemCommand({ TableName: ledgerTable, Key: { pk: { S: `ACCOUNT#${accountId}` }, sk: { S: 'ACCOUNT' } }, ConsistentRead: true }),
+    );
+    expect(Item).toMatchObject({ balance: { N: '100' }, applied: { N: '1' } });
+  });
+
   it('flags a payment the atomic strategy applied as applied, whichever item carries its dedup marker', async () => {
     // Prepare: the product's strategy applies one payment; another never ran
     const strategy = new AtomicLedgerStrategy({ client: ddb, tableName: ledgerTable, dedupTtlSeconds: 3600 });
@@ -439,8 +550,8 @@ describe('npm run redrive (the CLI, with an outputs file and an env file like th
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`key=${keys.k1}.*ALREADY APPLIED.*dropped from DLQ`));
     expect(result.stdout).toMatch(new RegExp(`key=${keys.k2}.*not applied.*resent as`));
-    expect(result.stdout).toMatch(/already applied: 1, not applied: 2, unknown: 1/);
+    expect(result.stdout).toMatch(/already applied: 2, not applied: 1, unknown: 1/);
     expect(await depth(dlqUrl)).toBe(0);
-    expect(await depth(sourceUrl)).toBe(3);
+    expect(await depth(sourceUrl)).toBe(2);
   });
 });

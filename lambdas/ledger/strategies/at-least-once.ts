@@ -46,10 +46,11 @@ export async function applyPaymentWithoutDedup(
   const key = accountKey(message.accountId);
   let outcome: { status: 'applied' | 'rejected'; balance: number; reason?: PaymentEvent['reason'] };
   try {
+    // An account without a currency (none yet, or only rejections so far) takes the payment's.
     const condition =
       message.amount > 0
-        ? 'attribute_not_exists(pk) OR currency = :cur'
-        : 'attribute_exists(pk) AND currency = :cur AND balance >= :abs';
+        ? 'attribute_not_exists(currency) OR currency = :cur'
+        : 'attribute_exists(pk) AND (attribute_not_exists(currency) OR currency = :cur) AND balance >= :abs';
     const result = await ddb.send(
       new UpdateCommand({
         TableName: deps.tableName,
@@ -80,11 +81,12 @@ export async function applyPaymentWithoutDedup(
       new UpdateCommand({
         TableName: deps.tableName,
         Key: key,
+        // No currency here: only an applied payment fixes the account's currency (issue 11 #4).
         UpdateExpression:
-          'SET balance = if_not_exists(balance, :zero), currency = if_not_exists(currency, :cur), ' +
+          'SET balance = if_not_exists(balance, :zero), ' +
           'applied = if_not_exists(applied, :zero), rejected = if_not_exists(rejected, :zero) + :one, ' +
           'version = if_not_exists(version, :zero) + :one',
-        ExpressionAttributeValues: { ':cur': message.currency, ':zero': 0, ':one': 1 },
+        ExpressionAttributeValues: { ':zero': 0, ':one': 1 },
         ReturnValues: 'ALL_NEW',
       }),
     );

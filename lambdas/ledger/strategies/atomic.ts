@@ -1,4 +1,4 @@
-import { DeleteItemCommand, type AttributeValue, type DynamoDBClient, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, type TransactWriteItem } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import {
   AtomicIdempotency,
@@ -8,9 +8,9 @@ import {
 } from '../../shared/atomic-idempotency/index.js';
 import { RetryableError } from '../../shared/errors.js';
 import { faultPoint, zombiePoint } from '../../shared/faults.js';
-import { accountKey, LEDGER_KEYS, outboxKey } from '../../shared/ledger-keys.js';
+import { accountKey, outboxKey } from '../../shared/ledger-keys.js';
 import { eventIdFor, paymentIdFor, type PaymentMessage } from '../../shared/payments-model.js';
-import { LedgerContentionError, PoisonMessageError } from '../errors.js';
+import { LedgerContentionError, PoisonMessageError, SequenceFencedError } from '../errors.js';
 import {
   accountFromItem,
   compareSequence,
@@ -68,6 +68,8 @@ export interface AtomicLedgerOutcome extends LedgerOutcome {
   readonly fenced?: boolean;
   /** The rejection reason, for a rejected payment. */
   readonly reason?: string;
+  /** True for a duplicate recognised by an outbox item that expired but that TTL has not deleted yet. */
+  readonly expiredMarker?: boolean;
 }
 
 /**
@@ -77,16 +79,19 @@ export interface AtomicLedgerOutcome extends LedgerOutcome {
  *
  * Before deciding, one eventually consistent BatchGetItem reads the account and the payment's outbox item: a live
  * outbox item means an earlier delivery recorded the outcome, so a duplicate costs that read and no write. The read
- * may be stale; the transaction re-checks everything: the outbox Put is conditioned on the item being absent or
- * expired (a duplicate that raced in is reported as one), and the account update on the version read (so the
- * decision — applied or rejected, and the balance the event carries — is still true when it commits; a race
- * re-decides on the item the failed transaction returned) and, for FIFO messages, on the fence `lastSequence < :seq`:
- * a zombie invocation that wakes up after a newer message of the group committed cannot commit its stale decision.
+ * may be stale; the transaction re-checks everything: the outbox Put is conditioned on the item being absent (a
+ * duplicate that raced in is reported as one), and the account update on the version read (so the decision — applied
+ * or rejected, and the balance the event carries — is still true when it commits; a race re-decides on the item the
+ * failed transaction returned) and, for FIFO messages, on the fence `lastSequence < :seq` (same queue): a zombie
+ * invocation that wakes up after a newer message of the group committed cannot commit its stale decision.
  * A rejection is an outcome too: account `rejected` counter + PaymentRejected event, recorded once.
  *
- * An outbox item that expired but that TTL has not deleted yet (F6) counts as absent; it is deleted first (a
- * conditional DeleteItem), so that the new event is an INSERT on the stream like every other — the relay publishes
- * outbox INSERTs only.
+ * A message behind the fence is a duplicate only when its outbox item exists (a zombie's copy of an applied payment);
+ * without one it was never applied and is refused with {@link SequenceFencedError}, for the consumer to dead-letter.
+ *
+ * An outbox item that expired but that TTL has not deleted yet (F6) still counts as present: it proves the payment was
+ * applied, and a re-application would carry the same paymentId and eventId, which downstream dedup would drop. The
+ * key is processed again only once TTL has deleted the item (README, "The guarantee, and its limits").
  * @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
  */
 export class AtomicLedgerStrategy implements LedgerStrategy {
@@ -110,7 +115,8 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
     this.#now = options.now ?? (() => new Date());
     this.#maxAttempts = options.maxAttempts ?? 5;
     this.#consistentRead = options.consistentRead ?? false;
-    this.#core = new AtomicIdempotency({ client: options.client, tableName: options.tableName });
+    // An expired outbox item still proves the payment was applied: never re-apply while it is present (issue 11).
+    this.#core = new AtomicIdempotency({ client: options.client, tableName: options.tableName, reuseExpiredMarkers: false });
   }
 
   /** Lets the zombie fault cap its stall at the invocation's deadline (chaos runs only). */
@@ -135,6 +141,7 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
       ]);
     }
     const eventId = eventIdFor(paymentId);
+    const queue = delivery.queueArn ?? UNKNOWN_QUEUE;
     let lastError: unknown;
     // undefined = read (again) before the next attempt; the first read is eventually consistent, later ones strong.
     let state: PaymentState | undefined;
@@ -156,13 +163,14 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
       const { account } = state;
       const now = this.#now();
       const nowSeconds = Math.floor(now.getTime() / 1000);
-      const expiresAt = state.outbox && (state.outbox.expiresAt ?? Number.POSITIVE_INFINITY);
-      if (expiresAt !== undefined && expiresAt >= nowSeconds) return { status: 'duplicate', paymentId, eventId };
-      if (isFenced(account, sequenceNumber)) return { status: 'duplicate', paymentId, eventId, fenced: true };
-      if (expiresAt !== undefined && !(await this.#deleteExpiredOutbox(eventId, nowSeconds))) {
-        state = undefined; // live again: another delivery recorded the outcome meanwhile; read again
-        continue;
+      if (state.outbox) {
+        // Live, or expired but not yet deleted by TTL (F6): either way it proves the payment was applied (or
+        // rejected) once. Re-applying an expired one would repeat the effect under the same paymentId and eventId,
+        // which the notifier and the receiver deduplicate away: never re-apply while it is present.
+        const expiresAt = state.outbox.expiresAt ?? Number.POSITIVE_INFINITY;
+        return { status: 'duplicate', paymentId, eventId, ...(expiresAt < nowSeconds ? { expiredMarker: true } : {}) };
       }
+      if (isFenced(account, sequenceNumber, queue)) return this.#fenced(delivery, eventId, paymentId);
       const decision = decide(account, message);
       await zombiePoint(this.#context);
       faultPoint('ledger.beforeCommit');
@@ -172,7 +180,7 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
           key: message.idempotencyKey,
           ttlSeconds: this.#ttlSeconds,
           now,
-          items: [this.#accountUpdate(account, message, decision, sequenceNumber), this.#outboxPut(message, decision, now)],
+          items: [this.#accountUpdate(account, message, decision, sequenceNumber, queue), this.#outboxPut(message, decision, now)],
           markerItem: OUTBOX_ITEM,
         });
         faultPoint('ledger.afterCommit');
@@ -189,7 +197,7 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
           // The account changed since the read. The failed transaction returned it (ALL_OLD, no read cost): check
           // the fence, then decide again on that fresh state.
           const current = error.item ? accountFromItem(message.accountId, error.item) : undefined;
-          if (current && isFenced(current, sequenceNumber)) return { status: 'duplicate', paymentId, eventId, fenced: true };
+          if (current && isFenced(current, sequenceNumber, queue)) return this.#fenced(delivery, eventId, paymentId);
           state = current ? { account: current } : undefined;
           lastError = error;
           continue;
@@ -207,29 +215,23 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
   }
 
   /**
-   * Deletes the payment's outbox item if it is still expired, so the new event is written as an INSERT.
-   * @returns false when the item is live again (its condition failed).
+   * A message behind the account's sequence fence. A strongly consistent read tells the two cases apart: its outbox
+   * item (the marker) exists → a zombie's late copy of an applied payment, a duplicate; absent → the payment was never
+   * applied and later ones of its group were: {@link SequenceFencedError} (dead-letter it, never acknowledge it).
    */
-  async #deleteExpiredOutbox(eventId: string, nowSeconds: number): Promise<boolean> {
-    const key = outboxKey(eventId);
-    try {
-      await this.#client.send(
-        new DeleteItemCommand({
-          TableName: this.#tableName,
-          Key: { pk: { S: key.pk }, sk: { S: key.sk } },
-          ConditionExpression: '#ttl < :now',
-          ExpressionAttributeNames: { '#ttl': LEDGER_KEYS.ttlAttribute },
-          ExpressionAttributeValues: { ':now': { N: String(nowSeconds) } },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-      throw error;
-    }
+  async #fenced(delivery: PaymentDelivery, eventId: string, paymentId: string): Promise<AtomicLedgerOutcome> {
+    const { message, sequenceNumber } = delivery;
+    const confirmed = await readPaymentState(this.#client, this.#tableName, message.accountId, eventId, { consistent: true });
+    if (confirmed.outbox) return { status: 'duplicate', paymentId, eventId, fenced: true };
+    throw new SequenceFencedError(
+      delivery.messageId,
+      message.accountId,
+      sequenceNumber!,
+      confirmed.account.lastSequence ?? 'unknown',
+    );
   }
 
-  #accountUpdate(account: Account, message: PaymentMessage, decision: Decision, sequenceNumber?: string): TransactWriteItem {
+  #accountUpdate(account: Account, message: PaymentMessage, decision: Decision, sequenceNumber: string | undefined, queue: string): TransactWriteItem {
     const key = accountKey(message.accountId);
     const names: Record<string, string> = {
       '#balance': 'balance',
@@ -292,11 +294,14 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
     }
 
     if (sequenceNumber) {
-      // The zombie fence: refuse a commit for a message older than one the account already took.
+      // The zombie fence: refuse a commit for a message older than one the account already took from the same queue
+      // (sequence numbers of another queue, e.g. a replaced one, are not comparable: the watermark moves to it).
       names['#lastSequence'] = 'lastSequence';
+      names['#lastSequenceQueue'] = 'lastSequenceQueue';
       values[':seq'] = { N: sequenceNumber };
-      set.push('#lastSequence = :seq');
-      conditions.push('(attribute_not_exists(#lastSequence) OR #lastSequence < :seq)');
+      values[':queue'] = { S: queue };
+      set.push('#lastSequence = :seq', '#lastSequenceQueue = :queue');
+      conditions.push('(attribute_not_exists(#lastSequence) OR #lastSequence < :seq OR NOT (#lastSequenceQueue = :queue))');
     }
 
     return {
@@ -339,9 +344,20 @@ export function createAtomicStrategy(options: AtomicLedgerOptions): AtomicLedger
 
 export default createAtomicStrategy;
 
-/** True when the account already took a message of the group at or after this sequence number (the zombie fence). */
-function isFenced(account: Account, sequenceNumber: string | undefined): boolean {
-  return sequenceNumber !== undefined && account.lastSequence !== undefined && compareSequence(account.lastSequence, sequenceNumber) >= 0;
+/** Queue recorded with `lastSequence` when a delivery does not say where it came from (direct calls, tests). */
+const UNKNOWN_QUEUE = 'unknown';
+
+/**
+ * True when the account already took a message of the group at or after this sequence number from the same queue
+ * (the zombie fence). A `lastSequence` stored without its queue (before the queue was recorded) fences nothing.
+ */
+function isFenced(account: Account, sequenceNumber: string | undefined, queue: string): boolean {
+  return (
+    sequenceNumber !== undefined &&
+    account.lastSequence !== undefined &&
+    account.lastSequenceQueue === queue &&
+    compareSequence(account.lastSequence, sequenceNumber) >= 0
+  );
 }
 
 function sleep(ms: number): Promise<void> {

@@ -100,11 +100,17 @@ export class WatermarkStrategy implements LedgerStrategy {
       ':balance': { N: String(decision.balance) },
       ':applied': { N: String(account.applied + (decision.outcome === 'applied' ? 1 : 0)) },
       ':rejected': { N: String(account.rejected + (decision.outcome === 'rejected' ? 1 : 0)) },
-      ':currency': { S: account.currency ?? message.currency },
       ':version': { N: String(account.version + 1) },
       ':seq': { N: sequence.toString() },
       ':event': { S: JSON.stringify(event) },
     };
+    // The account's currency is fixed by its first APPLIED payment: a rejection leaves it as it was (unset on a new
+    // account), or a later payment in another currency would be judged against a currency no payment ever had.
+    const set = ['balance = :balance', 'applied = :applied', 'rejected = :rejected', '#version = :version', 'lastSequence = :seq', 'lastEvent = :event'];
+    if (decision.outcome === 'applied' && account.currency === undefined) {
+      set.push('currency = :currency');
+      values[':currency'] = { S: message.currency };
+    }
     const conditions: string[] = [];
     if (!account.exists) {
       conditions.push('attribute_not_exists(pk)');
@@ -120,9 +126,7 @@ export class WatermarkStrategy implements LedgerStrategy {
     return new UpdateItemCommand({
       TableName: this.tableName,
       Key: { pk: { S: key.pk }, sk: { S: key.sk } },
-      UpdateExpression:
-        'SET balance = :balance, applied = :applied, rejected = :rejected, currency = :currency, ' +
-        '#version = :version, lastSequence = :seq, lastEvent = :event',
+      UpdateExpression: `SET ${set.join(', ')}`,
       ConditionExpression: conditions.join(' AND '),
       ExpressionAttributeNames: { '#version': 'version' },
       ExpressionAttributeValues: values,

@@ -46,6 +46,7 @@ export class AtomicIdempotency {
   readonly #markerKey: (scope: string, key: string) => Record<string, string>;
   readonly #ttlAttribute: string;
   readonly #keyAttributes: readonly string[];
+  readonly #reuseExpiredMarkers: boolean;
 
   constructor(options: AtomicIdempotencyOptions) {
     if (!options.tableName) throw new InvalidCommitError('tableName is required: pass the table that holds the markers');
@@ -54,6 +55,7 @@ export class AtomicIdempotency {
     this.#markerKey = options.markerKey ?? dedupKey;
     this.#ttlAttribute = options.ttlAttribute ?? DEFAULT_TTL_ATTRIBUTE;
     this.#keyAttributes = options.keyAttributes ?? DEFAULT_KEY_ATTRIBUTES;
+    this.#reuseExpiredMarkers = options.reuseExpiredMarkers ?? true;
   }
 
   /**
@@ -109,8 +111,21 @@ export class AtomicIdempotency {
     }
   }
 
-  /** The marker's Put: live-marker condition (absent, or expired but not yet deleted by TTL) and ALL_OLD on failure. */
+  /**
+   * The marker's Put: absent (or, with `reuseExpiredMarkers`, expired but not yet deleted by TTL) and ALL_OLD on
+   * failure.
+   */
   #markerPut(put: Put, partitionKey: string, nowSeconds: number): TransactWriteItem {
+    if (!this.#reuseExpiredMarkers) {
+      return {
+        Put: {
+          ...put,
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': partitionKey },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      };
+    }
     return {
       Put: {
         ...put,

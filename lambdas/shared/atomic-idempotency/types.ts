@@ -25,6 +25,13 @@ export interface AtomicIdempotencyOptions {
    * @default ['pk', 'sk']
    */
   readonly keyAttributes?: readonly string[];
+  /**
+   * Whether a marker that expired but that TTL has not deleted yet (F6) counts as absent, so the key is processed
+   * again. `false` keeps it a duplicate until TTL deletes it: an expired marker still proves the effect happened, and
+   * re-applying would repeat the effect under the same ids (the ledger's choice, issue 11 item 2).
+   * @default true
+   */
+  readonly reuseExpiredMarkers?: boolean;
 }
 
 /** One exactly-once commit: the caller's business items plus the dedup marker, in one transaction. */

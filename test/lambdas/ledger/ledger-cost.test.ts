@@ -1,9 +1,7 @@
 import {
   BatchGetItemCommand,
-  DeleteItemCommand,
   DescribeTableCommand,
   GetItemCommand,
-  PutItemCommand,
   TransactWriteItemsCommand,
   type AttributeValue,
   type DynamoDBClient,
@@ -20,7 +18,7 @@ import { LedgerReadThrottledError, PoisonMessageError } from '../../../lambdas/l
 import { RetryableError } from '../../../lambdas/shared/errors.js';
 import { fromAttributeMap } from '../../../lambdas/shared/attribute-values.js';
 import { accountKey, dedupKey, outboxKey } from '../../../lambdas/shared/ledger-keys.js';
-import { eventIdFor, PaymentEventSchema } from '../../../lambdas/shared/payments-model.js';
+import { eventIdFor } from '../../../lambdas/shared/payments-model.js';
 import { itemSize } from '../../../scripts/bench/capacity.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/emulators.js';
 import { createLedgerTable, localDynamoDb, uniqueName } from '../../fixtures/tables.js';
@@ -84,7 +82,8 @@ describe('atomic ledger cost shape (DynamoDB Local)', () => {
     expect(transaction.TransactItems).toHaveLength(2);
     expect(transaction.TransactItems[0]!.Update?.Key.pk).toEqual({ S: accountKey(message.accountId).pk });
     expect(transaction.TransactItems[1]!.Put?.Item.pk).toEqual({ S: outboxKey(eventIdFor(message.paymentId)).pk });
-    expect(transaction.TransactItems[1]!.Put?.ConditionExpression).toMatch(/attribute_not_exists\(#pk\) OR #ttl < :now/);
+    // Absent only: an expired outbox item still proves the payment was applied (issue 11 #2).
+    expect(transaction.TransactItems[1]!.Put?.ConditionExpression).toBe('attribute_not_exists(#pk)');
 
     // The outbox item is the marker: it holds the marker attributes; no separate DEDUP item exists.
     const outbox = await getItem(ledgerMarkerKey(message.idempotencyKey));
@@ -188,34 +187,58 @@ describe('atomic ledger cost shape (DynamoDB Local)', () => {
     expect(fromAttributeMap((await getItem(accountKey(accountId)))!)).toMatchObject({ balance: 40, applied: 2, rejected: 0, version: 2 });
   });
 
-  it('treats an expired outbox item that TTL has not deleted yet as absent, and re-creates it as a stream INSERT', async () => {
-    // Prepare: a fresh table (its stream holds only this test's records) with an outbox item for the key that is
-    // expired on the strategy's clock (an hour ahead) but not on DynamoDB Local's, whose TTL sweeper would delete it.
+  it('never re-applies a key while its expired outbox item is still present (issue 11 #2: balance stays 100, one event)', async () => {
+    // Prepare: a payment of 100 applied; later, its outbox item (the marker) has expired on the strategy's clock (20
+    // days on) but TTL has not deleted it yet (F6; DynamoDB Local's sweeper follows its own clock, so it stays).
     const table = await createLedgerTable(client);
-    const message = paymentMessage(uniqueName('key-expired'), { accountId: uniqueName('acc'), amount: 15 });
+    const accountId = uniqueName('acc');
+    const message = paymentMessage(uniqueName('key-expired'), { accountId, amount: 100 });
+    const first = new AtomicLedgerStrategy({ client, tableName: table, dedupTtlSeconds: 3600 });
+    expect(await first.apply(delivery(message))).toMatchObject({ status: 'applied', balance: 100 });
     const key = ledgerMarkerKey(message.idempotencyKey);
-    const expiredAt = Math.floor(Date.now() / 1000) + 600;
-    await client.send(
-      new PutItemCommand({
-        TableName: table,
-        Item: { pk: { S: key.pk }, sk: { S: key.sk }, expiresAt: { N: String(expiredAt) }, event: { S: '{"old":true}' } },
-      }),
-    );
-    const strategy = new AtomicLedgerStrategy({ client, tableName: table, dedupTtlSeconds: 3600, now: () => new Date(Date.now() + 3_600_000) });
+    const before = await client.send(new GetItemCommand({ TableName: table, Key: { pk: { S: key.pk }, sk: { S: key.sk } }, ConsistentRead: true }));
+    const later = new AtomicLedgerStrategy({ client, tableName: table, dedupTtlSeconds: 3600, now: () => new Date(Date.now() + 20 * 86_400_000) });
     const sent = recordCommands(client);
 
-    // Act
-    const outcome = await strategy.apply(delivery(message));
+    // Act: the same key again (a late redrive of the dead-lettered copy, or a producer re-send)
+    const outcome = await later.apply(delivery(message));
 
-    // Assess: applied; the stale item was deleted first, so the relay (outbox INSERTs only) sees the new event.
-    expect(outcome).toMatchObject({ status: 'applied', balance: 15 });
-    expect(sent().filter((c) => c instanceof DeleteItemCommand)).toHaveLength(1);
+    // Assess: a duplicate, nothing written; the account and the one event are unchanged.
+    expect(outcome).toMatchObject({ status: 'duplicate', expiredMarker: true });
+    expect(sent().map((c) => c.constructor.name)).toEqual(['BatchGetItemCommand']);
     const { Item } = await client.send(
       new GetItemCommand({ TableName: table, Key: { pk: { S: key.pk }, sk: { S: key.sk } }, ConsistentRead: true }),
     );
-    expect(PaymentEventSchema.parse(JSON.parse(Item!.event!.S!))).toMatchObject({ eventType: 'PaymentApplied', balance: 15 });
-    expect(Number(Item!.expiresAt!.N)).toBeGreaterThan(expiredAt);
-    expect(await streamEventNames(table, key.pk)).toEqual(['INSERT', 'REMOVE', 'INSERT']);
+    expect(Item).toEqual(before.Item);
+    expect(fromAttributeMap((await client.send(new GetItemCommand({ TableName: table, Key: { pk: { S: accountKey(accountId).pk }, sk: { S: 'ACCOUNT' } }, ConsistentRead: true }))).Item!)).toMatchObject({ balance: 100, applied: 1 });
+    expect(await streamEventNames(table, key.pk)).toEqual(['INSERT']);
+  });
+
+  it('never overwrites an expired outbox item in the transaction either, when the read missed it (stale read)', async () => {
+    // Prepare: as above, but the strategy's read does not see the outbox item (an eventually consistent read may miss
+    // it; DynamoDB Local never returns a stale read, so the response is edited).
+    const accountId = uniqueName('acc');
+    const message = paymentMessage(uniqueName('key-expired-tx'), { accountId, amount: 100 });
+    await new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 3600 }).apply(delivery(message));
+    let hide = true;
+    const staleClient = {
+      send: async (command: SentCommand) => {
+        const response = (await client.send(command as never)) as { Responses?: Record<string, Array<Record<string, { S?: string }>>> };
+        if (command.constructor.name === 'BatchGetItemCommand' && hide) {
+          hide = false;
+          response.Responses![tableName] = response.Responses![tableName]!.filter((item) => !item.pk!.S!.startsWith('OUTBOX#'));
+        }
+        return response;
+      },
+    } as unknown as DynamoDBClient;
+    const later = new AtomicLedgerStrategy({ client: staleClient, tableName, dedupTtlSeconds: 3600, now: () => new Date(Date.now() + 20 * 86_400_000) });
+
+    // Act
+    const outcome = await later.apply({ message, messageId: uniqueName('m'), receiveCount: 1 });
+
+    // Assess: the marker condition (absent only, not "absent or expired") reports it as a duplicate.
+    expect(outcome.status).toBe('duplicate');
+    expect(fromAttributeMap((await getItem(accountKey(accountId)))!)).toMatchObject({ balance: 100, applied: 1 });
   });
 
   it('reads again the keys a BatchGetItem left unprocessed, then applies once (mocked: DynamoDB Local never throttles)', async () => {

@@ -1,23 +1,29 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { SQSBatchResponse, SQSEvent, Context } from 'aws-lambda';
+import type { SQSBatchResponse, SQSEvent, SQSRecord, Context } from 'aws-lambda';
+import { ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { fromAttributeMap } from '../../../lambdas/shared/attribute-values.js';
 import { accountKey, outboxKey } from '../../../lambdas/shared/ledger-keys.js';
 import { eventIdFor, PaymentEventSchema } from '../../../lambdas/shared/payments-model.js';
 import { AtomicLedgerStrategy } from '../../../lambdas/ledger/strategies/atomic.js';
 import { loadLedgerStrategy } from '../../../lambdas/ledger/strategies/index.js';
-import { processLedgerBatch } from '../../../lambdas/ledger/consumer.js';
-import { createObservability } from '../../../lambdas/shared/observability.js';
+import { parseDelivery, processLedgerBatch } from '../../../lambdas/ledger/consumer.js';
+import { createSqsDeadLetterSender, DEAD_LETTER_ATTRIBUTES } from '../../../lambdas/ledger/dead-letter.js';
+import { createObservability, METRIC } from '../../../lambdas/shared/observability.js';
 import { InjectedFault } from '../../../lambdas/shared/faults.js';
-import { createLedgerTable, localAwsEnv, localDynamoDb, uniqueName } from '../../fixtures/tables.js';
+import { PoisonMessageError, SequenceFencedError } from '../../../lambdas/ledger/errors.js';
+import { AtomicIdempotencyError, RetryableCommitError } from '../../../lambdas/shared/atomic-idempotency/index.js';
+import { createLedgerTable, createQueue, localAwsEnv, localDynamoDb, localSqs, uniqueName } from '../../fixtures/tables.js';
 import { lambdaContext, nextSequenceNumber, paymentMessage, paymentRecord, sqsEvent, sqsRecord } from '../../fixtures/events.js';
 
 let client: DynamoDBClient;
+let sqs: SQSClient;
 let tableName: string;
 let handler: (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
 
 beforeAll(async () => {
   client = localDynamoDb(inject('ddbEndpoint'));
+  sqs = localSqs(inject('sqsEndpoint'));
   tableName = await createLedgerTable(client);
   Object.assign(process.env, localAwsEnv({ dynamodb: inject('ddbEndpoint'), sqs: inject('sqsEndpoint') }), {
     LEDGER_TABLE_NAME: tableName,
@@ -31,6 +37,24 @@ beforeAll(async () => {
 afterEach(() => {
   vi.restoreAllMocks();
 });
+
+/** A strategy whose first read is followed by `meanwhile` (another delivery committing) before it goes on. */
+function racingStrategy(meanwhile: () => Promise<unknown>) {
+  let raced = false;
+  let transactions = 0;
+  const racingClient = {
+    send: async (command: { constructor: { name: string } }) => {
+      if (command.constructor.name === 'TransactWriteItemsCommand') transactions++;
+      const response = await client.send(command as never);
+      if (command.constructor.name === 'BatchGetItemCommand' && !raced) {
+        raced = true;
+        await meanwhile();
+      }
+      return response;
+    },
+  } as unknown as DynamoDBClient;
+  return { strategy: new AtomicLedgerStrategy({ client: racingClient, tableName, dedupTtlSeconds: 60 }), transactions: () => transactions };
+}
 
 async function account(accountId: string) {
   const key = accountKey(accountId);
@@ -148,8 +172,8 @@ describe('ledger handler (atomic strategy, DynamoDB Local)', () => {
     expect((notJsonLog?.[1] as { reasons: string[] }).reasons[0]).toMatch(/not JSON/);
   });
 
-  it('refuses a late commit with a lower sequence number than the account took (zombie fence)', async () => {
-    // Prepare: a newer message (seq2) of the group is already applied.
+  it('fails a message behind the sequence fence whose payment was never applied (SequenceFencedError, nothing written)', async () => {
+    // Prepare: a newer message (seq2) of the group is already applied; the older one (seq1) never was.
     const accountId = uniqueName('acc');
     const strategy = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 60 });
     const seq1 = nextSequenceNumber();
@@ -158,17 +182,18 @@ describe('ledger handler (atomic strategy, DynamoDB Local)', () => {
     const older = paymentMessage(uniqueName('key-older'), { accountId, amount: 20 });
     await strategy.apply({ message: newer, messageId: 'm2', sequenceNumber: seq2, receiveCount: 1 });
 
-    // Act: the zombie commits the older message late.
-    const outcome = await strategy.apply({ message: older, messageId: 'm1', sequenceNumber: seq1, receiveCount: 1 });
+    // Act
+    const outcome = strategy.apply({ message: older, messageId: 'm1', sequenceNumber: seq1, receiveCount: 1 });
 
-    // Assess: refused by the fence, nothing written (no outbox item, which is also the marker).
-    expect(outcome).toMatchObject({ status: 'duplicate', fenced: true });
+    // Assess: refused, naming both sequence numbers; nothing written (no outbox item, which is also the marker).
+    await expect(outcome).rejects.toThrow(SequenceFencedError);
+    await expect(outcome).rejects.toThrow(new RegExp(`SequenceNumber ${seq1} is not above .*lastSequence ${BigInt(seq2)}`));
     expect(await account(accountId)).toMatchObject({ balance: 50, applied: 1, lastSequence: Number(seq2) });
     expect(await outboxEvent(older.paymentId)).toBeUndefined();
   });
 
-  it('refuses a late commit whose read came before a newer message committed (the fence in the transaction)', async () => {
-    // Prepare: the zombie reads the account, then stalls while a newer message of the group commits.
+  it('fails a commit whose read came before a newer message committed, when its payment was never applied (the fence in the transaction)', async () => {
+    // Prepare: the stalled invocation reads the account, then a newer message of the group commits.
     const accountId = uniqueName('acc');
     const seq1 = nextSequenceNumber();
     const seq2 = nextSequenceNumber();
@@ -191,13 +216,46 @@ describe('ledger handler (atomic strategy, DynamoDB Local)', () => {
     const zombie = new AtomicLedgerStrategy({ client: zombieClient, tableName, dedupTtlSeconds: 60 });
 
     // Act
-    const outcome = await zombie.apply({ message: older, messageId: 'm1', sequenceNumber: seq1, receiveCount: 1 });
+    const outcome = zombie.apply({ message: older, messageId: 'm1', sequenceNumber: seq1, receiveCount: 1 });
 
-    // Assess: one transaction tried and cancelled by the fence; the newer message's effect stands alone.
-    expect(outcome).toMatchObject({ status: 'duplicate', fenced: true });
-    expect(sent).toEqual(['BatchGetItemCommand', 'TransactWriteItemsCommand']);
+    // Assess: one transaction tried and cancelled, a consistent read finds no marker → never applied → refused.
+    await expect(outcome).rejects.toThrow(SequenceFencedError);
+    expect(sent).toEqual(['BatchGetItemCommand', 'TransactWriteItemsCommand', 'BatchGetItemCommand']);
     expect(await account(accountId)).toMatchObject({ balance: 50, applied: 1, version: 1, lastSequence: Number(seq2) });
     expect(await outboxEvent(older.paymentId)).toBeUndefined();
+  });
+
+  it('reports a zombie copy of an applied payment behind the fence as a fenced duplicate (its marker is live)', async () => {
+    // Prepare: m1 and m2 applied; the zombie's first read is stale and misses m1's outbox item (an eventually
+    // consistent read may; DynamoDB Local never returns a stale read, so the response is edited).
+    const accountId = uniqueName('acc');
+    const seq1 = nextSequenceNumber();
+    const seq2 = nextSequenceNumber();
+    const m1 = paymentMessage(uniqueName('key-m1'), { accountId, amount: 10 });
+    const m2 = paymentMessage(uniqueName('key-m2'), { accountId, amount: 5 });
+    const strategy = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 60 });
+    await strategy.apply({ message: m1, messageId: 'm1', sequenceNumber: seq1, receiveCount: 1 });
+    await strategy.apply({ message: m2, messageId: 'm2', sequenceNumber: seq2, receiveCount: 1 });
+    let stale = true;
+    const staleClient = {
+      send: async (command: { constructor: { name: string }; input: { RequestItems?: Record<string, { ConsistentRead?: boolean }> } }) => {
+        const response = (await client.send(command as never)) as { Responses?: Record<string, Array<Record<string, { S?: string }>>> };
+        if (command.constructor.name === 'BatchGetItemCommand' && stale) {
+          stale = false;
+          expect(command.input.RequestItems?.[tableName]?.ConsistentRead).toBe(false);
+          response.Responses![tableName] = response.Responses![tableName]!.filter((item) => !item.pk!.S!.startsWith('OUTBOX#'));
+        }
+        return response;
+      },
+    } as unknown as DynamoDBClient;
+    const zombie = new AtomicLedgerStrategy({ client: staleClient, tableName, dedupTtlSeconds: 60 });
+
+    // Act
+    const outcome = await zombie.apply({ message: m1, messageId: 'm1', sequenceNumber: seq1, receiveCount: 2 });
+
+    // Assess
+    expect(outcome).toMatchObject({ status: 'duplicate', fenced: true });
+    expect(await account(accountId)).toMatchObject({ balance: 15, applied: 2, version: 2 });
   });
 
   it('reports a redelivery of the committed message as a duplicate through the marker, not the fence', async () => {
@@ -241,6 +299,60 @@ describe('ledger handler (atomic strategy, DynamoDB Local)', () => {
     expect(failures.size).toBe(0);
     expect(outcome).toMatchObject({ status: 'applied', balance: 9 });
     expect(await account(accountId)).toMatchObject({ balance: 9, applied: 1 });
+  });
+
+  it('fails at once, without retrying, on a transaction cancellation that can never succeed (mocked: AWS\'s ValidationError cancellation)', async () => {
+    // Prepare: every transaction is cancelled with a non-retryable code; reads go to DynamoDB Local.
+    let transactions = 0;
+    const failing = {
+      send: async (command: { constructor: { name: string } }) => {
+        if (command.constructor.name !== 'TransactWriteItemsCommand') return client.send(command as never);
+        transactions++;
+        throw Object.assign(new Error('cancelled'), {
+          name: 'TransactionCanceledException',
+          CancellationReasons: [{ Code: 'ValidationError' }, { Code: 'None' }],
+        });
+      },
+    } as unknown as DynamoDBClient;
+    const strategy = new AtomicLedgerStrategy({ client: failing, tableName, dedupTtlSeconds: 60 });
+    const message = paymentMessage(uniqueName('key-invalid'), { accountId: uniqueName('acc'), amount: 9 });
+
+    // Act
+    const error = await strategy.apply({ message, messageId: 'm', sequenceNumber: nextSequenceNumber(), receiveCount: 1 }).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(AtomicIdempotencyError);
+    expect(error).not.toBeInstanceOf(RetryableCommitError);
+    expect(transactions).toBe(1);
+  });
+
+  it('re-decides when the account changed between the read and the commit: two credits racing both count (version condition)', async () => {
+    // Prepare: 100 in the account; A (+10) reads, then B (+20) commits before A's transaction. Standard-queue
+    // deliveries (no sequence numbers), so only the version condition protects the absolute balance A computed.
+    const accountId = uniqueName('acc');
+    const base = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 60 });
+    await base.apply({ message: paymentMessage(uniqueName('key-base'), { accountId, amount: 100 }), messageId: 'b0', receiveCount: 1 });
+    const racing = racingStrategy(() => base.apply({ message: paymentMessage(uniqueName('key-b'), { accountId, amount: 20 }), messageId: 'b', receiveCount: 1 }));
+
+    // Act
+    const outcome = await racing.strategy.apply({ message: paymentMessage(uniqueName('key-a'), { accountId, amount: 10 }), messageId: 'a', receiveCount: 1 });
+
+    // Assess: A's first transaction was refused, it decided again on the fresh account: 130, not 110
+    expect(outcome).toMatchObject({ status: 'applied', balance: 130 });
+    expect(racing.transactions()).toBe(2);
+    expect(await account(accountId)).toMatchObject({ balance: 130, applied: 3, version: 3 });
+  });
+
+  it('re-decides two debits racing that each fit alone but not together: the second is rejected', async () => {
+    const accountId = uniqueName('acc');
+    const base = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 60 });
+    await base.apply({ message: paymentMessage(uniqueName('key-base'), { accountId, amount: 100 }), messageId: 'b0', receiveCount: 1 });
+    const racing = racingStrategy(() => base.apply({ message: paymentMessage(uniqueName('key-d1'), { accountId, amount: -80 }), messageId: 'd1', receiveCount: 1 }));
+
+    const outcome = await racing.strategy.apply({ message: paymentMessage(uniqueName('key-d2'), { accountId, amount: -80 }), messageId: 'd2', receiveCount: 1 });
+
+    expect(outcome).toMatchObject({ status: 'rejected', reason: 'INSUFFICIENT_FUNDS', balance: 20 });
+    expect(await account(accountId)).toMatchObject({ balance: 20, applied: 2, rejected: 1 });
   });
 
   it('crashes the whole invocation on an injected fault instead of reporting one record', async () => {
@@ -309,6 +421,54 @@ describe('deadline guard (processLedgerBatch with a fake strategy)', () => {
   });
 });
 
+describe('deadline guard with time left, and metrics (processLedgerBatch with a fake strategy)', () => {
+  const applying = (processed: string[]) => ({
+    name: 'atomic' as const,
+    apply: async (delivery: { message: { idempotencyKey: string; paymentId: string } }) => {
+      processed.push(delivery.message.idempotencyKey);
+      return { status: 'applied' as const, paymentId: delivery.message.paymentId, eventId: 'e' };
+    },
+  });
+
+  it('processes the whole batch when the invocation has time left (a context with 30 s)', async () => {
+    const records = [1, 2, 3].map((i) => paymentRecord(paymentMessage(`key-time-${i}`, { accountId: `t${i}` })));
+    const processed: string[] = [];
+
+    const response = await processLedgerBatch(sqsEvent(...records), lambdaContext(30_000), {
+      strategy: applying(processed),
+      observability: createObservability('ledger'),
+    });
+
+    expect(processed).toEqual(['key-time-1', 'key-time-2', 'key-time-3']);
+    expect(response.batchItemFailures).toEqual([]);
+  });
+
+  it('publishes the counted metrics once at the end of the invocation (EMF read back)', async () => {
+    // Prepare: two applied payments and one poison; the EMF document is captured when it is published.
+    const observability = createObservability('ledger');
+    const published: Array<ReturnType<typeof observability.metrics.serializeMetrics>> = [];
+    vi.spyOn(observability.metrics, 'publishStoredMetrics').mockImplementation(function (this: typeof observability.metrics) {
+      published.push(observability.metrics.serializeMetrics());
+      observability.metrics.clearMetrics();
+      return observability.metrics;
+    });
+    const records = [
+      paymentRecord(paymentMessage('key-metric-1', { accountId: 'm1' })),
+      sqsRecord({ body: '{not json', groupId: 'm2' }),
+      paymentRecord(paymentMessage('key-metric-3', { accountId: 'm3' })),
+    ];
+
+    // Act
+    await processLedgerBatch(sqsEvent(...records), undefined, { strategy: applying([]), observability });
+
+    // Assess
+    expect(published).toHaveLength(1);
+    const emf = published[0] as unknown as Record<string, unknown>;
+    // Powertools keeps one value per count() call of a metric in one EMF document
+    expect(emf).toMatchObject({ PaymentsApplied: [1, 1], PoisonMessages: 1, layer: 'ledger' });
+  });
+});
+
 describe('ledger strategy registry', () => {
   it('throws Unknown ledger strategy naming the allowed values', async () => {
     await expect(loadLedgerStrategy('exactly-twice', { client, tableName, dedupTtlSeconds: 60 })).rejects.toThrow(
@@ -327,5 +487,182 @@ describe('ledger strategy registry', () => {
     await expect(loadLedgerStrategy('powertools', { client, tableName, dedupTtlSeconds: 60 })).rejects.toThrow(
       /IDEMPOTENCY_TABLE_NAME is required/,
     );
+  });
+});
+
+describe('issue 11 #1: the sequence fence never acknowledges a payment that was not applied (DynamoDB Local + fauxqs)', () => {
+  /** The old build of a rolling deploy: the current strict schema, which refuses a field the API has started to send. */
+  const oldBuild = parseDelivery;
+  /** The new build: it knows the new optional field (here: drops it before the same validation). */
+  const newBuild = (record: SQSRecord) => {
+    const { channel: _ignored, ...body } = JSON.parse(record.body) as Record<string, unknown>;
+    return parseDelivery({ ...record, body: JSON.stringify(body) });
+  };
+
+  async function fifoDlq(): Promise<string> {
+    return createQueue(sqs, { fifo: true, name: uniqueName('payments-dlq') });
+  }
+
+  async function receiveAll(queueUrl: string): Promise<Message[]> {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }),
+    );
+    return Messages;
+  }
+
+  /** The issue's batch: p1 (+1000) carries the new field, m2 (+50) does not; one account, one group. */
+  function scenario() {
+    const accountId = uniqueName('acc');
+    const p1 = paymentMessage(uniqueName('key-p1'), { accountId, amount: 1000 });
+    const m2 = paymentMessage(uniqueName('key-m2'), { accountId, amount: 50 });
+    const seq1 = nextSequenceNumber();
+    const seq2 = nextSequenceNumber();
+    const p1Record = sqsRecord({ body: { ...p1, channel: 'mobile' }, groupId: accountId, sequenceNumber: seq1 });
+    const m2Record = paymentRecord(m2, { sequenceNumber: seq2 });
+    return { accountId, p1, m2, p1Record, m2Record, seq1, seq2 };
+  }
+
+  it('dead-letters a payment that was poison under the old build and is valid but fenced under the new one, with an alarm metric', async () => {
+    // Prepare: first receive by the old build (reports the poison, its group goes on: m2 applies).
+    const { accountId, p1, p1Record, m2Record, seq1, seq2 } = scenario();
+    const strategy = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 60 });
+    const first = await processLedgerBatch(sqsEvent(p1Record, m2Record), undefined, {
+      strategy,
+      observability: createObservability('ledger'),
+      parse: oldBuild,
+    });
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: p1Record.messageId }]);
+    expect(await account(accountId)).toMatchObject({ balance: 50 });
+    const dlqUrl = await fifoDlq();
+    const observability = createObservability('ledger');
+    const counted: string[] = [];
+    vi.spyOn(observability, 'count').mockImplementation((name) => void counted.push(name));
+    const errors: unknown[][] = [];
+    vi.spyOn(observability.logger, 'error').mockImplementation((...args: unknown[]) => void errors.push(args));
+
+    // Act: the next receive of p1, by the new build, which finds it valid.
+    const second = await processLedgerBatch(
+      sqsEvent({ ...p1Record, attributes: { ...p1Record.attributes, ApproximateReceiveCount: '2' } }),
+      undefined,
+      { strategy, observability, parse: newBuild, deadLetter: createSqsDeadLetterSender(sqs, dlqUrl) },
+    );
+
+    // Assess: not applied out of order, not acknowledged silently: in the DLQ with its reason, logged and counted.
+    expect(second.batchItemFailures).toEqual([]);
+    expect(await account(accountId)).toMatchObject({ balance: 50, applied: 1 });
+    expect(await outboxEvent(p1.paymentId)).toBeUndefined();
+    const dead = await receiveAll(dlqUrl);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.Body).toBe(p1Record.body);
+    expect(dead[0]!.Attributes!.MessageGroupId).toBe(accountId);
+    expect(dead[0]!.MessageAttributes![DEAD_LETTER_ATTRIBUTES.kind]!.StringValue).toBe('fenced');
+    expect(dead[0]!.MessageAttributes![DEAD_LETTER_ATTRIBUTES.reason]!.StringValue).toMatch(
+      new RegExp(`SequenceNumber ${seq1} is not above account ${accountId}'s lastSequence ${BigInt(seq2)}`),
+    );
+    expect(counted).toEqual(expect.arrayContaining([METRIC.FencedWithoutMarker, METRIC.DeadLetteredAtOnce]));
+    expect(errors.some(([message]) => /Fenced without marker: sent to the dead-letter queue/.test(String(message)))).toBe(true);
+  });
+
+  it('reports a fenced message without a marker failed when no DLQ is wired, so it dead-letters after maxReceiveCount', async () => {
+    const { accountId, p1Record, m2Record } = scenario();
+    const strategy = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 60 });
+    await processLedgerBatch(sqsEvent(p1Record, m2Record), undefined, { strategy, observability: createObservability('ledger'), parse: oldBuild });
+
+    const second = await processLedgerBatch(sqsEvent(p1Record), undefined, {
+      strategy,
+      observability: createObservability('ledger'),
+      parse: newBuild,
+    });
+
+    expect(second.batchItemFailures).toEqual([{ itemIdentifier: p1Record.messageId }]);
+    expect(await account(accountId)).toMatchObject({ balance: 50 });
+  });
+
+  it('sends a poison message to the DLQ at once with its reason, and a redrive (new, higher sequence) applies it after the newer payment', async () => {
+    // Prepare
+    const { accountId, p1, p1Record, m2Record } = scenario();
+    const strategy = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 60 });
+    const dlqUrl = await fifoDlq();
+    const deadLetter = createSqsDeadLetterSender(sqs, dlqUrl);
+
+    // Act: the old build judges p1 poison and dead-letters it itself; m2 applies.
+    const first = await processLedgerBatch(sqsEvent(p1Record, m2Record), undefined, {
+      strategy,
+      observability: createObservability('ledger'),
+      parse: oldBuild,
+      deadLetter,
+    });
+
+    // Assess: nothing reported (nothing re-judged), the reason rides with the message.
+    expect(first.batchItemFailures).toEqual([]);
+    const dead = await receiveAll(dlqUrl);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.MessageAttributes![DEAD_LETTER_ATTRIBUTES.kind]!.StringValue).toBe('poison');
+    expect(dead[0]!.MessageAttributes![DEAD_LETTER_ATTRIBUTES.reason]!.StringValue).toMatch(/channel/);
+    expect(await account(accountId)).toMatchObject({ balance: 50 });
+
+    // Act: the operator redrives it after the deploy: SQS gives it a new, higher SequenceNumber.
+    const redriven = sqsRecord({ body: dead[0]!.Body!, groupId: accountId, sequenceNumber: nextSequenceNumber() });
+    const third = await processLedgerBatch(sqsEvent(redriven), undefined, { strategy, observability: createObservability('ledger'), parse: newBuild });
+
+    // Assess: applied once, after m2 (out of its original order: the DLQ alarm told the operator).
+    expect(third.batchItemFailures).toEqual([]);
+    expect(await account(accountId)).toMatchObject({ balance: 1050, applied: 2 });
+    expect(await outboxEvent(p1.paymentId)).toMatchObject({ eventType: 'PaymentApplied', balance: 1050 });
+  });
+
+  it('treats a message whose MessageGroupId is not its accountId as poison, naming both', async () => {
+    const message = paymentMessage(uniqueName('key-group'), { accountId: uniqueName('acc') });
+    const record = sqsRecord({ body: message, groupId: 'someone-else' });
+
+    expect(() => parseDelivery(record)).toThrow(PoisonMessageError);
+    expect(() => parseDelivery(record)).toThrow(new RegExp(`MessageGroupId \\(someone-else\\) must equal accountId \\(${message.accountId}\\)`));
+    const response = await processLedgerBatch(sqsEvent(record), undefined, {
+      strategy: await loadLedgerStrategy('atomic', { client, tableName, dedupTtlSeconds: 60 }),
+      observability: createObservability('ledger'),
+    });
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(await account(message.accountId)).toBeUndefined();
+  });
+
+  it("does not fence a message from another queue with the old queue's sequence numbers (a replaced queue)", async () => {
+    // Prepare: the account took sequence 9000… from queue A.
+    const accountId = uniqueName('acc');
+    const strategy = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 60 });
+    const high = '90000000000000000000';
+    await strategy.apply({ message: paymentMessage(uniqueName('key-a'), { accountId, amount: 5 }), messageId: 'a', sequenceNumber: high, queueArn: 'arn:aws:sqs:us-east-1:000000000000:a.fifo', receiveCount: 1 });
+
+    // Act: queue B's numbers start lower.
+    const fromB = paymentMessage(uniqueName('key-b'), { accountId, amount: 7 });
+    const outcome = await strategy.apply({ message: fromB, messageId: 'b', sequenceNumber: nextSequenceNumber(), queueArn: 'arn:aws:sqs:us-east-1:000000000000:b.fifo', receiveCount: 1 });
+
+    // Assess: applied; the watermark now belongs to queue B.
+    expect(outcome).toMatchObject({ status: 'applied', balance: 12 });
+    expect(await account(accountId)).toMatchObject({ balance: 12, lastSequenceQueue: 'arn:aws:sqs:us-east-1:000000000000:b.fifo' });
+  });
+
+  it('fences at an equal sequence number from the same queue, and lets the next one through', async () => {
+    // Prepare: the account's watermark is S from queue Q, written by an earlier payment.
+    const accountId = uniqueName('acc');
+    const queueArn = 'arn:aws:sqs:us-east-1:000000000000:q.fifo';
+    const strategy = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 60 });
+    const s = nextSequenceNumber();
+    await strategy.apply({ message: paymentMessage(uniqueName('key-s'), { accountId, amount: 5 }), messageId: 's', sequenceNumber: s, queueArn, receiveCount: 1 });
+
+    // Act + Assess: another payment carrying the same S (never applied) is fenced; S + 1 applies.
+    const same = strategy.apply({ message: paymentMessage(uniqueName('key-eq'), { accountId, amount: 1 }), messageId: 'eq', sequenceNumber: s, queueArn, receiveCount: 1 });
+    await expect(same).rejects.toThrow(SequenceFencedError);
+    const next = await strategy.apply({ message: paymentMessage(uniqueName('key-next'), { accountId, amount: 1 }), messageId: 'n', sequenceNumber: nextSequenceNumber(), queueArn, receiveCount: 1 });
+    expect(next).toMatchObject({ status: 'applied', balance: 6 });
+  });
+
+  it('applies a standard-queue delivery (no sequence number) to an account that has a watermark, and a FIFO one to an account without', async () => {
+    const accountId = uniqueName('acc');
+    const strategy = new AtomicLedgerStrategy({ client, tableName, dedupTtlSeconds: 60 });
+    // No watermark yet: written by a delivery without a sequence number.
+    expect(await strategy.apply({ message: paymentMessage(uniqueName('key-std'), { accountId, amount: 3 }), messageId: 'x', receiveCount: 1 })).toMatchObject({ status: 'applied' });
+    expect(await strategy.apply({ message: paymentMessage(uniqueName('key-fifo'), { accountId, amount: 4 }), messageId: 'y', sequenceNumber: nextSequenceNumber(), receiveCount: 1 })).toMatchObject({ status: 'applied' });
+    // A watermark now: a delivery without a sequence number is not compared with it.
+    expect(await strategy.apply({ message: paymentMessage(uniqueName('key-std2'), { accountId, amount: 5 }), messageId: 'z', receiveCount: 1 })).toMatchObject({ status: 'applied', balance: 12 });
   });
 });

@@ -2,6 +2,7 @@ import { GetItemCommand, PutItemCommand, type DynamoDBClient, type TransactWrite
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   AtomicIdempotency,
+  AtomicIdempotencyError,
   BusinessConditionFailedError,
   InvalidCommitError,
   RetryableCommitError,
@@ -142,6 +143,75 @@ describe('AtomicIdempotency.commitOnce', () => {
       /same item as the dedup marker/,
     );
   });
+
+  it('rejects two Puts on one item, and a Put on the marker item', async () => {
+    // Prepare
+    const key = uniqueName('key');
+    const put = (pk: string, sk: string): TransactWriteItem => ({ Put: { TableName: tableName, Item: { pk: { S: pk }, sk: { S: sk }, v: { N: '1' } } } });
+    const marker = dedupKey('test', key);
+
+    // Act / Assess: refused before anything is sent, so nothing is written
+    await expect(
+      core.commitOnce({ scope: 'test', key, ttlSeconds: 60, items: [put(`ITEM#${key}`, 'A'), put(`ITEM#${key}`, 'A')] }),
+    ).rejects.toThrow(/item 1 targets the same item as item 0/);
+    await expect(core.commitOnce({ scope: 'test', key, ttlSeconds: 60, items: [put(marker.pk, marker.sk)] })).rejects.toThrow(
+      /item 0 targets the same item as the dedup marker/,
+    );
+    // Two Puts on different sort keys of one partition are distinct items.
+    expect(await core.commitOnce({ scope: 'test', key, ttlSeconds: 60, items: [put(`ITEM#${key}`, 'A'), put(`ITEM#${key}`, 'B')] })).toEqual({
+      status: 'committed',
+    });
+  });
+
+  it("rejects a scope with '#' (scope a#b + key c would share the marker of scope a + key b#c), and an empty scope or key", async () => {
+    // Prepare: scope s + key b#c is committed
+    const scope = `s${uniqueName('x').replace(/-/g, '')}`;
+    const first = await core.commitOnce({ scope, key: 'b#c-123', ttlSeconds: 60, items: [increment(tableName, scope)] });
+    expect(first).toEqual({ status: 'committed' });
+
+    // Act / Assess: scope s#b + key c-123 names the same marker item, DEDUP#s#b#c-123: refused, not a "duplicate"
+    await expect(core.commitOnce({ scope: `${scope}#b`, key: 'c-123', ttlSeconds: 60, items: [increment(tableName, scope)] })).rejects.toThrow(
+      new RegExp(`scope \\("${scope}#b"\\) must be a non-empty string without '#'`),
+    );
+    await expect(core.commitOnce({ scope: '', key: 'k-123456', ttlSeconds: 60, items: [] })).rejects.toThrow(/scope \(""\) must be a non-empty/);
+    await expect(core.commitOnce({ scope: 'test', key: '', ttlSeconds: 60, items: [] })).rejects.toThrow(/key must be a non-empty idempotency key/);
+    expect(await counter(client, tableName, scope)).toBe(1);
+  });
+
+  it('fails at once with a non-retryable AtomicIdempotencyError when the cancellation can never succeed (ValidationError)', async () => {
+    // Prepare: the counter holds a string, so ADD fails every time (DynamoDB cancels with ValidationError)
+    const key = uniqueName('key');
+    await client.send(
+      new PutItemCommand({ TableName: tableName, Item: { pk: { S: `COUNTER#${key}` }, sk: { S: 'COUNTER' }, n: { S: 'not a number' } } }),
+    );
+
+    // Act
+    const error = await core.commitOnce({ scope: 'test', key, ttlSeconds: 60, items: [increment(tableName, key)] }).catch((e: unknown) => e);
+
+    // Assess: DynamoDB Local answers ValidationException for the whole request (AWS cancels the transaction, below)
+    expect(error).toBeInstanceOf(AtomicIdempotencyError);
+    expect(error).not.toBeInstanceOf(RetryableCommitError);
+    expect((error as Error).message).toMatch(/ValidationException/);
+    expect(await counter(client, tableName, key)).toBe(0);
+  });
+
+  it.each(['ValidationError', 'ItemCollectionSizeLimitExceeded'])(
+    'fails with a non-retryable AtomicIdempotencyError on a transaction cancelled with %s (mocked: AWS\'s shape, which DynamoDB Local does not produce)',
+    async (code) => {
+      const cancelled = Object.assign(new Error('Transaction cancelled'), {
+        name: 'TransactionCanceledException',
+        CancellationReasons: [{ Code: 'None' }, { Code: code }],
+      });
+      const fake = { send: async () => Promise.reject(cancelled) } as unknown as DynamoDBClient;
+      const mocked = new AtomicIdempotency({ client: fake, tableName: 't' });
+
+      const error = await mocked.commitOnce({ scope: 's', key: 'k-123456', ttlSeconds: 60, items: [] }).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(AtomicIdempotencyError);
+      expect(error).not.toBeInstanceOf(RetryableCommitError);
+      expect((error as Error).message).toBe(`Transaction cancelled (None, ${code})`);
+    },
+  );
 
   it('rejects a non-positive TTL and a reserved marker attribute', async () => {
     await expect(core.commitOnce({ scope: 'test', key: 'k-123456', ttlSeconds: 0, items: [] })).rejects.toThrow(InvalidCommitError);
