@@ -98,12 +98,12 @@ export const LEDGER_ITEM_ACTIONS = [
 export type LedgerItemAction = (typeof LEDGER_ITEM_ACTIONS)[number];
 
 /**
- * What the atomic ledger consumer sends to the ledger table: one BatchGetItem (account + outbox item), one
- * TransactWriteItems of an Update (account) and a Put (outbox item) — authorized as UpdateItem and PutItem (C1) —
- * and a conditional DeleteItem of an expired outbox item. `test/infra/security.test.ts` derives this set from the
- * handler's code and fails when the two differ.
+ * What the atomic ledger consumer sends to the ledger table: one BatchGetItem (account + outbox item) and one
+ * TransactWriteItems of an Update (account) and a Put (outbox item) — authorized as UpdateItem and PutItem (C1). It
+ * deletes nothing: an expired outbox item proves the payment was applied, so it is never deleted to re-apply.
+ * `test/infra/security.test.ts` derives this set from the handler's code and fails when the two differ.
  */
-export const LEDGER_CONSUMER_ACTIONS: readonly LedgerItemAction[] = ['BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem'];
+export const LEDGER_CONSUMER_ACTIONS: readonly LedgerItemAction[] = ['BatchGetItem', 'PutItem', 'UpdateItem'];
 
 /** Props of {@link LedgerTable}. */
 export interface LedgerTableProps extends StatefulTableProps {

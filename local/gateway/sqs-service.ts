@@ -155,8 +155,11 @@ export class SqsService implements ServiceHandler {
 /** Operations whose answers hold queue URLs. */
 const QUEUE_URL_ANSWERS = new Set(['CreateQueue', 'GetQueueUrl', 'ListQueues', 'ListDeadLetterSourceQueues']);
 
-/** KMS actions an SQS operation needs on a queue's customer-managed key (C4). */
-const KMS_ACTIONS: Record<string, readonly string[]> = {
+/**
+ * KMS actions an SQS operation needs on a queue's customer-managed key (C4), by operation without its `Batch` suffix.
+ * The least-privilege test (`test/infra/least-privilege.ts`) reads it too, so the two cannot disagree.
+ */
+export const KMS_ACTIONS: Record<string, readonly string[]> = {
   SendMessage: ['kms:GenerateDataKey', 'kms:Decrypt'],
   ReceiveMessage: ['kms:Decrypt'],
 };

@@ -61,11 +61,19 @@ export interface DeriveOptions {
 
 const SDK_BOUNDARY = /(^|\/)node_modules\/(@aws-sdk|@smithy|@aws-crypto)\//;
 
+/** Client packages whose name is not their IAM service prefix (`client-secrets-manager` → `secretsmanager:`). */
+const IAM_PREFIX_OF_CLIENT: Readonly<Record<string, string>> = {
+  'secrets-manager': 'secretsmanager',
+  'cloudwatch-logs': 'logs',
+  'eventbridge': 'events',
+  'sfn': 'states',
+};
+
 /** `@aws-sdk/client-<name>` → the IAM service prefix of its operations. */
 function serviceOf(pkg: string): string | undefined {
   const match = /^@aws-sdk\/client-(.+)$/.exec(pkg);
   if (!match) return pkg === '@aws-sdk/lib-dynamodb' ? 'dynamodb' : undefined;
-  return match[1] === 'dynamodb-streams' ? 'dynamodb-streams' : match[1];
+  return IAM_PREFIX_OF_CLIENT[match[1]] ?? match[1];
 }
 
 /**

@@ -16,7 +16,7 @@ const SERVICES: readonly string[] = ['dynamodb', 'dynamodb-streams', 'sqs', 'kms
 /**
  * The IAM actions AWS authorizes for one SDK operation (C1), from the local gateway's own mapping
  * (`requiredAuthorizations`, local/iam/actions.ts): the test and the runtime cannot disagree on what a call needs.
- * A synthetic request names one table or queue; a TransactWriteItems carries one item of each kind the caller's code
+ * A synthetic request names one table, queue, secret or key; a TransactWriteItems carries one item of each kind the caller's code
  * builds.
  * @throws Error for a TransactWriteItems whose item kinds are unknown (nothing to authorize would pass silently), or
  *   a service the mapping does not know.
@@ -37,6 +37,8 @@ export function iamActionsOf(service: string, operation: string, transactWriteKi
     QueueUrl: QUEUE_URL,
     QueueName: 'q',
     Entries: [{ Id: '1' }],
+    SecretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:s-AbCdEf',
+    KeyId: 'arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000',
   };
   const authorizations = requiredAuthorizations(service as AuthorizedService, operation, input, ARNS);
   return [...new Set(authorizations.map((a) => a.action))];

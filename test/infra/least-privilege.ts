@@ -4,6 +4,7 @@ import { HandlerFunction } from '../../lib/constructs/handler-function.js';
 import { ENV } from '../../lambdas/shared/env.js';
 import { deriveHandlerCalls, type HandlerCalls, type SdkCall } from './handler-calls.js';
 import { iamActionsOf } from './iam-actions.js';
+import { KMS_ACTIONS as SQS_KMS_ACTIONS } from '../../local/gateway/sqs-service.js';
 
 /**
  * The least-privilege check: what each function's role must be granted, derived from the template and the
@@ -11,15 +12,26 @@ import { iamActionsOf } from './iam-actions.js';
  *
  * Expected permissions of a function, each with the reason it is needed:
  * - every SDK command its code constructs ({@link deriveHandlerCalls}), as the IAM actions AWS authorizes for it
- *   (C1), on the resources its environment names: a DynamoDB command of Powertools idempotency's persistence layer
- *   on the table in `IDEMPOTENCY_TABLE_NAME` (the handler passes that name to it), every other DynamoDB command on
- *   every other table named in its environment, an SQS command on every queue whose URL is in its environment;
+ *   (C1), on the resources its environment names (a `Ref` to a resource of the template):
+ *   - a DynamoDB command of Powertools idempotency's persistence layer on the table in `IDEMPOTENCY_TABLE_NAME` (the
+ *     handler passes that name to it), every other DynamoDB command on every other table named in its environment;
+ *   - an SQS command that acts on a received message by its receipt handle (ChangeMessageVisibility, DeleteMessage
+ *     and their batches) on the queue the message came from: a queue its mappings receive from, or one its own code
+ *     receives from (ReceiveMessage: every queue named in its environment); the queue's URL must be in the
+ *     environment, or the code could not name it;
+ *   - any other SQS command (a send) on every queue named in its environment that its mappings do not receive from
+ *     (a consumer does not send to its own source; the source's URL is there for the receipt-handle commands), or on
+ *     all of them when that leaves none;
+ *   - a Secrets Manager command on every secret named in its environment (an ARN, `Ref` of the secret);
  * - what its event source mappings need (C5): SQS → ReceiveMessage, DeleteMessage, GetQueueAttributes on the queue;
  *   a DynamoDB stream → DescribeStream, GetRecords, GetShardIterator on the stream and ListStreams on `*`; an
  *   on-failure destination → SendMessage on it;
- * - a customer-managed key of each of those resources (C4): an SQS sender kms:GenerateDataKey + kms:Decrypt, an SQS
- *   receiver kms:Decrypt; a DynamoDB table or stream reader kms:Decrypt + kms:DescribeKey and a writer also
- *   kms:Encrypt + kms:GenerateDataKey (CDK's own read and write key grants, without their wildcards);
+ * - a customer-managed key of each of those resources (C4): what the local gateway asks of an SQS operation
+ *   (`KMS_ACTIONS` of local/gateway/sqs-service.ts: a sender kms:GenerateDataKey + kms:Decrypt, a receiver
+ *   kms:Decrypt, nothing for a receipt-handle command); a DynamoDB table or stream reader kms:Decrypt +
+ *   kms:DescribeKey and a writer also kms:Encrypt + kms:GenerateDataKey (CDK's own read and write key grants,
+ *   without their wildcards); a reader of a secret kms:Decrypt (Secrets Manager decrypts with it on the caller's
+ *   behalf, as local/gateway/secrets-manager-service.ts checks);
  * - its own log group: logs:CreateLogStream and logs:PutLogEvents (the runtime writes its logs).
  */
 
@@ -29,6 +41,10 @@ const TABLE_READ_ACTIONS = new Set(['dynamodb:GetItem', 'dynamodb:BatchGetItem',
 const KEY_READ = ['kms:Decrypt', 'kms:DescribeKey'];
 /** A writer also: CDK's KEY_WRITE_ACTIONS without their wildcards (kms:ReEncrypt* is for key rotation by DynamoDB). */
 const KEY_WRITE = ['kms:Encrypt', 'kms:GenerateDataKey'];
+/** SQS operations that act on a received message by its receipt handle: on the queue it was received from. */
+const RECEIPT_HANDLE_OPERATIONS = new Set(['ChangeMessageVisibility', 'ChangeMessageVisibilityBatch', 'DeleteMessage', 'DeleteMessageBatch']);
+/** Secrets Manager operations that decrypt the secret's value with its key on the caller's behalf. */
+const SECRET_READ_OPERATIONS = new Set(['GetSecretValue', 'BatchGetSecretValue']);
 
 /** A resource as the template names it: `LogicalId.Attribute` for Fn::GetAtt, `*`, or the JSON of anything else. */
 export type ResourceKey = string;
@@ -150,10 +166,21 @@ function refOf(value: unknown): string | undefined {
   return typeof ref === 'string' ? ref : undefined;
 }
 
+/** The customer-managed key of a table, queue or secret, when it has one. */
 function keyOf(resources: Resources, id: string): string | undefined {
   const r = resources[id];
-  const key = r?.Type === 'AWS::DynamoDB::Table' ? r.Properties?.SSESpecification?.KMSMasterKeyId : r?.Properties?.KmsMasterKeyId;
+  const key =
+    r?.Type === 'AWS::DynamoDB::Table'
+      ? r.Properties?.SSESpecification?.KMSMasterKeyId
+      : r?.Type === 'AWS::SecretsManager::Secret'
+        ? r.Properties?.KmsKeyId
+        : r?.Properties?.KmsMasterKeyId;
   return key ? resourceKey(key) : undefined;
+}
+
+/** How a policy names a resource an environment variable refers to: a secret by its `Ref` (its ARN), else its ARN. */
+function targetKey(target: { id: string; type: string }): ResourceKey {
+  return target.type === 'AWS::SecretsManager::Secret' ? `${target.id}.Ref` : `${target.id}.Arn`;
 }
 
 /** Expected permissions of one function, each with the reasons it is needed. */
@@ -169,18 +196,43 @@ export async function expectedPermissions(fn: FunctionUnderTest, resources: Reso
   });
   const tables = envRefs.filter((e) => e.type === 'AWS::DynamoDB::Table');
   const queues = envRefs.filter((e) => e.type === 'AWS::SQS::Queue');
+  const secrets = envRefs.filter((e) => e.type === 'AWS::SecretsManager::Secret');
+  const mappings = Object.entries(resources).filter(
+    ([, r]) => r.Type === 'AWS::Lambda::EventSourceMapping' && refOf(r.Properties.FunctionName) === fn.functionId,
+  );
   const calls = await callsOf(fn);
+  // Queues whose messages the function holds receipt handles of: its mappings' sources, and any its code receives from.
+  const mappedQueueIds = new Set(
+    mappings.flatMap(([, r]) => {
+      const [sourceId, attribute] = r.Properties.EventSourceArn?.['Fn::GetAtt'] ?? [];
+      return attribute === 'Arn' && resources[sourceId]?.Type === 'AWS::SQS::Queue' ? [sourceId as string] : [];
+    }),
+  );
+  const receivesItself = calls.calls.some((c) => c.service === 'sqs' && c.operation === 'ReceiveMessage');
+  const receivedFrom = queues.filter((q) => receivesItself || mappedQueueIds.has(q.id));
+  const sendTargets = queues.filter((q) => !mappedQueueIds.has(q.id));
 
   const targetsOf = (call: SdkCall) => {
     if (call.service === 'dynamodb') {
       const powertools = call.module.includes('@aws-lambda-powertools/idempotency/');
       return tables.filter((t) => (t.name === ENV.IDEMPOTENCY_TABLE_NAME) === powertools);
     }
-    if (call.service === 'sqs') return queues;
+    if (call.service === 'sqs') {
+      if (RECEIPT_HANDLE_OPERATIONS.has(call.operation)) return receivedFrom;
+      if (call.operation === 'ReceiveMessage') return queues;
+      return sendTargets.length > 0 ? sendTargets : queues;
+    }
+    if (call.service === 'secretsmanager') return secrets;
     return [];
   };
   for (const call of calls.calls) {
     const targets = targetsOf(call);
+    if (targets.length === 0 && call.service === 'sqs' && RECEIPT_HANDLE_OPERATIONS.has(call.operation)) {
+      throw new Error(
+        `${fn.path}: ${call.module} sends sqs:${call.operation} on a received message, but the function's environment ` +
+          `names no queue it receives from (${Object.keys(fn.environment).join(', ')}); inject its source queue's URL`,
+      );
+    }
     if (targets.length === 0) {
       throw new Error(
         `${fn.path}: ${call.module} sends ${call.service}:${call.operation} but the function's environment names no ` +
@@ -190,13 +242,16 @@ export async function expectedPermissions(fn: FunctionUnderTest, resources: Reso
     for (const target of targets) {
       const reason = `${call.module} sends ${call.operation} to ${target.name}`;
       for (const action of iamActionsOf(call.service, call.operation, calls.transactWriteKinds)) {
-        need(action, `${target.id}.Arn`, reason);
+        need(action, targetKey(target), reason);
       }
       const key = keyOf(resources, target.id);
       if (!key) continue;
       if (call.service === 'sqs') {
-        need('kms:GenerateDataKey', key, `${reason} (CMK-encrypted queue, C4)`);
-        need('kms:Decrypt', key, `${reason} (CMK-encrypted queue, C4)`);
+        for (const action of SQS_KMS_ACTIONS[call.operation.replace(/Batch$/, '')] ?? []) {
+          need(action, key, `${reason} (CMK-encrypted queue, C4)`);
+        }
+      } else if (call.service === 'secretsmanager') {
+        if (SECRET_READ_OPERATIONS.has(call.operation)) need('kms:Decrypt', key, `${reason} (CMK-encrypted secret, C4)`);
       } else {
         const writes = iamActionsOf(call.service, call.operation, calls.transactWriteKinds).some((a) => !TABLE_READ_ACTIONS.has(a));
         for (const action of writes ? [...KEY_READ, ...KEY_WRITE] : KEY_READ) need(action, key, `${reason} (CMK-encrypted table)`);
@@ -205,8 +260,7 @@ export async function expectedPermissions(fn: FunctionUnderTest, resources: Reso
   }
 
   // Event source mappings (C5) and their keys (C4).
-  for (const [id, resource] of Object.entries(resources)) {
-    if (resource.Type !== 'AWS::Lambda::EventSourceMapping' || refOf(resource.Properties.FunctionName) !== fn.functionId) continue;
+  for (const [id, resource] of mappings) {
     const source = resource.Properties.EventSourceArn;
     const [sourceId, attribute] = source['Fn::GetAtt'];
     const reason = `event source mapping ${id}`;

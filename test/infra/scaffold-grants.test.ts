@@ -61,11 +61,14 @@ describe('scaffolded consumers: the check can fail', () => {
   beforeAll(() => {
     copy = copyProject();
     generateAll(copy.root, [VARIANTS.find((v) => v.name === 'std-ddb')!]);
-    // The template's grant before issue 10: the ledger consumer's default actions for a consumer that sends none
-    // of BatchGetItem and DeleteItem.
+    // The template's grant before issue 10: the ledger consumer's actions of that time (BatchGetItem, PutItem,
+    // UpdateItem, DeleteItem), written out, for a consumer that sends none of BatchGetItem and DeleteItem.
     const file = path.join(copy.root, 'lib/consumers/std-ddb.ts');
     const source = readFileSync(file, 'utf8');
-    const edited = source.replace("grantLedgerWrite(consumer.handler.function, ['PutItem', 'UpdateItem'])", 'grantLedgerWrite(consumer.handler.function)');
+    const edited = source.replace(
+      "grantLedgerWrite(consumer.handler.function, ['PutItem', 'UpdateItem'])",
+      "grantLedgerWrite(consumer.handler.function, ['BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem'])",
+    );
     expect(edited).not.toBe(source);
     writeFileSync(file, edited);
   });

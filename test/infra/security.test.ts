@@ -172,30 +172,82 @@ describe('security', () => {
       },
     );
 
-    it('derives the atomic ledger consumer\'s calls from its code: BatchGetItem, a Put+Update transaction, DeleteItem', async () => {
+    it('derives the atomic ledger consumer\'s calls from its code: BatchGetItem, a Put+Update transaction, SendMessage to its DLQ, no DeleteItem', async () => {
       // GIVEN the atomic ledger handler (what the least-privilege test above compares the grants with)
       const { stack, template } = paymentsStack({}, REAL_LAMBDAS);
-      const ledger = functionsOf(stack, template.toJSON().Resources).find((f) => f.path.includes('/Payments/'))!;
+      const resources = template.toJSON().Resources;
+      const ledger = functionsOf(stack, resources).find((f) => f.path.includes('/Payments/'))!;
       // WHEN
       const calls = await callsOf(ledger);
       // THEN
       expect(calls.calls.map((c) => `${c.operation} @ ${c.module.replace(/.*node_modules\//, '')}`).sort()).toEqual([
         'BatchGetItem @ lambdas/ledger/ledger.ts',
-        'DeleteItem @ lambdas/ledger/strategies/atomic.ts',
+        'SendMessage @ lambdas/ledger/dead-letter.ts',
         'TransactWriteItems @ lambdas/shared/atomic-idempotency/AtomicIdempotency.ts',
       ]);
       expect([...calls.transactWriteKinds].sort()).toEqual(['Put', 'Update']);
+      // AND its SendMessage goes to the payments DLQ (PAYMENTS_DLQ_URL), not to the queue it consumes
+      const dlq = (ledger.environment[ENV.PAYMENTS_DLQ_URL] as { Ref: string }).Ref;
+      const expected = await expectedPermissions(ledger, resources);
+      expect([...expected.keys()].filter((p) => p.startsWith('sqs:SendMessage'))).toEqual([`sqs:SendMessage ${dlq}.Arn`]);
     });
 
     it('derives Powertools idempotency\'s calls from its persistence layer in node_modules', async () => {
       const { stack, template } = paymentsStack({}, REAL_LAMBDAS);
       const notifier = functionsOf(stack, template.toJSON().Resources).find((f) => f.path.includes('/Events/'))!;
       const calls = await callsOf(notifier);
-      expect(calls.calls.map((c) => c.operation).sort()).toEqual(['DeleteItem', 'GetItem', 'PutItem', 'UpdateItem']);
-      for (const call of calls.calls) expect(call.module).toMatch(/@aws-lambda-powertools\/idempotency\/.*DynamoDBPersistenceLayer/);
+      const dynamodb = calls.calls.filter((c) => c.service === 'dynamodb');
+      expect(dynamodb.map((c) => c.operation).sort()).toEqual(['DeleteItem', 'GetItem', 'PutItem', 'UpdateItem']);
+      for (const call of dynamodb) expect(call.module).toMatch(/@aws-lambda-powertools\/idempotency\/.*DynamoDBPersistenceLayer/);
     });
 
-    it('fails the pre-fix ledger grant (GetItem, PutItem, UpdateItem, ConditionCheckItem), naming BatchGetItem and DeleteItem', async () => {
+    it('derives the notifier\'s other calls and their targets: the secret read by Powertools parameters, the retry schedule on its own queue, refusals to its DLQ', async () => {
+      // GIVEN the notifier with a customer-managed key (so the KMS side of each call shows too)
+      const { stack, template } = paymentsStack({ kmsKey: 'customer-managed' }, REAL_LAMBDAS);
+      const resources = template.toJSON().Resources;
+      const notifier = functionsOf(stack, resources).find((f) => f.path.includes('/Events/'))!;
+      const ref = (name: string) => (notifier.environment[name] as { Ref: string }).Ref;
+      // WHEN
+      const calls = (await callsOf(notifier)).calls.filter((c) => c.service !== 'dynamodb');
+      const expected = await expectedPermissions(notifier, resources);
+      // THEN the calls come from the modules that make them
+      expect(calls.map((c) => `${c.service}:${c.operation} @ ${c.module.replace(/.*node_modules\//, '')}`).sort()).toEqual([
+        'secretsmanager:GetSecretValue @ @aws-lambda-powertools/parameters/lib/esm/secrets/SecretsProvider.js',
+        'sqs:ChangeMessageVisibility @ lambdas/notifier/retry-queue.ts',
+        'sqs:SendMessage @ lambdas/notifier/retry-queue.ts',
+      ]);
+      // AND each lands on the one resource it can reach: the secret in WEBHOOK_SECRET_ARN, the events queue the
+      // receipt handles come from, the DLQ in EVENTS_DLQ_URL (never a send to its own source queue)
+      const permissions = [...expected.keys()];
+      expect(permissions.filter((p) => /^(sqs:(SendMessage|ChangeMessageVisibility)|secretsmanager:)/.test(p)).sort()).toEqual([
+        `secretsmanager:GetSecretValue ${ref(ENV.WEBHOOK_SECRET_ARN)}.Ref`,
+        `sqs:ChangeMessageVisibility ${ref(ENV.EVENTS_QUEUE_URL)}.Arn`,
+        `sqs:SendMessage ${ref(ENV.EVENTS_DLQ_URL)}.Arn`,
+      ]);
+      // AND the key: decrypting the secret and sending to the encrypted DLQ need it (C4)
+      const key = permissions.find((p) => p.startsWith('kms:Decrypt '))!.split(' ')[1];
+      expect(expected.get(`kms:Decrypt ${key}`)!.join('\n')).toMatch(/GetSecretValue .*CMK-encrypted secret/);
+      expect(expected.get(`kms:GenerateDataKey ${key}`)!.join('\n')).toMatch(/SendMessage to EVENTS_DLQ_URL .*CMK-encrypted queue/);
+    });
+
+    it('fails a notifier role that cannot read its signing secret, or that may send to its own queue', async () => {
+      // GIVEN the default stack's notifier grant without secretsmanager:GetSecretValue, plus a send to its source
+      const { stack, template } = paymentsStack({}, REAL_LAMBDAS);
+      const resources = template.toJSON().Resources;
+      const notifier = functionsOf(stack, resources).find((f) => f.path.includes('/Events/'))!;
+      const secret = `${(notifier.environment[ENV.WEBHOOK_SECRET_ARN] as { Ref: string }).Ref}.Ref`;
+      const queue = `${(notifier.environment[ENV.EVENTS_QUEUE_URL] as { Ref: string }).Ref}.Arn`;
+      const granted = new Set(grantedPermissions(resources).get(notifier.roleId));
+      expect(granted.delete(`secretsmanager:GetSecretValue ${secret}`)).toBe(true);
+      granted.add(`sqs:SendMessage ${queue}`);
+      // WHEN / THEN
+      expect(compareGrants(await expectedPermissions(notifier, resources), granted)).toEqual({
+        missing: [`secretsmanager:GetSecretValue ${secret}`],
+        excess: [`sqs:SendMessage ${queue}`],
+      });
+    });
+
+    it('fails the pre-fix ledger grant (GetItem, PutItem, UpdateItem, ConditionCheckItem), naming BatchGetItem', async () => {
       // GIVEN the grant as it was before issue 10: what the README promised, not what the code calls
       const spy = vi.spyOn(LedgerTable.prototype, 'grantLedgerWrite').mockImplementation(function (this: LedgerTable, fn) {
         this.table.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem');
@@ -207,10 +259,11 @@ describe('security', () => {
         const ledger = functionsOf(stack, resources).find((f) => f.path.includes('/Payments/'))!;
         // WHEN the derived expectation is compared with it
         const difference = compareGrants(await expectedPermissions(ledger, resources), grantedPermissions(resources).get(ledger.roleId)!);
-        // THEN the check names exactly the two actions that were AccessDenied on AWS, and the two never used
+        // THEN the check names the action that was AccessDenied on AWS (the DeleteItem of expired outbox items that
+        // was denied too is gone from the code since issue 11), and the two never used
         const table = ledger.environment[ENV.LEDGER_TABLE_NAME] as { Ref: string };
         expect(difference).toEqual({
-          missing: [`dynamodb:BatchGetItem ${table.Ref}.Arn`, `dynamodb:DeleteItem ${table.Ref}.Arn`],
+          missing: [`dynamodb:BatchGetItem ${table.Ref}.Arn`],
           excess: [`dynamodb:ConditionCheckItem ${table.Ref}.Arn`, `dynamodb:GetItem ${table.Ref}.Arn`],
         });
       } finally {
@@ -219,21 +272,29 @@ describe('security', () => {
     });
 
     it('fails a role that keeps CDK\'s SqsEventSource grant (ChangeMessageVisibility, GetQueueUrl the poller never calls)', async () => {
-      // GIVEN the default stack, and one extra grant the way grantConsumeMessages adds it
+      // GIVEN the default stack, and the extra grants the way grantConsumeMessages adds them, on the ledger (whose
+      // code calls neither) and on the notifier (whose retry schedule calls ChangeMessageVisibility itself)
       const { stack, template } = paymentsStack({}, REAL_LAMBDAS);
       const resources = template.toJSON().Resources;
-      const notifier = functionsOf(stack, resources).find((f) => f.path.includes('/Events/'))!;
-      const granted = new Set(grantedPermissions(resources).get(notifier.roleId));
-      const queue = Object.values(resources).find(
-        (r: any) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties.FunctionName.Ref === notifier.functionId,
-      ) as any;
-      const queueArn = `${queue.Properties.EventSourceArn['Fn::GetAtt'][0]}.Arn`;
-      granted.add(`sqs:ChangeMessageVisibility ${queueArn}`).add(`sqs:GetQueueUrl ${queueArn}`);
+      const functions = functionsOf(stack, resources);
+      const withCdkGrant = async (path: string) => {
+        const fn = functions.find((f) => f.path.includes(path))!;
+        const granted = new Set(grantedPermissions(resources).get(fn.roleId));
+        const mapping = Object.values(resources).find(
+          (r: any) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties.FunctionName.Ref === fn.functionId,
+        ) as any;
+        const queueArn = `${mapping.Properties.EventSourceArn['Fn::GetAtt'][0]}.Arn`;
+        granted.add(`sqs:ChangeMessageVisibility ${queueArn}`).add(`sqs:GetQueueUrl ${queueArn}`);
+        return { queueArn, difference: compareGrants(await expectedPermissions(fn, resources), granted) };
+      };
       // WHEN / THEN
-      expect(compareGrants(await expectedPermissions(notifier, resources), granted)).toEqual({
+      const ledger = await withCdkGrant('/Payments/');
+      expect(ledger.difference).toEqual({
         missing: [],
-        excess: [`sqs:ChangeMessageVisibility ${queueArn}`, `sqs:GetQueueUrl ${queueArn}`],
+        excess: [`sqs:ChangeMessageVisibility ${ledger.queueArn}`, `sqs:GetQueueUrl ${ledger.queueArn}`],
       });
+      const notifier = await withCdkGrant('/Events/');
+      expect(notifier.difference).toEqual({ missing: [], excess: [`sqs:GetQueueUrl ${notifier.queueArn}`] });
     });
 
     it('allows only TLS-denying statements in queue policies', () => {

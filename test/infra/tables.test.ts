@@ -91,7 +91,7 @@ describe('LedgerTable', () => {
     });
   });
 
-  it('grants the atomic consumer\'s actions by default (BatchGetItem, PutItem, UpdateItem, DeleteItem) and GetItem only for readers', () => {
+  it('grants the atomic consumer\'s actions by default (BatchGetItem, PutItem, UpdateItem) and GetItem only for readers', () => {
     const stack = newStack();
     const ledger = new LedgerTable(stack, 'Ledger');
     const writer = new HandlerFunction(stack, 'Writer', { entry: fixtureEntry() });
@@ -104,7 +104,7 @@ describe('LedgerTable', () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+            Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
           }),
         ]),
       },
