@@ -44,7 +44,10 @@ export interface PaymentsConfig {
   readonly apiIdempotencyTtlSeconds: number;
   /** Receives before a message is dead-lettered. Context `maxReceiveCount`, default 5. */
   readonly maxReceiveCount: number;
-  /** Relay stream retries before the failure destination. Context `relayRetryAttempts`, default 10. */
+  /**
+   * Relay stream retries before the failure destination. Context `relayRetryAttempts`, default 3: with the outbox
+   * sweeper re-publishing what the relay gave up on, long retries only hold the shard.
+   */
   readonly relayRetryAttempts: number;
 }
 
@@ -136,6 +139,6 @@ export function parseConfig(read: ContextReader): PaymentsConfig {
     webhookTimeoutMs: integer(read, 'webhookTimeoutMs', 5_000, 100, 60_000),
     apiIdempotencyTtlSeconds: integer(read, 'apiIdempotencyTtlSeconds', 86_400, 300, 30 * 86_400),
     maxReceiveCount: integer(read, 'maxReceiveCount', 5, 1, 1_000),
-    relayRetryAttempts: integer(read, 'relayRetryAttempts', 10, 0, 10_000),
+    relayRetryAttempts: integer(read, 'relayRetryAttempts', 3, 0, 10_000),
   };
 }

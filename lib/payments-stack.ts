@@ -11,6 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/env.js';
+import { PAYMENT_EVENT_TYPES } from '../lambdas/shared/payments-model.js';
 import type { PaymentsConfig } from './config.js';
 import { HandlerFunction } from './constructs/handler-function.js';
 import { OutboxRelay } from './constructs/outbox-relay.js';
@@ -167,7 +168,7 @@ export class PaymentsStack extends Stack {
     this.relay = new OutboxRelay(this, 'OutboxRelay', {
       table: this.ledgerTable.table,
       handler: relayFn.function,
-      target: this.notifier.queue,
+      routes: [{ eventTypes: PAYMENT_EVENT_TYPES, destination: this.notifier.queue }],
       includeWatermarkEvents: config.ledgerStrategy === 'watermark',
       retryAttempts: config.relayRetryAttempts,
       encryptionKey: key,
@@ -203,6 +204,7 @@ export class PaymentsStack extends Stack {
     addConsumers(this, {
       ledgerTable: this.ledgerTable,
       idempotencyTable: this.idempotencyTable,
+      outboxRelay: this.relay,
       encryptionKey: key,
       removalPolicy,
       functionDefaults: { ...functionDefaults, timeout: consumerTimeout },
@@ -271,7 +273,7 @@ export class PaymentsStack extends Stack {
     };
     for (const name of OUTPUT_NAMES) new CfnOutput(this, name, { value: outputs[name] });
 
-    this.acknowledgeNagFindings(key, relayFn.role);
+    this.acknowledgeNagFindings(key);
     this.node.addValidation({ validate: () => this.findForbiddenEnvironment() });
   }
 
@@ -345,7 +347,7 @@ export class PaymentsStack extends Stack {
   }
 
   /** cdk-nag findings accepted on purpose, each on the narrowest construct with its reason. */
-  private acknowledgeNagFindings(key: kms.Key | undefined, relayRole: iam.Role): void {
+  private acknowledgeNagFindings(key: kms.Key | undefined): void {
     Validations.of(this.api).acknowledge(
       {
         id: 'AwsSolutions-APIG3',
@@ -363,15 +365,8 @@ export class PaymentsStack extends Stack {
         reason: 'The account-level API Gateway logging role; AWS documents this managed policy for it.',
       });
     }
-    // DynamoDB Streams mappings need dynamodb:ListStreams, which has no resource-level permission.
-    Validations.of(relayRole.node.findChild('DefaultPolicy')).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'dynamodb:ListStreams does not support resource-level permissions (AWS requires "*").',
-    });
-    Validations.of(this.relay.failureQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is the on-failure destination of the stream mapping: it is the terminal dead-letter store.',
-    });
+    // The relay's own findings (ListStreams on *, its failure queue as the terminal store) are acknowledged by
+    // OutboxRelay itself.
     if (!key) {
       const topic = this.node.tryFindChild('AlarmTopic');
       if (topic instanceof sns.Topic) {

@@ -11,8 +11,17 @@ export const ENV = {
   IDEMPOTENCY_TABLE_NAME: 'IDEMPOTENCY_TABLE_NAME',
   /** FIFO queue the API sends accepted payments to. */
   PAYMENTS_QUEUE_URL: 'PAYMENTS_QUEUE_URL',
-  /** Queue the outbox relay publishes events to (standard or FIFO). */
+  /**
+   * Queue the outbox relay publishes every event to when {@link ENV.OUTBOX_ROUTES} is unset (the single-destination
+   * form kept for older stacks).
+   */
   EVENTS_QUEUE_URL: 'EVENTS_QUEUE_URL',
+  /** The relay's and the sweeper's routes: JSON `[{ eventTypes?, eventTypePrefix?, queueUrl }]` (OutboxRelay sets it). */
+  OUTBOX_ROUTES: 'OUTBOX_ROUTES',
+  /** Table holding the outbox items the relay marks published (OutboxRelay sets it). */
+  OUTBOX_TABLE_NAME: 'OUTBOX_TABLE_NAME',
+  /** Age in seconds after which the sweeper re-publishes an outbox item still unpublished. */
+  OUTBOX_SWEEP_AGE_SECONDS: 'OUTBOX_SWEEP_AGE_SECONDS',
   /** Webhook the notifier delivers events to. */
   WEBHOOK_URL: 'WEBHOOK_URL',
   /** Webhook request timeout in milliseconds. */

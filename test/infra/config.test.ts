@@ -18,7 +18,7 @@ describe('parseConfig', () => {
       memorySize: 512,
       consumerTimeoutSeconds: 30,
       maxReceiveCount: 5,
-      relayRetryAttempts: 10,
+      relayRetryAttempts: 3,
     });
   });
 

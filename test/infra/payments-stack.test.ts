@@ -107,8 +107,8 @@ describe('PaymentsStack', () => {
         StartingPosition: 'TRIM_HORIZON',
         FunctionResponseTypes: ['ReportBatchItemFailures'],
         BisectBatchOnFunctionError: true,
-        MaximumRetryAttempts: 10,
-        MaximumRecordAgeInSeconds: 3600,
+        MaximumRetryAttempts: 3,
+        MaximumRecordAgeInSeconds: 900,
         FilterCriteria: {
           Filters: [{ Pattern: JSON.stringify({ eventName: ['INSERT'], dynamodb: { Keys: { pk: { S: [{ prefix: 'OUTBOX#' }] } } } }) }],
         },
@@ -118,10 +118,12 @@ describe('PaymentsStack', () => {
       });
     });
 
-    it('publishes to the events queue: the relay gets EVENTS_QUEUE_URL and nothing else of ours', () => {
+    it('routes the payment events to the events queue: the relay gets its routes and the table to mark, nothing else of ours', () => {
       const built = paymentsStack();
       const relayFn = built.stack.node.findChild('Relay').node.findChild('Function') as lambda.Function;
-      expect(envNames(built, relayFn)).toEqual(['EVENTS_QUEUE_URL', 'NODE_OPTIONS', ...POWERTOOLS].sort());
+      expect(envNames(built, relayFn)).toEqual(['NODE_OPTIONS', 'OUTBOX_ROUTES', 'OUTBOX_TABLE_NAME', ...POWERTOOLS].sort());
+      const routes = JSON.stringify(built.stack.resolve(relayFn.node.defaultChild && (relayFn.node.defaultChild as lambda.CfnFunction).environment));
+      expect(routes).toMatch(/eventTypes.*PaymentApplied.*PaymentRejected.*queueUrl/);
     });
 
     it('uses NEW_AND_OLD_IMAGES and the account-item filter for the watermark strategy', () => {
@@ -133,8 +135,8 @@ describe('PaymentsStack', () => {
     });
 
     it('takes the relay retry bound from context', () => {
-      const { template } = paymentsStack({ relayRetryAttempts: '3' });
-      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRetryAttempts: 3 });
+      const { template } = paymentsStack({ relayRetryAttempts: '7' });
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRetryAttempts: 7 });
     });
   });
 

@@ -7,7 +7,8 @@ import { startEmulators } from '../../local/emulators.js';
  * (`inject('ddbEndpoint')`). Each test creates its own uniquely named tables and queues.
  */
 export default async function setup(project: TestProject) {
-  const emulators = await startEmulators({ dynamodbPort: 0, sqsPort: 0 });
+  // Eight engineers share two cores: the JVM can take well over 30 s to answer.
+  const emulators = await startEmulators({ dynamodbPort: 0, sqsPort: 0, startTimeoutMs: 180_000 });
   project.provide('ddbEndpoint', emulators.dynamodbEndpoint);
   project.provide('sqsEndpoint', emulators.sqsEndpoint);
   return async () => {
