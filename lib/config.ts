@@ -49,6 +49,11 @@ export interface PaymentsConfig {
    * sweeper re-publishing what the relay gave up on, long retries only hold the shard.
    */
   readonly relayRetryAttempts: number;
+  /**
+   * Age (s) after which the outbox sweeper publishes an event the relay has not. Context `outboxSweepAgeSeconds`,
+   * default 1200 (20 minutes, above the relay's 15-minute record age); the local chaos runs use a few seconds.
+   */
+  readonly outboxSweepAgeSeconds: number;
 }
 
 /** Reads one context value (e.g. `node.tryGetContext`). */
@@ -140,5 +145,6 @@ export function parseConfig(read: ContextReader): PaymentsConfig {
     apiIdempotencyTtlSeconds: integer(read, 'apiIdempotencyTtlSeconds', 86_400, 300, 30 * 86_400),
     maxReceiveCount: integer(read, 'maxReceiveCount', 5, 1, 1_000),
     relayRetryAttempts: integer(read, 'relayRetryAttempts', 3, 0, 10_000),
+    outboxSweepAgeSeconds: integer(read, 'outboxSweepAgeSeconds', 1200, 0, 86_400),
   };
 }

@@ -15,10 +15,11 @@ import { PAYMENT_EVENT_TYPES } from '../lambdas/shared/payments-model.js';
 import type { PaymentsConfig } from './config.js';
 import { HandlerFunction } from './constructs/handler-function.js';
 import { OutboxRelay } from './constructs/outbox-relay.js';
+import { OutboxSweeper } from './constructs/outbox-sweeper.js';
 import { PipelineMonitoring } from './constructs/pipeline-monitoring.js';
 import { QueueConsumer } from './constructs/queue-consumer.js';
 import { IdempotencyTable, LedgerTable } from './constructs/tables.js';
-import { addConsumers } from './consumers/index.js';
+import { addConsumers, monitoredConsumers } from './consumers/index.js';
 import { UnsafeDeploymentError } from './errors.js';
 
 /** Environment variables that switch fault injection on; the stack refuses to synthesize them (issue 4). */
@@ -45,6 +46,7 @@ export const SERVICE_NAMES = {
   ledger: 'ledger',
   relay: 'relay',
   notifier: 'notifier',
+  outboxSweeper: 'outbox-sweeper',
 } as const;
 
 const DEFAULT_LAMBDAS_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'lambdas');
@@ -77,6 +79,8 @@ export class PaymentsStack extends Stack {
   readonly notifier: QueueConsumer;
   /** Outbox relay mapping and its failure queue. */
   readonly relay: OutboxRelay;
+  /** Outbox recovery: publishes what the relay never published. */
+  readonly sweeper: OutboxSweeper;
   /** Alarms and dashboard. */
   readonly monitoring: PipelineMonitoring;
 
@@ -175,6 +179,21 @@ export class PaymentsStack extends Stack {
       removalPolicy,
     });
 
+    // --- Outbox recovery: a scheduled sweep publishes what the relay never did ----------------------------------
+    const sweeperFn = new HandlerFunction(this, 'OutboxSweeperFunction', {
+      ...functionDefaults,
+      entry: entry('outbox-sweeper'),
+      serviceName: SERVICE_NAMES.outboxSweeper,
+      timeout: Duration.minutes(5),
+      description: 'Publishes outbox events still unpublished after the threshold (records the relay never got)',
+    });
+    this.sweeper = new OutboxSweeper(this, 'OutboxSweeper', {
+      relay: this.relay,
+      handler: sweeperFn.function,
+      serviceName: SERVICE_NAMES.outboxSweeper,
+      olderThan: Duration.seconds(config.outboxSweepAgeSeconds),
+    });
+
     // --- API -----------------------------------------------------------------------------------------------------
     const createPayment = new HandlerFunction(this, 'CreatePayment', {
       ...functionDefaults,
@@ -201,7 +220,7 @@ export class PaymentsStack extends Stack {
     this.api = this.buildApi(config, createPayment.function, getAccount.function, removalPolicy, logRetention);
 
     // --- Consumers added with `npm run new -- consumer <name>` (empty until one is generated) ------------------
-    addConsumers(this, {
+    const consumers = addConsumers(this, {
       ledgerTable: this.ledgerTable,
       idempotencyTable: this.idempotencyTable,
       outboxRelay: this.relay,
@@ -240,6 +259,7 @@ export class PaymentsStack extends Stack {
         { label: 'Ledger', function: ledgerFn },
         { label: 'Relay', function: relayFn.function },
         { label: 'Notifier', function: this.notifier.handler.function },
+        { label: 'OutboxSweeper', function: sweeperFn.function },
       ],
       queues: [
         { label: 'PaymentsQueue', queue: this.ledger.queue },
@@ -251,6 +271,8 @@ export class PaymentsStack extends Stack {
         { label: 'RelayFailureQueue', queue: this.relay.failureQueue },
       ],
       streamConsumers: [{ label: 'Relay', function: relayFn.function }],
+      consumers: monitoredConsumers(consumers),
+      outbox: { sweeper: this.sweeper, relayMetrics: { service: SERVICE_NAMES.relay, layer: 'relay' } },
       ledgerMetrics: { service: SERVICE_NAMES.ledger, layer: 'ledger' },
       metricSources: [
         { service: SERVICE_NAMES.createPayment, layer: 'api' },

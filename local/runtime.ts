@@ -19,6 +19,7 @@ import { writeOutputFiles, type StackOutputs } from './output-files.js';
 import { readEventSourceMappings } from './resources/event-source-mappings.js';
 import { createQueues, type LocalQueue } from './resources/queues.js';
 import { createTables, type LocalTable } from './resources/tables.js';
+import { readSchedules, startSchedules, type LocalSchedules, type ScheduleDefinition } from './schedules/index.js';
 import { TemplateResolver } from './template/resolver.js';
 
 /** Root of this project (holds the node_modules the runtime itself runs from). */
@@ -48,6 +49,11 @@ export interface LocalRuntimeOptions {
   readonly onProgress?: (line: string) => void;
   /** Receives invocation lines and function output unless quiet. @default console.log */
   readonly log?: (line: string) => void;
+  /**
+   * Run the template's schedules (EventBridge rules, Scheduler schedules) on their timers; false: only
+   * `schedules.trigger(id)` fires them. @default true
+   */
+  readonly scheduleTimers?: boolean;
 }
 
 /** What runs where, for the ready table. */
@@ -91,6 +97,8 @@ export interface LocalRuntime {
   stats(): Record<string, FunctionStats>;
   /** Counters per event source mapping. */
   mappingStats(): MappingStats[];
+  /** The template's schedules: `list()`, and `trigger(logicalId)` to fire one now (tests). */
+  readonly schedules: LocalSchedules;
   /** Stops mappings, API servers, function instances and emulators; idempotent. */
   stop(): Promise<void>;
 }
@@ -189,6 +197,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const outputs: StackOutputs = {};
     const exportsByName = new Map<string, unknown>();
     const definitions: FunctionDefinition[] = [];
+    const scheduleDefinitions: ScheduleDefinition[] = [];
 
     for (const stack of stacks) {
       const resolver = new TemplateResolver(stack.template, {
@@ -237,6 +246,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         byArn.set(definition.arn, fn);
       }
       mappings.push(...readEventSourceMappings(resolver, read.functions));
+      const scheduled = readSchedules(resolver, LOCAL_REGION, new Set(read.functions.map((f) => f.arn)));
+      scheduleDefinitions.push(...scheduled.schedules);
+      notes.push(...scheduled.skipped.map((s) => `schedule ${s.logicalId}: ${s.reason}`));
       resolveOutputs(stack, resolver, outputs, exportsByName, notes);
     }
 
@@ -256,6 +268,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       accountId: LOCAL_ACCOUNT_ID,
     });
     cleanup.push(() => esm.stop());
+    const schedules = startSchedules({
+      schedules: scheduleDefinitions,
+      invokers: byArn,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      timers: options.scheduleTimers ?? true,
+      log: options.quiet ? undefined : log,
+    });
+    cleanup.push(async () => schedules.stop());
 
     const files = writeOutputFiles(outDir, outputs, env);
     const readyMs = performance.now() - started;
@@ -290,6 +311,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       waitForIdle: (waitOptions) => waitForIdle(waitOptions?.timeoutMs ?? 60_000, sqs, mappedQueueUrls, esm, functions),
       stats: () => Object.fromEntries([...functions].map(([id, fn]) => [id, { ...fn.stats, durations: [...fn.stats.durations] }])),
       mappingStats: () => esm.stats(),
+      schedules,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (error) {

@@ -105,6 +105,8 @@ export class OutboxRelay extends Construct {
   readonly eventSource: lambdaEventSources.DynamoEventSource;
   /** The table whose outbox items the relay reads and marks. */
   readonly table: dynamodb.ITable;
+  /** Records older than this go to the failure queue (the sweeper publishes them later). */
+  readonly maxRecordAge: Duration;
   readonly #routes: OutboxRoute[] = [];
   readonly #publishers: lambda.IFunction[] = [];
 
@@ -114,6 +116,7 @@ export class OutboxRelay extends Construct {
     const retryAttempts = props.retryAttempts ?? 3;
     const maxRecordAge = props.maxRecordAge ?? Duration.minutes(15);
     this.table = props.table;
+    this.maxRecordAge = maxRecordAge;
     const parallelizationFactor = props.parallelizationFactor ?? 1;
     const fail = (message: string): never => {
       throw new ConstructValidationError(this.node.path, message);

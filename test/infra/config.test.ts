@@ -19,6 +19,7 @@ describe('parseConfig', () => {
       consumerTimeoutSeconds: 30,
       maxReceiveCount: 5,
       relayRetryAttempts: 3,
+      outboxSweepAgeSeconds: 1200,
     });
   });
 

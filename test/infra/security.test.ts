@@ -162,9 +162,11 @@ describe('security', () => {
         [...logs, ...consume, 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'].sort(),
       );
       expect(actionsOf(roleId(['Events', 'Handler', 'Role']))).toEqual([...logs, ...consume, ...powertools].sort());
+      // The relay marks outbox items publishedAt / rejectedAt (UpdateItem); the sweeper scans for unpublished ones.
       expect(actionsOf(roleId(['Relay', 'Role']))).toEqual(
-        [...logs, 'dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams', 'sqs:SendMessage'].sort(),
+        [...logs, 'dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams', 'dynamodb:UpdateItem', 'sqs:SendMessage'].sort(),
       );
+      expect(actionsOf(roleId(['OutboxSweeperFunction', 'Role']))).toEqual([...logs, 'dynamodb:Scan', 'dynamodb:UpdateItem', 'sqs:SendMessage'].sort());
       expect(actionsOf(roleId(['CreatePayment', 'Role']))).toEqual([...logs, ...powertools, 'sqs:SendMessage'].sort());
       expect(actionsOf(roleId(['GetAccount', 'Role']))).toEqual([...logs, 'dynamodb:GetItem'].sort());
     });
