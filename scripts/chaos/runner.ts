@@ -17,6 +17,7 @@ import {
   PaymentMessageSchema,
   type PaymentEvent,
   type PaymentMessage,
+  PAYMENT_EVENT_TYPES,
 } from '../../lambdas/shared/payments-model.js';
 import { PaymentsApiClient } from '../../local/api-client.js';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
@@ -544,7 +545,8 @@ async function scanLedger(ddb: DynamoDBClient, tableName: string, runId: string)
         });
       } else if (pk.startsWith(OUTBOX_PREFIX) && typeof item.event === 'string') {
         const event = JSON.parse(item.event) as PaymentEvent;
-        if (event.accountId.startsWith(mine)) events.push(event);
+        // Other consumers' outbox events share the table (one outbox format): count the payment events only.
+        if ((PAYMENT_EVENT_TYPES as readonly string[]).includes(event.eventType) && event.accountId.startsWith(mine)) events.push(event);
       }
     }
     start = page.LastEvaluatedKey;
