@@ -20,6 +20,7 @@ import { PipelineMonitoring } from './constructs/pipeline-monitoring.js';
 import { QueueConsumer } from './constructs/queue-consumer.js';
 import { IdempotencyTable, LedgerTable } from './constructs/tables.js';
 import { addConsumers, monitoredConsumers } from './consumers/index.js';
+import { LoyaltyConsumer } from './payments/loyalty.js';
 import { UnsafeDeploymentError } from './errors.js';
 
 /** Environment variables that switch fault injection on; the stack refuses to synthesize them (issue 4). */
@@ -33,6 +34,10 @@ export const OUTPUT_NAMES = [
   'EventsQueueUrl',
   'EventsDlqUrl',
   'RelayFailureQueueUrl',
+  'LoyaltyQueueUrl',
+  'LoyaltyDlqUrl',
+  'LoyaltyEventsQueueUrl',
+  'LoyaltyEventsDlqUrl',
   'LedgerTableName',
   'IdempotencyTableName',
 ] as const;
@@ -47,6 +52,7 @@ export const SERVICE_NAMES = {
   relay: 'relay',
   notifier: 'notifier',
   outboxSweeper: 'outbox-sweeper',
+  loyalty: 'loyalty',
 } as const;
 
 const DEFAULT_LAMBDAS_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'lambdas');
@@ -81,6 +87,8 @@ export class PaymentsStack extends Stack {
   readonly relay: OutboxRelay;
   /** Outbox recovery: publishes what the relay never published. */
   readonly sweeper: OutboxSweeper;
+  /** The second example consumer: loyalty points fed by the payment events, with its own outbox events. */
+  readonly loyalty: LoyaltyConsumer;
   /** Alarms and dashboard. */
   readonly monitoring: PipelineMonitoring;
 
@@ -179,6 +187,17 @@ export class PaymentsStack extends Stack {
       removalPolicy,
     });
 
+    // --- Second consumer: loyalty points, fed by PaymentApplied events, with its own outbox events -------------
+    this.loyalty = new LoyaltyConsumer(this, 'Loyalty', {
+      entry: entry('loyalty'),
+      ledgerTable: this.ledgerTable,
+      relay: this.relay,
+      maxReceiveCount: config.maxReceiveCount,
+      encryptionKey: key,
+      removalPolicy,
+      functionOptions: { ...functionDefaults, timeout: consumerTimeout },
+    });
+
     // --- Outbox recovery: a scheduled sweep publishes what the relay never did ----------------------------------
     const sweeperFn = new HandlerFunction(this, 'OutboxSweeperFunction', {
       ...functionDefaults,
@@ -271,7 +290,7 @@ export class PaymentsStack extends Stack {
         { label: 'RelayFailureQueue', queue: this.relay.failureQueue },
       ],
       streamConsumers: [{ label: 'Relay', function: relayFn.function }],
-      consumers: monitoredConsumers(consumers),
+      consumers: [this.loyalty.monitored, ...monitoredConsumers(consumers)],
       outbox: { sweeper: this.sweeper, relayMetrics: { service: SERVICE_NAMES.relay, layer: 'relay' } },
       ledgerMetrics: { service: SERVICE_NAMES.ledger, layer: 'ledger' },
       metricSources: [
@@ -290,6 +309,10 @@ export class PaymentsStack extends Stack {
       EventsQueueUrl: this.notifier.queue.queueUrl,
       EventsDlqUrl: this.notifier.deadLetterQueue.queueUrl,
       RelayFailureQueueUrl: this.relay.failureQueue.queueUrl,
+      LoyaltyQueueUrl: this.loyalty.consumer.queue.queueUrl,
+      LoyaltyDlqUrl: this.loyalty.consumer.deadLetterQueue.queueUrl,
+      LoyaltyEventsQueueUrl: this.loyalty.events.queue.queueUrl,
+      LoyaltyEventsDlqUrl: this.loyalty.events.deadLetterQueue.queueUrl,
       LedgerTableName: this.ledgerTable.table.tableName,
       IdempotencyTableName: this.idempotencyTable.table.tableName,
     };

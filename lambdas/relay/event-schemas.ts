@@ -1,3 +1,4 @@
+import { LOYALTY_OUTBOX_EVENTS } from '../loyalty/events.js';
 import { PAYMENT_OUTBOX_EVENTS } from '../shared/payments-outbox.js';
 import type { OutboxEventRegistration } from './registration.js';
 // scaffold:event-imports — `npm run new -- consumer <name> … --outbox` adds one import above this line.
@@ -11,5 +12,6 @@ export type { OutboxEventRegistration, OutboxEventSchema } from './registration.
  */
 export const OUTBOX_EVENTS: readonly OutboxEventRegistration[] = [
   PAYMENT_OUTBOX_EVENTS,
+  LOYALTY_OUTBOX_EVENTS,
   // scaffold:event-schemas — `npm run new` adds one entry above this line.
 ];

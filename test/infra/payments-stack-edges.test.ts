@@ -85,11 +85,12 @@ describe('PaymentsStack API, observability, stages and outputs', () => {
       const byMetric = (name: string) => alarms.filter((a) => a.MetricName === name);
       // Each registered consumer adds its own DLQ, queue-age, errors and throttles alarms.
       const consumers = CONSUMERS.length;
-      expect(byMetric('ApproximateNumberOfMessagesVisible')).toHaveLength(3 + consumers);
-      expect(byMetric('ApproximateAgeOfOldestMessage')).toHaveLength(2 + consumers);
+      // payments, events, relay failure and loyalty DLQs; payments, events and loyalty queues; 7 functions
+      expect(byMetric('ApproximateNumberOfMessagesVisible')).toHaveLength(4 + consumers);
+      expect(byMetric('ApproximateAgeOfOldestMessage')).toHaveLength(3 + consumers);
       expect(byMetric('IteratorAge')).toHaveLength(1);
-      expect(byMetric('Errors')).toHaveLength(6 + consumers);
-      expect(byMetric('Throttles')).toHaveLength(6 + consumers);
+      expect(byMetric('Errors')).toHaveLength(7 + consumers);
+      expect(byMetric('Throttles')).toHaveLength(7 + consumers);
       expect(byMetric('OldestUnpublishedOutboxEventAge')).toHaveLength(1);
       for (const alarm of alarms) {
         expect(alarm.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmTopic/) }]);
@@ -217,6 +218,10 @@ describe('PaymentsStack API, observability, stages and outputs', () => {
         'EventsQueueUrl',
         'IdempotencyTableName',
         'LedgerTableName',
+        'LoyaltyDlqUrl',
+        'LoyaltyEventsDlqUrl',
+        'LoyaltyEventsQueueUrl',
+        'LoyaltyQueueUrl',
         'PaymentsDlqUrl',
         'PaymentsQueueUrl',
         'RelayFailureQueueUrl',

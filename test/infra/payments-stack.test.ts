@@ -181,8 +181,8 @@ describe('PaymentsStack', () => {
     it('runs every function on nodejs24.x arm64 with 512 MB, an ESM bundle and its own log group', () => {
       const { template } = paymentsStack();
       const functions = template.findResources('AWS::Lambda::Function');
-      // create-payment, get-account, ledger, relay, notifier, outbox sweeper + one per registered consumer
-      expect(Object.keys(functions)).toHaveLength(6 + CONSUMERS.length);
+      // create-payment, get-account, ledger, relay, notifier, outbox sweeper, loyalty + one per registered consumer
+      expect(Object.keys(functions)).toHaveLength(7 + CONSUMERS.length);
       template.allResourcesProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
@@ -190,7 +190,7 @@ describe('PaymentsStack', () => {
         Handler: 'index.handler',
         LoggingConfig: { LogGroup: { Ref: Match.anyValue() }, LogFormat: 'JSON' },
       });
-      template.resourceCountIs('AWS::Logs::LogGroup', 7 + CONSUMERS.length); // every function + API access logs
+      template.resourceCountIs('AWS::Logs::LogGroup', 8 + CONSUMERS.length); // every function + API access logs
     });
 
     it('takes the memory size from context', () => {

@@ -166,6 +166,9 @@ describe('security', () => {
       expect(actionsOf(roleId(['Relay', 'Role']))).toEqual(
         [...logs, 'dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams', 'dynamodb:UpdateItem', 'sqs:SendMessage'].sort(),
       );
+      expect(actionsOf(roleId(['Loyalty', 'Consumer', 'Handler', 'Role']))).toEqual(
+        [...logs, ...consume, 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'].sort(),
+      );
       expect(actionsOf(roleId(['OutboxSweeperFunction', 'Role']))).toEqual([...logs, 'dynamodb:Scan', 'dynamodb:UpdateItem', 'sqs:SendMessage'].sort());
       expect(actionsOf(roleId(['CreatePayment', 'Role']))).toEqual([...logs, ...powertools, 'sqs:SendMessage'].sort());
       expect(actionsOf(roleId(['GetAccount', 'Role']))).toEqual([...logs, 'dynamodb:GetItem'].sort());

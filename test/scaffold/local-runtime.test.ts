@@ -112,7 +112,7 @@ beforeAll(async () => {
     sqs: new SQSClient({ endpoint: runtime.endpoints.sqs, region, credentials }),
     receiver,
   };
-}, 180_000);
+}, 600_000); // two cores shared with other suites: synthesis and the JVM can take minutes
 
 afterAll(async () => {
   handles?.dynamodb.destroy();
