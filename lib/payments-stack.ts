@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -16,6 +16,7 @@ import type { PaymentsConfig } from './config.js';
 import { HandlerFunction } from './constructs/handler-function.js';
 import { OutboxRelay } from './constructs/outbox-relay.js';
 import { OutboxSweeper } from './constructs/outbox-sweeper.js';
+import { checkStreamViewChange } from './constructs/strategy-switch.js';
 import { PipelineMonitoring } from './constructs/pipeline-monitoring.js';
 import { QueueConsumer } from './constructs/queue-consumer.js';
 import { IdempotencyTable, LedgerTable } from './constructs/tables.js';
@@ -112,14 +113,27 @@ export class PaymentsStack extends Stack {
         : undefined;
 
     // --- State -------------------------------------------------------------------------------------------------
+    const streamViewType =
+      config.ledgerStrategy === 'watermark' ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES : dynamodb.StreamViewType.NEW_IMAGE;
+    const streamChange = checkStreamViewChange({
+      where: id,
+      desired: streamViewType,
+      deployed: config.deployedStreamViewType,
+      acknowledged: config.acknowledgeStreamReplacement,
+      contextKeys: { deployed: 'deployedStreamViewType', acknowledge: 'acknowledgeStreamReplacement' },
+    });
+    if (streamChange === 'acknowledged-replacement') {
+      Annotations.of(this).addWarningV2(
+        'exactly-once:stream-replacement',
+        `the ledger stream changes from ${config.deployedStreamViewType} to ${streamViewType}: the stream and the relay's mapping ` +
+          'are replaced; the outbox sweeper publishes outbox items written meanwhile (lib/README.md, "Changing the ledger strategy")',
+      );
+    }
     this.ledgerTable = new LedgerTable(this, 'Ledger', {
       encryptionKey: key,
       removalPolicy,
       // The watermark strategy carries its event on the account item; the relay compares it with the old image.
-      stream:
-        config.ledgerStrategy === 'watermark'
-          ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES
-          : dynamodb.StreamViewType.NEW_IMAGE,
+      stream: streamViewType,
     });
     this.idempotencyTable = new IdempotencyTable(this, 'Idempotency', { encryptionKey: key, removalPolicy });
 

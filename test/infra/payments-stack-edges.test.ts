@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { CONSUMERS } from '../../lib/consumers/index.js';
 import { OUTPUT_NAMES } from '../../lib/payments-stack.js';
@@ -229,5 +229,20 @@ describe('PaymentsStack API, observability, stages and outputs', () => {
     );
     template.hasOutput('PaymentsQueueUrl', { Value: { Ref: Match.stringLikeRegexp('^PaymentsQueue') } });
     template.hasOutput('LedgerTableName', { Value: { Ref: Match.stringLikeRegexp('^LedgerTable') } });
+  });
+});
+
+describe('changing the ledger strategy on a deployed stage', () => {
+  it('refuses a strategy whose stream view type differs from the deployed one, naming the procedure and the key', () => {
+    expect(() => paymentsStack({ stage: 'prod', deployedStreamViewType: 'NEW_IMAGE', ledgerStrategy: 'watermark' })).toThrow(
+      /deployed stream view type is NEW_IMAGE .* needs NEW_AND_OLD_IMAGES.*"Changing the ledger strategy" in lib\/README.md.*-c acknowledgeStreamReplacement=true/,
+    );
+  });
+
+  it('allows it with the acknowledgement, with a warning, and allows an unchanged or unpinned stream silently', () => {
+    const { stack } = paymentsStack({ deployedStreamViewType: 'NEW_IMAGE', ledgerStrategy: 'watermark', acknowledgeStreamReplacement: 'true' });
+    Annotations.fromStack(stack).hasWarning('/ExactlyOncePayments-test', Match.stringLikeRegexp('stream and the relay.s mapping are replaced'));
+    expect(() => paymentsStack({ deployedStreamViewType: 'NEW_IMAGE', ledgerStrategy: 'powertools' })).not.toThrow();
+    expect(() => paymentsStack({ ledgerStrategy: 'watermark' })).not.toThrow();
   });
 });
