@@ -60,4 +60,9 @@ export interface ConsumerRegistration {
   readonly name: string;
   /** Adds the consumer's queue, DLQ, function, mapping, grants and outputs under `scope`. */
   readonly add: (scope: Construct, deps: ConsumerDeps) => QueueConsumer;
+  /**
+   * The idempotency key of a message body (what the consumer dedups by), for `npm run redrive`'s applied-check.
+   * @default - the body's `idempotencyKey` field
+   */
+  readonly idempotencyKeyOf?: (body: unknown) => string | undefined;
 }
