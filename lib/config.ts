@@ -67,8 +67,27 @@ export interface PaymentsConfig {
   readonly apiIdempotencyTtlSeconds: number;
   /** Receives before a message is dead-lettered. Context `maxReceiveCount`, default 5. */
   readonly maxReceiveCount: number;
-  /** Relay stream retries before the failure destination. Context `relayRetryAttempts`, default 10. */
+  /**
+   * Relay stream retries before the failure destination. Context `relayRetryAttempts`, default 3: with the outbox
+   * sweeper re-publishing what the relay gave up on, long retries only hold the shard.
+   */
   readonly relayRetryAttempts: number;
+  /**
+   * Age (s) after which the outbox sweeper publishes an event the relay has not. Context `outboxSweepAgeSeconds`,
+   * default 1200 (20 minutes, above the relay's 15-minute record age); the local chaos runs use a few seconds.
+   */
+  readonly outboxSweepAgeSeconds: number;
+  /**
+   * The ledger table's stream view type as deployed in this stage (`NEW_IMAGE` or `NEW_AND_OLD_IMAGES`), pinned by
+   * the operator (cdk.json) after a deployment: a `ledgerStrategy` that needs the other one is refused at synth unless
+   * {@link PaymentsConfig.acknowledgeStreamReplacement}. Context `deployedStreamViewType`, optional.
+   */
+  readonly deployedStreamViewType?: 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES';
+  /**
+   * Accept that a strategy change replaces the ledger stream and the relay's mapping (see lib/README.md, "Changing
+   * the ledger strategy"). Context `acknowledgeStreamReplacement`, default false.
+   */
+  readonly acknowledgeStreamReplacement: boolean;
 }
 
 /** Reads one context value (e.g. `node.tryGetContext`). */
@@ -195,7 +214,13 @@ export function parseConfig(read: ContextReader): PaymentsConfig {
     webhookTimeoutMs,
     apiIdempotencyTtlSeconds: integer(read, 'apiIdempotencyTtlSeconds', 86_400, 300, 30 * 86_400),
     maxReceiveCount: integer(read, 'maxReceiveCount', 5, 1, 1_000),
-    relayRetryAttempts: integer(read, 'relayRetryAttempts', 10, 0, 10_000),
+    relayRetryAttempts: integer(read, 'relayRetryAttempts', 3, 0, 10_000),
+    outboxSweepAgeSeconds: integer(read, 'outboxSweepAgeSeconds', 1200, 0, 86_400),
+    deployedStreamViewType:
+      text(read, 'deployedStreamViewType') === undefined
+        ? undefined
+        : oneOf(read, 'deployedStreamViewType', ['NEW_IMAGE', 'NEW_AND_OLD_IMAGES'] as const, 'NEW_IMAGE'),
+    acknowledgeStreamReplacement: bool(read, 'acknowledgeStreamReplacement', false),
   };
 }
 

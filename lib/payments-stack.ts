@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -12,15 +12,19 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { LedgerStrategyName } from '../lambdas/ledger/strategy.js';
 import { ENV } from '../lambdas/shared/env.js';
+import { PAYMENT_EVENT_TYPES } from '../lambdas/shared/payments-model.js';
 import { validateNotifierTimeBudget, type PaymentsConfig } from './config.js';
 import { HandlerFunction } from './constructs/handler-function.js';
 import { OutboxRelay } from './constructs/outbox-relay.js';
+import { OutboxSweeper } from './constructs/outbox-sweeper.js';
+import { checkStreamViewChange } from './constructs/strategy-switch.js';
 import { PipelineMonitoring } from './constructs/pipeline-monitoring.js';
 import { QueueConsumer } from './constructs/queue-consumer.js';
 import { IdempotencyTable, LEDGER_CONSUMER_ACTIONS, LedgerTable, type LedgerItemAction } from './constructs/tables.js';
-import { addConsumers } from './consumers/index.js';
+import { addConsumers, monitoredConsumers } from './consumers/index.js';
 import { addApiKeyOutputs, addPaymentRequestModel, grantAccountRead, grantCreatePayment } from './api-access.js';
 import { WebhookSigningSecret } from './constructs/webhook-signing-secret.js';
+import { LoyaltyConsumer } from './payments/loyalty.js';
 import { UnsafeDeploymentError } from './errors.js';
 
 /** Environment variables that switch fault injection on; the stack refuses to synthesize them (issue 4). */
@@ -34,6 +38,10 @@ export const OUTPUT_NAMES = [
   'EventsQueueUrl',
   'EventsDlqUrl',
   'RelayFailureQueueUrl',
+  'LoyaltyQueueUrl',
+  'LoyaltyDlqUrl',
+  'LoyaltyEventsQueueUrl',
+  'LoyaltyEventsDlqUrl',
   'LedgerTableName',
   'IdempotencyTableName',
   'WebhookSigningSecretArn',
@@ -51,6 +59,8 @@ export const SERVICE_NAMES = {
   ledger: 'ledger',
   relay: 'relay',
   notifier: 'notifier',
+  outboxSweeper: 'outbox-sweeper',
+  loyalty: 'loyalty',
 } as const;
 
 /**
@@ -96,6 +106,10 @@ export class PaymentsStack extends Stack {
   readonly webhookSecret: WebhookSigningSecret;
   /** Outbox relay mapping and its failure queue. */
   readonly relay: OutboxRelay;
+  /** Outbox recovery: publishes what the relay never published. */
+  readonly sweeper: OutboxSweeper;
+  /** The second example consumer: loyalty points fed by the payment events, with its own outbox events. */
+  readonly loyalty: LoyaltyConsumer;
   /** Alarms and dashboard. */
   readonly monitoring: PipelineMonitoring;
 
@@ -121,14 +135,27 @@ export class PaymentsStack extends Stack {
         : undefined;
 
     // --- State -------------------------------------------------------------------------------------------------
+    const streamViewType =
+      config.ledgerStrategy === 'watermark' ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES : dynamodb.StreamViewType.NEW_IMAGE;
+    const streamChange = checkStreamViewChange({
+      where: id,
+      desired: streamViewType,
+      deployed: config.deployedStreamViewType,
+      acknowledged: config.acknowledgeStreamReplacement,
+      contextKeys: { deployed: 'deployedStreamViewType', acknowledge: 'acknowledgeStreamReplacement' },
+    });
+    if (streamChange === 'acknowledged-replacement') {
+      Annotations.of(this).addWarningV2(
+        'exactly-once:stream-replacement',
+        `the ledger stream changes from ${config.deployedStreamViewType} to ${streamViewType}: the stream and the relay's mapping ` +
+          'are replaced; the outbox sweeper publishes outbox items written meanwhile (lib/README.md, "Changing the ledger strategy")',
+      );
+    }
     this.ledgerTable = new LedgerTable(this, 'Ledger', {
       encryptionKey: key,
       removalPolicy,
       // The watermark strategy carries its event on the account item; the relay compares it with the old image.
-      stream:
-        config.ledgerStrategy === 'watermark'
-          ? dynamodb.StreamViewType.NEW_AND_OLD_IMAGES
-          : dynamodb.StreamViewType.NEW_IMAGE,
+      stream: streamViewType,
     });
     this.idempotencyTable = new IdempotencyTable(this, 'Idempotency', { encryptionKey: key, removalPolicy });
 
@@ -209,11 +236,37 @@ export class PaymentsStack extends Stack {
     this.relay = new OutboxRelay(this, 'OutboxRelay', {
       table: this.ledgerTable.table,
       handler: relayFn.function,
-      target: this.notifier.queue,
+      routes: [{ eventTypes: PAYMENT_EVENT_TYPES, destination: this.notifier.queue }],
       includeWatermarkEvents: config.ledgerStrategy === 'watermark',
       retryAttempts: config.relayRetryAttempts,
       encryptionKey: key,
       removalPolicy,
+    });
+
+    // --- Second consumer: loyalty points, fed by PaymentApplied events, with its own outbox events -------------
+    this.loyalty = new LoyaltyConsumer(this, 'Loyalty', {
+      entry: entry('loyalty'),
+      ledgerTable: this.ledgerTable,
+      relay: this.relay,
+      maxReceiveCount: config.maxReceiveCount,
+      encryptionKey: key,
+      removalPolicy,
+      functionOptions: { ...functionDefaults, timeout: consumerTimeout },
+    });
+
+    // --- Outbox recovery: a scheduled sweep publishes what the relay never did ----------------------------------
+    const sweeperFn = new HandlerFunction(this, 'OutboxSweeperFunction', {
+      ...functionDefaults,
+      entry: entry('outbox-sweeper'),
+      serviceName: SERVICE_NAMES.outboxSweeper,
+      timeout: Duration.minutes(5),
+      description: 'Publishes outbox events still unpublished after the threshold (records the relay never got)',
+    });
+    this.sweeper = new OutboxSweeper(this, 'OutboxSweeper', {
+      relay: this.relay,
+      handler: sweeperFn.function,
+      serviceName: SERVICE_NAMES.outboxSweeper,
+      olderThan: Duration.seconds(config.outboxSweepAgeSeconds),
     });
 
     // --- API -----------------------------------------------------------------------------------------------------
@@ -242,9 +295,10 @@ export class PaymentsStack extends Stack {
     this.api = this.buildApi(config, createPayment.function, getAccount.function, removalPolicy, logRetention);
 
     // --- Consumers added with `npm run new -- consumer <name>` (empty until one is generated) ------------------
-    addConsumers(this, {
+    const consumers = addConsumers(this, {
       ledgerTable: this.ledgerTable,
       idempotencyTable: this.idempotencyTable,
+      outboxRelay: this.relay,
       encryptionKey: key,
       removalPolicy,
       functionDefaults: { ...functionDefaults, timeout: consumerTimeout },
@@ -280,6 +334,7 @@ export class PaymentsStack extends Stack {
         { label: 'Ledger', function: ledgerFn },
         { label: 'Relay', function: relayFn.function },
         { label: 'Notifier', function: this.notifier.handler.function },
+        { label: 'OutboxSweeper', function: sweeperFn.function },
       ],
       queues: [
         { label: 'PaymentsQueue', queue: this.ledger.queue },
@@ -291,6 +346,8 @@ export class PaymentsStack extends Stack {
         { label: 'RelayFailureQueue', queue: this.relay.failureQueue },
       ],
       streamConsumers: [{ label: 'Relay', function: relayFn.function }],
+      consumers: [this.loyalty.monitored, ...monitoredConsumers(consumers)],
+      outbox: { sweeper: this.sweeper, relayMetrics: { service: SERVICE_NAMES.relay, layer: 'relay' } },
       ledgerMetrics: { service: SERVICE_NAMES.ledger, layer: 'ledger' },
       metricSources: [
         { service: SERVICE_NAMES.createPayment, layer: 'api' },
@@ -308,13 +365,17 @@ export class PaymentsStack extends Stack {
       EventsQueueUrl: this.notifier.queue.queueUrl,
       EventsDlqUrl: this.notifier.deadLetterQueue.queueUrl,
       RelayFailureQueueUrl: this.relay.failureQueue.queueUrl,
+      LoyaltyQueueUrl: this.loyalty.consumer.queue.queueUrl,
+      LoyaltyDlqUrl: this.loyalty.consumer.deadLetterQueue.queueUrl,
+      LoyaltyEventsQueueUrl: this.loyalty.events.queue.queueUrl,
+      LoyaltyEventsDlqUrl: this.loyalty.events.deadLetterQueue.queueUrl,
       LedgerTableName: this.ledgerTable.table.tableName,
       IdempotencyTableName: this.idempotencyTable.table.tableName,
       WebhookSigningSecretArn: this.webhookSecret.secret.secretArn,
     };
     for (const name of OUTPUT_NAMES) new CfnOutput(this, name, { value: outputs[name] });
 
-    this.acknowledgeNagFindings(key, relayFn.role);
+    this.acknowledgeNagFindings(key);
     this.node.addValidation({ validate: () => this.findForbiddenEnvironment() });
   }
 
@@ -406,7 +467,7 @@ export class PaymentsStack extends Stack {
   }
 
   /** cdk-nag findings accepted on purpose, each on the narrowest construct with its reason. */
-  private acknowledgeNagFindings(key: kms.Key | undefined, relayRole: iam.Role): void {
+  private acknowledgeNagFindings(key: kms.Key | undefined): void {
     Validations.of(this.api).acknowledge(
       {
         id: 'AwsSolutions-APIG3',
@@ -424,15 +485,8 @@ export class PaymentsStack extends Stack {
         reason: 'The account-level API Gateway logging role; AWS documents this managed policy for it.',
       });
     }
-    // DynamoDB Streams mappings need dynamodb:ListStreams, which has no resource-level permission.
-    Validations.of(relayRole.node.findChild('DefaultPolicy')).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'dynamodb:ListStreams does not support resource-level permissions (AWS requires "*").',
-    });
-    Validations.of(this.relay.failureQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is the on-failure destination of the stream mapping: it is the terminal dead-letter store.',
-    });
+    // The relay's own findings (ListStreams on *, its failure queue as the terminal store) are acknowledged by
+    // OutboxRelay itself.
     if (!key) {
       const topic = this.node.tryFindChild('AlarmTopic');
       if (topic instanceof sns.Topic) {

@@ -8,7 +8,7 @@ import { localScopedKey, PaymentsApiClient, type AccountView, type ApiResponse }
 import { journeyLinkLines } from './inspector/journey-link.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 import type { LocalRuntime } from './runtime.js';
-import { eventIdFor, paymentIdFor, PaymentEventSchema, type PaymentEvent, type PaymentRequest } from '../lambdas/shared/payments-model.js';
+import { eventIdFor, PAYMENT_EVENT_TYPES, paymentIdFor, PaymentEventSchema, type PaymentEvent, type PaymentRequest } from '../lambdas/shared/payments-model.js';
 import { OUTBOX_PREFIX } from '../lambdas/shared/ledger-keys.js';
 
 /**
@@ -280,7 +280,10 @@ export async function scanOutbox(dynamodb: DynamoDBClient, tableName: string): P
       }),
     );
     for (const item of page.Items ?? []) {
-      if (typeof item.event === 'string') events.push(PaymentEventSchema.parse(JSON.parse(item.event)));
+      // Every consumer's outbox events share the table (one format): the demo checks the payment events.
+      if (typeof item.event === 'string' && (PAYMENT_EVENT_TYPES as readonly string[]).includes(String(item.eventType ?? JSON.parse(item.event).eventType))) {
+        events.push(PaymentEventSchema.parse(JSON.parse(item.event)));
+      }
     }
     start = page.LastEvaluatedKey;
   } while (start);

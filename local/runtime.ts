@@ -28,6 +28,7 @@ import { writeOutputFiles, type StackOutputs } from './output-files.js';
 import { readEventSourceMappings } from './resources/event-source-mappings.js';
 import { createQueues, type LocalQueue } from './resources/queues.js';
 import { createTables, type LocalTable } from './resources/tables.js';
+import { readSchedules, startSchedules, type LocalSchedules, type ScheduleDefinition } from './schedules/index.js';
 import { TemplateResolver } from './template/resolver.js';
 import { FlightRecorder, startRecording } from './recorder/index.js';
 
@@ -72,6 +73,11 @@ export interface LocalRuntimeOptions {
   readonly recordLimit?: number;
   /** Port of the inspector page (local/inspector); 0 picks a free one. @default 0 */
   readonly inspectorPort?: number;
+  /**
+   * Run the template's schedules (EventBridge rules, Scheduler schedules) on their timers; false: only
+   * `schedules.trigger(id)` fires them. @default true
+   */
+  readonly scheduleTimers?: boolean;
 }
 
 /** What runs where, for the ready table. */
@@ -132,6 +138,9 @@ export interface LocalRuntime {
   /** The credentials of a function (its own access key, mapped to its execution role), by logical id. */
   functionCredentials(logicalId: string): { accessKeyId: string; secretAccessKey: string; roleArn: string } | undefined;
   /** Stops mappings, API servers, function instances, the gateway and emulators, then writes `<outDir>/iam-usage.json`; idempotent. */
+  /** The template's schedules: `list()`, and `trigger(logicalId)` to fire one now (tests). */
+  readonly schedules: LocalSchedules;
+  /** Stops mappings, API servers, function instances and emulators; idempotent. */
   stop(): Promise<void>;
 }
 
@@ -262,6 +271,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       const name = principals.functions().find((p) => p.principal.arn === arn)?.functionName;
       return definitions.find((d) => d.functionName === name)?.logicalId ?? name;
     } });
+    const scheduleDefinitions: ScheduleDefinition[] = [];
 
     for (const stack of stacks) {
       const resolver = new TemplateResolver(stack.template, {
@@ -327,6 +337,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         byArn.set(definition.arn, fn);
       }
       mappings.push(...readEventSourceMappings(resolver, read.functions));
+      const scheduled = readSchedules(resolver, LOCAL_REGION, new Set(read.functions.map((f) => f.arn)));
+      scheduleDefinitions.push(...scheduled.schedules);
+      notes.push(...scheduled.skipped.map((s) => `schedule ${s.logicalId}: ${s.reason}`));
       resolveOutputs(stack, resolver, outputs, exportsByName, notes);
     }
 
@@ -375,6 +388,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       : undefined;
     // Written last on stop (cleanup runs in reverse), once every function and poller has finished.
     if (recording) cleanup.unshift(() => recording.stop());
+    const schedules = startSchedules({
+      schedules: scheduleDefinitions,
+      invokers: byArn,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      timers: options.scheduleTimers ?? true,
+      log: options.quiet ? undefined : log,
+    });
+    cleanup.push(async () => schedules.stop());
 
     const files = writeOutputFiles(outDir, outputs, env);
     const iamUsage = (): UsageReport =>
@@ -438,6 +460,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         const principal = fn ? principals.forFunction(fn.arn) : undefined;
         return principal?.secretAccessKey ? { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey, roleArn: principal.principal.arn } : undefined;
       },
+      schedules,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (error) {

@@ -13,12 +13,14 @@ function main(argv: readonly string[]): number {
   const { name, Pascal } = generated.names;
   console.log(`Created consumer "${name}" (${spec.queue} queue, ${spec.effect} effect${spec.outbox ? ', outbox' : ''}):`);
   for (const file of generated.files) console.log(`  + ${file}`);
-  console.log(`  ~ ${generated.registry} (registered)`);
+  for (const registry of generated.registries) console.log(`  ~ ${registry} (registered)`);
   console.log(`
 Next:
   npx tsc --noEmit                        typecheck
   npx vitest run test/lambdas/${name}      its tests (DynamoDB Local${spec.effect === 'external' ? ' + a local HTTP server' : ''})
-  npm start                                run it locally; send messages to output ${Pascal}QueueUrl (.local/outputs.json)
+  npm start                                run it locally; send messages to output ${Pascal}QueueUrl (.local/outputs.json)${
+    spec.outbox ? `\n                                           its ${Pascal}Recorded events arrive in output ${Pascal}EventsQueueUrl` : ''
+  }
   npm run redrive -- ${Pascal}DlqUrl       move its dead letters back, skipping the ones already applied`);
   return 0;
 }

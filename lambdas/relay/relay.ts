@@ -1,141 +1,116 @@
-import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { formatIssues } from '../shared/errors.js';
-import { ACCOUNT_PREFIX, OUTBOX_PREFIX } from '../shared/ledger-keys.js';
-import { PaymentEventSchema, type PaymentEvent } from '../shared/payments-model.js';
+import { readOutboxItem } from '../shared/atomic-idempotency/readOutboxItem.js';
+import { OUTBOX_PREFIX } from '../shared/ledger-keys.js';
 import { UnprocessableRecordError } from './errors.js';
+import type { OutboxMarks } from './outbox-marks.js';
+import { checkEvent, isRelayEvent, publishEvents, type RawOutboxEvent, type RelayEvent } from './publish.js';
+import type { OutboxEventRegistration } from './registration.js';
+import type { OutboxRoute } from './routes.js';
 
-/** SendMessageBatch carries at most 10 entries. */
-export const SQS_BATCH_LIMIT = 10;
+export { SQS_BATCH_LIMIT, type RelayEvent } from './publish.js';
 
-/** Ports of the relay. */
+/** Ports and configuration of the relay. */
 export interface RelayDeps {
   readonly sqs: Pick<SQSClient, 'send'>;
-  /** Target queue; a URL ending in `.fifo` gets a group (the account) and a dedup id (the event id). */
-  readonly queueUrl: string;
+  /** Where each event type goes. */
+  readonly routes: readonly OutboxRoute[];
+  /** The event types the relay accepts, with their schemas (lambdas/relay/event-schemas.ts). */
+  readonly registry: readonly OutboxEventRegistration[];
+  /**
+   * Marks outbox items published / rejected.
+   * @default - no marks (the sweeper then sees every item as unpublished: use only in tests)
+   */
+  readonly marks?: OutboxMarks;
+  /** Clock. @default () => new Date() */
+  readonly now?: () => Date;
 }
 
 /** Outcome of relaying one stream batch. */
 export interface RelayResult {
-  /** Sequence numbers of the records to report failed (unprocessable, or whose entry the queue refused). */
+  /** Sequence numbers to report failed: send failures, and rejections whose mark could not be written. */
   readonly failedSequenceNumbers: string[];
-  readonly published: PaymentEvent[];
-  /** Records that carry no event (other item types, unchanged `lastEvent`). */
+  readonly published: RelayEvent[];
+  /** Records that carry no event (other item types, unchanged `lastEvent`, MODIFYs of outbox items). */
   skipped: number;
-  readonly unprocessable: UnprocessableRecordError[];
+  /** Events that can never be published (bad JSON, no schema, schema failed, no route): marked, not retried. */
+  readonly rejected: UnprocessableRecordError[];
   /** Why entries failed, per sequence number. */
   readonly sendFailures: { readonly sequenceNumber: string; readonly eventId: string; readonly reason: string }[];
+  /** Published events whose `publishedAt` mark failed (the sweeper will publish them again; downstream dedups). */
+  readonly markFailures: string[];
 }
 
 /**
- * The payment event a ledger stream record carries, or `null` when it carries none.
+ * The raw event a stream record carries, or `null` when it carries none.
  *
- * - `OUTBOX#…` INSERT: the `event` attribute (atomic, powertools and at-least-once strategies).
- * - `ACCOUNT#…` INSERT/MODIFY with a `lastEvent` attribute that changed (watermark strategy; with NEW_IMAGE only the
- *   change cannot be seen, so it is published and the event id dedups it downstream).
- * @throws UnprocessableRecordError when the record should carry an event but its JSON or schema is invalid.
+ * - `OUTBOX#…` INSERT: the outbox item (every consumer's format, `outboxPut`).
+ * - Any other item whose NewImage has a `lastEvent` that changed (an event carried on the entity item, as the
+ *   payments watermark strategy does; with NEW_IMAGE only the change cannot be seen, so it is published and the
+ *   event id dedups it downstream). The stream filter decides which of those items reach the relay.
  */
-export function eventFromRecord(record: DynamoDBRecord): PaymentEvent | null {
-  const image = record.dynamodb?.NewImage;
+export function rawEventFromRecord(record: DynamoDBRecord): RawOutboxEvent | null {
+  const image = record.dynamodb?.NewImage as Parameters<typeof readOutboxItem>[0];
   const pk = record.dynamodb?.Keys?.pk?.S ?? image?.pk?.S ?? '';
-  const sequenceNumber = record.dynamodb?.SequenceNumber ?? '';
-  let raw: string | undefined;
   if (pk.startsWith(OUTBOX_PREFIX)) {
     if (record.eventName !== 'INSERT') return null;
-    raw = image?.event?.S;
-    if (raw === undefined) throw new UnprocessableRecordError(sequenceNumber, ['outbox INSERT without a NewImage `event` string']);
-  } else if (pk.startsWith(ACCOUNT_PREFIX)) {
-    if (record.eventName !== 'INSERT' && record.eventName !== 'MODIFY') return null;
-    raw = image?.lastEvent?.S;
-    if (raw === undefined || raw === record.dynamodb?.OldImage?.lastEvent?.S) return null;
-  } else {
-    return null;
+    const item = readOutboxItem(image ?? { pk: { S: pk } });
+    return item === null ? null : { ...item, fromOutbox: true };
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (error) {
-    throw new UnprocessableRecordError(sequenceNumber, [`event is not JSON (${(error as Error).message})`], { cause: error });
-  }
-  const parsed = PaymentEventSchema.safeParse(json);
-  if (!parsed.success) throw new UnprocessableRecordError(sequenceNumber, formatIssues(parsed.error.issues), { cause: parsed.error });
-  return parsed.data;
+  if (record.eventName !== 'INSERT' && record.eventName !== 'MODIFY') return null;
+  const raw = image?.lastEvent?.S;
+  if (raw === undefined || raw === record.dynamodb?.OldImage?.lastEvent?.S) return null;
+  return { payload: raw, fromOutbox: false };
 }
 
 /**
- * Publishes the events of a stream batch to the events queue with SendMessageBatch (chunks of 10) and returns which
- * records to report failed: only those whose entry failed, or that are unprocessable (D5). On a FIFO target the
- * chunks after a failed one are not sent (and are reported), so an account's events cannot overtake each other.
+ * Relays one stream batch: checks each event (schema registered for its type, route), publishes the good ones
+ * (SendMessageBatch per destination, FIFO order per group), marks them `publishedAt`, and marks the ones that can
+ * never be published `rejectedAt` with the reason instead of retrying them: a bad event is reported (log, metric,
+ * item) and does not hold the events behind it. Only send failures are reported failed for the stream to retry (D5).
  */
 export async function relayRecords(records: readonly DynamoDBRecord[], deps: RelayDeps): Promise<RelayResult> {
-  const fifo = deps.queueUrl.endsWith('.fifo');
-  const result: RelayResult = { failedSequenceNumbers: [], published: [], skipped: 0, unprocessable: [], sendFailures: [] };
-  const pending: { sequenceNumber: string; event: PaymentEvent; entry: SendMessageBatchRequestEntry }[] = [];
+  const now = deps.now ?? (() => new Date());
+  const result: RelayResult = { failedSequenceNumbers: [], published: [], skipped: 0, rejected: [], sendFailures: [], markFailures: [] };
+  const pending: { sequenceNumber: string; event: RelayEvent }[] = [];
   for (const record of records) {
     const sequenceNumber = record.dynamodb?.SequenceNumber ?? '';
-    let event: PaymentEvent | null;
-    try {
-      event = eventFromRecord(record);
-    } catch (error) {
-      if (!(error instanceof UnprocessableRecordError)) throw error;
-      result.unprocessable.push(error);
-      result.failedSequenceNumbers.push(sequenceNumber);
-      continue;
-    }
-    if (event === null) {
+    const raw = rawEventFromRecord(record);
+    if (raw === null) {
       result.skipped += 1;
       continue;
     }
-    pending.push({
-      sequenceNumber,
-      event,
-      entry: {
-        Id: String(pending.length),
-        MessageBody: JSON.stringify(event),
-        MessageAttributes: {
-          eventType: { DataType: 'String', StringValue: event.eventType },
-          eventId: { DataType: 'String', StringValue: event.eventId },
-        },
-        ...(fifo ? { MessageGroupId: event.accountId, MessageDeduplicationId: event.eventId } : {}),
-      },
-    });
+    const checked = checkEvent(raw, deps.registry, deps.routes);
+    if (isRelayEvent(checked)) {
+      pending.push({ sequenceNumber, event: checked });
+      continue;
+    }
+    const rejection = new UnprocessableRecordError(sequenceNumber, checked.reasons, { eventId: checked.eventId });
+    if (raw.fromOutbox && checked.eventId && deps.marks) {
+      try {
+        await deps.marks.markRejected(checked.eventId, checked.reasons.join('; '), now());
+      } catch (error) {
+        // Without the mark the reason would live only in a log line: retry the record instead.
+        result.failedSequenceNumbers.push(sequenceNumber);
+        result.sendFailures.push({ sequenceNumber, eventId: checked.eventId, reason: `rejected, but its mark failed: ${(error as Error).message}` });
+        continue;
+      }
+    }
+    result.rejected.push(rejection);
   }
 
-  for (let start = 0; start < pending.length; start += SQS_BATCH_LIMIT) {
-    const chunk = pending.slice(start, start + SQS_BATCH_LIMIT);
-    const failed = new Map<string, string>();
-    try {
-      const response = await deps.sqs.send(
-        new SendMessageBatchCommand({ QueueUrl: deps.queueUrl, Entries: chunk.map((p) => p.entry) }),
-      );
-      for (const failure of response.Failed ?? []) {
-        if (failure.Id !== undefined) failed.set(failure.Id, `${failure.Code ?? 'Failed'}: ${failure.Message ?? ''}`.trim());
-      }
-    } catch (error) {
-      for (const p of chunk) failed.set(p.entry.Id!, `SendMessageBatch failed: ${(error as Error).message}`);
-    }
-    for (const p of chunk) {
-      const reason = failed.get(p.entry.Id!);
-      if (reason === undefined) {
-        result.published.push(p.event);
-      } else {
-        result.failedSequenceNumbers.push(p.sequenceNumber);
-        result.sendFailures.push({ sequenceNumber: p.sequenceNumber, eventId: p.event.eventId, reason });
-      }
-    }
-    if (fifo && failed.size > 0) {
-      // Lambda retries the stream from the lowest failed record anyway (D5); publishing later chunks now would let
-      // an account's later events overtake the failed one on a FIFO target. Hold them back for the retry.
-      for (const p of pending.slice(start + SQS_BATCH_LIMIT)) {
-        result.failedSequenceNumbers.push(p.sequenceNumber);
-        result.sendFailures.push({
-          sequenceNumber: p.sequenceNumber,
-          eventId: p.event.eventId,
-          reason: 'not sent: an earlier entry failed and the FIFO target must keep per-account order',
-        });
-      }
-      break;
-    }
+  const published = await publishEvents(
+    pending.map((p) => p.event),
+    deps.sqs,
+  );
+  const sequenceOf = new Map(pending.map((p) => [p.event.eventId, p.sequenceNumber]));
+  result.published.push(...published.published);
+  for (const { event, reason } of published.failed) {
+    const sequenceNumber = sequenceOf.get(event.eventId) ?? '';
+    result.failedSequenceNumbers.push(sequenceNumber);
+    result.sendFailures.push({ sequenceNumber, eventId: event.eventId, reason });
   }
+  const toMark = published.published.filter((e) => e.fromOutbox).map((e) => e.eventId);
+  if (deps.marks && toMark.length > 0) result.markFailures.push(...(await deps.marks.markPublished(toMark, now())));
   return result;
 }

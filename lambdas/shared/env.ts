@@ -16,8 +16,17 @@ export const ENV = {
    * reason as a message attribute, instead of letting it be re-judged on every receive.
    */
   PAYMENTS_DLQ_URL: 'PAYMENTS_DLQ_URL',
-  /** Queue the outbox relay publishes events to (standard or FIFO). */
+  /**
+   * Queue the outbox relay publishes every event to when {@link ENV.OUTBOX_ROUTES} is unset (the single-destination
+   * form kept for older stacks).
+   */
   EVENTS_QUEUE_URL: 'EVENTS_QUEUE_URL',
+  /** The relay's and the sweeper's routes: JSON `[{ eventTypes?, eventTypePrefix?, queueUrl }]` (OutboxRelay sets it). */
+  OUTBOX_ROUTES: 'OUTBOX_ROUTES',
+  /** Table holding the outbox items the relay marks published (OutboxRelay sets it). */
+  OUTBOX_TABLE_NAME: 'OUTBOX_TABLE_NAME',
+  /** Age in seconds after which the sweeper re-publishes an outbox item still unpublished. */
+  OUTBOX_SWEEP_AGE_SECONDS: 'OUTBOX_SWEEP_AGE_SECONDS',
   /** Webhook the notifier delivers events to. */
   WEBHOOK_URL: 'WEBHOOK_URL',
   /** Secrets Manager secret (ARN) holding the webhook signing key(s); its value is never put in the environment. */

@@ -17,6 +17,10 @@ import { mulberry32 } from './seeded-random.js';
  *   message is redelivered to a newer attempt, then this one wakes up and commits anyway.
  * - `relay.afterPublish`: after SendMessageBatch succeeded, before the stream batch response (the batch is retried).
  * - `notifier.afterWebhook`: after a 2xx from the webhook, before the idempotency record completes.
+ * - `relay.dropRecord` (outbox recovery): a stream record never reaches the relay (as a mapping that skipped it after
+ *   a control-plane update): the relay drops it from the batch and reports success, so only the sweeper can publish it.
+ * - `relay.exhausted` (outbox recovery): the relay invocation fails before it publishes anything; with the chaos
+ *   stack's low `relayRetryAttempts` a batch that keeps drawing it exhausts its retries and goes to the failure queue.
  * - `ddb.transient` / `ddb.throttle`: a fraction of DynamoDB calls fail with a 500 or a throttling error before they
  *   reach DynamoDB (through {@link withFaults}); the SDK's own retries see them like real ones.
  */
@@ -28,7 +32,10 @@ export type FaultPoint =
   | 'relay.afterPublish'
   | 'notifier.afterWebhook'
   | 'ddb.transient'
-  | 'ddb.throttle';
+  | 'ddb.throttle'
+  // Outbox recovery (issue 12): what the sweeper exists for.
+  | 'relay.dropRecord'
+  | 'relay.exhausted';
 
 /** Every fault point, for validation and reports. */
 export const FAULT_POINTS: readonly FaultPoint[] = [
@@ -40,6 +47,9 @@ export const FAULT_POINTS: readonly FaultPoint[] = [
   'notifier.afterWebhook',
   'ddb.transient',
   'ddb.throttle',
+  // Outbox recovery (issue 12).
+  'relay.dropRecord',
+  'relay.exhausted',
 ];
 
 /** Plan: probability (0–1) per fault point, and a seed for reproducible runs. */

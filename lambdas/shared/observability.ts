@@ -30,11 +30,17 @@ export const METRIC = {
   WebhookFailures: 'WebhookFailures',
   /** Events the webhook refused with a non-retryable 4xx, dead-lettered by the notifier without retries. */
   WebhookDeadLettered: 'WebhookDeadLettered',
+  /** Outbox events the relay refused for good (no schema, no route, invalid): marked `rejectedAt`, not retried. */
+  OutboxEventsRejected: 'OutboxEventsRejected',
+  /** Outbox events the sweeper found unpublished past its threshold and published. */
+  OutboxEventsSwept: 'OutboxEventsSwept',
+  /** Age in seconds of the oldest outbox event still unpublished after a sweep (0 when none). */
+  OldestUnpublishedOutboxEventAge: 'OldestUnpublishedOutboxEventAge',
 } as const;
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 
 /** The pipeline layer a function belongs to: the `layer` dimension of its metrics (duplicates per layer). */
-export type Layer = 'api' | 'ledger' | 'relay' | 'notifier';
+export type Layer = 'api' | 'ledger' | 'relay' | 'notifier' | 'outbox-sweeper';
 
 /** Log keys that tie one payment together across functions. */
 export const CORRELATION_KEYS = ['idempotencyKey', 'paymentId', 'eventId'] as const;
@@ -45,6 +51,8 @@ export interface Observability {
   readonly metrics: Metrics;
   /** Adds `value` (default 1) to a count metric, buffered until {@link Observability.flush}. */
   count(name: MetricName, value?: number): void;
+  /** Records a gauge in seconds (for example a lag), buffered until {@link Observability.flush}. */
+  seconds(name: MetricName, value: number): void;
   /** Publishes buffered metrics (call once at the end of every invocation, also on failure). */
   flush(): void;
 }
@@ -59,6 +67,10 @@ export function createObservability(layer: Layer): Observability {
     metrics,
     count(name, value = 1) {
       metrics.addMetric(name, MetricUnit.Count, value);
+      stored = true;
+    },
+    seconds(name, value) {
+      metrics.addMetric(name, MetricUnit.Seconds, value);
       stored = true;
     },
     flush() {

@@ -1,4 +1,4 @@
-import { Annotations, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, Duration, Lazy, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -10,19 +10,44 @@ import { ACCOUNT_PREFIX, LEDGER_KEYS, OUTBOX_PREFIX } from '../../lambdas/shared
 import { ENV } from '../../lambdas/shared/env.js';
 import { allResolved, describeDuration, DLQ_RETENTION } from './windows.js';
 
+/**
+ * Where outbox events of some types go: by exact type (`eventTypes`) or by prefix (`eventTypePrefix`, `''` = every
+ * type). An event matching several routes is published to each (fan-out); its group key and event id become the
+ * FIFO MessageGroupId / MessageDeduplicationId on a `.fifo` destination.
+ */
+export interface OutboxRoute {
+  /**
+   * Event types sent to the destination.
+   * @default - none: give `eventTypes` or `eventTypePrefix`
+   */
+  readonly eventTypes?: readonly string[];
+  /**
+   * Every event type starting with this prefix (`''` matches all).
+   * @default - none: give `eventTypes` or `eventTypePrefix`
+   */
+  readonly eventTypePrefix?: string;
+  /** The queue; the relay (and the sweeper) are granted SendMessage on it. */
+  readonly destination: sqs.IQueue;
+}
+
 /** Props of {@link OutboxRelay}. */
 export interface OutboxRelayProps {
   /** The table whose stream carries the outbox items (must have a stream). */
   readonly table: dynamodb.ITable;
   /** The relay function (receives the filtered stream records). */
   readonly handler: lambda.Function;
-  /** The queue the relay publishes events to; the function is granted SendMessage on it. */
-  readonly target: sqs.IQueue;
   /**
-   * Environment variable that receives the target queue URL.
-   * @default ENV.EVENTS_QUEUE_URL
+   * Routes by event type; more with {@link OutboxRelay.addRoute} (each consumer adds its own). Injected as
+   * `OUTBOX_ROUTES`; the schema of each event type is registered in `lambdas/relay/event-schemas.ts`.
+   * @default - none besides `target`
    */
-  readonly targetEnvironmentVariable?: string;
+  readonly routes?: readonly OutboxRoute[];
+  /**
+   * Shorthand for a catch-all route (`eventTypePrefix: ''`) to this queue.
+   * @deprecated give `routes` (by type or prefix), so a second consumer's events do not land in the first one's queue
+   * @default - no catch-all route
+   */
+  readonly target?: sqs.IQueue;
   /**
    * Also relay INSERT/MODIFY records of account items that carry `lastEvent` (the watermark strategy's outbox).
    * @default false
@@ -34,14 +59,15 @@ export interface OutboxRelayProps {
    */
   readonly batchSize?: number;
   /**
-   * Retries of a failing batch before its metadata goes to the failure queue, 0–10,000 (D3). Bounded so a poison
-   * record cannot block its shard for the stream's 24 hours.
-   * @default 10
+   * Retries of a failing batch before its metadata goes to the failure queue, 0–10,000 (D3). Bounded so a failing
+   * destination cannot block the shard for the stream's 24 hours; the outbox sweeper publishes what the relay gave
+   * up on (an invalid event is not retried at all: it is marked rejected).
+   * @default 3
    */
   readonly retryAttempts?: number;
   /**
-   * Records older than this go to the failure queue, 60 s–7 days (D7).
-   * @default Duration.hours(1)
+   * Records older than this go to the failure queue, 60 s–7 days (D7); the sweeper's age threshold should exceed it.
+   * @default Duration.minutes(15)
    */
   readonly maxRecordAge?: Duration;
   /**
@@ -77,12 +103,20 @@ export class OutboxRelay extends Construct {
   readonly failureQueue: sqs.Queue;
   /** The event source mapping. */
   readonly eventSource: lambdaEventSources.DynamoEventSource;
+  /** The table whose outbox items the relay reads and marks. */
+  readonly table: dynamodb.ITable;
+  /** Records older than this go to the failure queue (the sweeper publishes them later). */
+  readonly maxRecordAge: Duration;
+  readonly #routes: OutboxRoute[] = [];
+  readonly #publishers: lambda.IFunction[] = [];
 
   constructor(scope: Construct, id: string, props: OutboxRelayProps) {
     super(scope, id);
     const batchSize = props.batchSize ?? 100;
-    const retryAttempts = props.retryAttempts ?? 10;
-    const maxRecordAge = props.maxRecordAge ?? Duration.hours(1);
+    const retryAttempts = props.retryAttempts ?? 3;
+    const maxRecordAge = props.maxRecordAge ?? Duration.minutes(15);
+    this.table = props.table;
+    this.maxRecordAge = maxRecordAge;
     const parallelizationFactor = props.parallelizationFactor ?? 1;
     const fail = (message: string): never => {
       throw new ConstructValidationError(this.node.path, message);
@@ -149,11 +183,90 @@ export class OutboxRelay extends Construct {
     });
     props.handler.addEventSource(this.eventSource);
 
-    // SendMessageBatch is authorised by sqs:SendMessage; no other action is needed to publish.
-    props.target.grant(props.handler, 'sqs:SendMessage');
-    props.target.encryptionMasterKey?.grant(props.handler, 'kms:GenerateDataKey', 'kms:Decrypt');
-    props.handler.addEnvironment(props.targetEnvironmentVariable ?? ENV.EVENTS_QUEUE_URL, props.target.queueUrl);
+    this.addPublisher(props.handler);
+    this.#acknowledgeNagFindings(props.handler);
+    if (props.target) this.addRoute({ eventTypePrefix: '', destination: props.target });
+    for (const route of props.routes ?? []) this.addRoute(route);
+    this.node.addValidation({
+      validate: () => (this.#routes.length === 0 ? [`${this.node.path} has no route: give routes or call addRoute for each event type`] : []),
+    });
   }
+
+  /** cdk-nag findings inherent to a stream relay, acknowledged on the narrowest construct with the reason. */
+  #acknowledgeNagFindings(handler: lambda.Function): void {
+    const policy = handler.role?.node.tryFindChild('DefaultPolicy');
+    // DynamoDB Streams mappings need dynamodb:ListStreams, which has no resource-level permission.
+    if (policy) {
+      Validations.of(policy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'dynamodb:ListStreams does not support resource-level permissions (AWS requires "*").',
+      });
+    }
+    Validations.of(this.failureQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the on-failure destination of the stream mapping: it is the terminal dead-letter store.',
+    });
+  }
+
+  /** The routes so far (consumers add theirs with {@link OutboxRelay.addRoute}). */
+  get routes(): readonly OutboxRoute[] {
+    return [...this.#routes];
+  }
+
+  /**
+   * Routes event types to a queue and grants every publisher (the relay, the sweeper) SendMessage on it.
+   * @throws ConstructValidationError when the route has both or neither of eventTypes / eventTypePrefix, or an empty type.
+   */
+  addRoute(route: OutboxRoute): void {
+    const byType = route.eventTypes !== undefined;
+    const byPrefix = route.eventTypePrefix !== undefined;
+    if (byType === byPrefix) {
+      throw new ConstructValidationError(
+        this.node.path,
+        `a route to ${route.destination.node.path} must have either eventTypes or eventTypePrefix (got ${byType ? 'both' : 'neither'}); ` +
+          "give eventTypes: ['OrderPlaced'] or eventTypePrefix: 'Order'",
+      );
+    }
+    if (byType && (route.eventTypes!.length === 0 || route.eventTypes!.some((t) => !/^[A-Za-z0-9._:-]{1,128}$/.test(t)))) {
+      throw new ConstructValidationError(
+        this.node.path,
+        `eventTypes (${JSON.stringify(route.eventTypes)}) must be a non-empty list of 1-128 characters of A-Z a-z 0-9 . _ : -`,
+      );
+    }
+    this.#routes.push(route);
+    for (const fn of this.#publishers) grantPublish(route.destination, fn);
+  }
+
+  /**
+   * Lets another function publish with the relay's routes (the outbox sweeper): grants SendMessage on every
+   * destination, UpdateItem on the table (the `publishedAt` / `rejectedAt` marks), and sets `OUTBOX_ROUTES` and
+   * `OUTBOX_TABLE_NAME`.
+   */
+  addPublisher(fn: lambda.Function): void {
+    this.#publishers.push(fn);
+    for (const route of this.#routes) grantPublish(route.destination, fn);
+    this.table.grant(fn, 'dynamodb:UpdateItem');
+    this.table.encryptionKey?.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
+    fn.addEnvironment(ENV.OUTBOX_TABLE_NAME, this.table.tableName);
+    fn.addEnvironment(
+      ENV.OUTBOX_ROUTES,
+      Lazy.string({
+        produce: () =>
+          Stack.of(this).toJsonString(
+            this.#routes.map((r) => ({
+              ...(r.eventTypes ? { eventTypes: r.eventTypes } : { eventTypePrefix: r.eventTypePrefix }),
+              queueUrl: r.destination.queueUrl,
+            })),
+          ),
+      }),
+    );
+  }
+}
+
+/** SendMessageBatch is authorised by sqs:SendMessage; no other action is needed to publish. */
+function grantPublish(queue: sqs.IQueue, fn: lambda.IFunction): void {
+  queue.grant(fn, 'sqs:SendMessage');
+  queue.encryptionMasterKey?.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
 }
 
 /** FilterCriteria pattern: INSERTs of outbox items (`pk` begins with `OUTBOX#`). */

@@ -8,6 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ConstructValidationError } from '../errors.js';
 import { METRICS_NAMESPACE } from './handler-function.js';
+import type { OutboxSweeper } from './outbox-sweeper.js';
 import { allResolved, describeDuration } from './windows.js';
 
 /** The runbook shipped with the blueprint: one section per alarm id. */
@@ -31,6 +32,44 @@ export interface MetricSource {
   readonly layer: string;
 }
 
+/**
+ * Runbook sections every alarm links to (`<runbookUrl>#<section>`); lib/README.md has one heading per section, and
+ * a test checks that every alarm's anchor exists there.
+ */
+export const RUNBOOK_SECTIONS = {
+  functionErrors: 'function-errors',
+  functionThrottles: 'function-throttles',
+  consumerDlq: 'consumer-dlq-not-empty',
+  consumerOldestMessage: 'consumer-oldest-message-age',
+  consumerDuplicateRate: 'consumer-duplicate-rate',
+  outboxLag: 'outboxlag',
+  outboxRejected: 'outboxeventsrejected',
+} as const;
+
+/**
+ * A consumer the monitoring watches as one unit: its DLQ, queue age, function errors and throttles, duplicate rate and
+ * effect metrics, under its own name. Every consumer of the registry (lib/consumers) gets one.
+ */
+export interface MonitoredConsumer {
+  /** PascalCase name: the alarm ids (`<label>DlqNotEmpty`, `<label>Errors`, `<label>DuplicateRateSpike`…) and widget titles. */
+  readonly label: string;
+  readonly function: lambda.IFunction;
+  readonly queue: sqs.IQueue;
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Its EMF metrics' dimensions (`service` = the consumer's name, `layer`). */
+  readonly metrics: MetricSource;
+  /**
+   * Metric names that count one effect each (applied, or an outcome such as a rejection).
+   * @default ['EffectsApplied']
+   */
+  readonly effectMetrics?: readonly string[];
+  /**
+   * Metric name of the deliveries skipped as duplicates.
+   * @default 'DuplicatesSkipped'
+   */
+  readonly duplicateMetric?: string;
+}
+
 /** Props of {@link PipelineMonitoring}. */
 export interface PipelineMonitoringProps {
   /** Topic every alarm notifies. */
@@ -44,12 +83,37 @@ export interface PipelineMonitoringProps {
   /** Stream-consuming functions: an iterator-age alarm each. */
   readonly streamConsumers: MonitoredFunction[];
   /**
-   * Where the ledger consumer's `PaymentsApplied` and `DuplicatesSkipped` come from (duplicate-rate alarm), and its
-   * `FencedWithoutMarker` (a payment behind the sequence fence that was never applied: dead-lettered, alarmed).
+   * Where the payments ledger's `PaymentsApplied` and `DuplicatesSkipped` come from (the `DuplicateRateSpike` alarm), and
+   * its `FencedWithoutMarker` (a payment behind the sequence fence that was never applied: dead-lettered, alarmed).
+   * @deprecated pass the ledger in `consumers` with its effect metrics; kept so existing stacks keep their alarm ids
+   * @default - no ledger alarm
    */
-  readonly ledgerMetrics: MetricSource;
-  /** Every function's metric dimensions, for the dashboard's business widgets. */
-  readonly metricSources: MetricSource[];
+  readonly ledgerMetrics?: MetricSource;
+  /**
+   * Every function's metric dimensions, for the dashboard's business widgets.
+   * @default []
+   */
+  readonly metricSources?: MetricSource[];
+  /**
+   * Consumers watched as units (DLQ, queue age, errors, throttles, duplicate rate, effects), each under its own name.
+   * @default []
+   */
+  readonly consumers?: readonly MonitoredConsumer[];
+  /**
+   * The outbox sweeper: an `OutboxLag` alarm on the age of the oldest unpublished outbox event, and an
+   * `OutboxEventsRejected` alarm on events the relay refused.
+   * @default - no outbox alarms
+   */
+  readonly outbox?: {
+    readonly sweeper: OutboxSweeper;
+    /** The relay's metric dimensions (its `OutboxEventsRejected`). */
+    readonly relayMetrics: MetricSource;
+    /**
+     * Lag that raises the alarm.
+     * @default - twice the sweeper's olderThan
+     */
+    readonly lagThreshold?: Duration;
+  };
   /**
    * Age of the oldest message that raises an alarm.
    * @default Duration.minutes(10)
@@ -192,55 +256,112 @@ export class PipelineMonitoring extends Construct {
         statistic: 'Sum',
         period: fiveMinutes,
       });
-    const duplicateRate = new cloudwatch.MathExpression({
-      expression: 'IF((applied + rejected + dup) > 0, 100 * dup / (applied + rejected + dup), 0)',
-      usingMetrics: {
-        applied: business('PaymentsApplied', props.ledgerMetrics),
-        rejected: business('PaymentsRejected', props.ledgerMetrics),
-        dup: business('DuplicatesSkipped', props.ledgerMetrics),
-      },
-      label: 'Ledger duplicate rate (%)',
-      period: fiveMinutes,
-    });
-    alarm(
-      'DuplicateRateSpike',
-      duplicateRate,
-      rate,
-      `More than ${rate} % of ledger deliveries were duplicates over 5 minutes: a producer or the relay is re-sending.`,
-    );
+    const duplicateRate = props.ledgerMetrics
+      ? new cloudwatch.MathExpression({
+          expression: 'IF((applied + rejected + dup) > 0, 100 * dup / (applied + rejected + dup), 0)',
+          usingMetrics: {
+            applied: business('PaymentsApplied', props.ledgerMetrics),
+            rejected: business('PaymentsRejected', props.ledgerMetrics),
+            dup: business('DuplicatesSkipped', props.ledgerMetrics),
+          },
+          label: 'Ledger duplicate rate (%)',
+          period: fiveMinutes,
+        })
+      : undefined;
+    if (duplicateRate) {
+      alarm(
+        'DuplicateRateSpike',
+        duplicateRate,
+        rate,
+        `More than ${rate} % of ledger deliveries were duplicates over 5 minutes: a producer or the relay is re-sending.`,
+      );
+    }
 
-    alarm(
-      'FencedWithoutMarker',
-      business('FencedWithoutMarker', props.ledgerMetrics),
-      1,
-      'A payment reached the ledger behind its account\'s sequence fence and had never been applied (a later payment of ' +
-        'the account was applied first): it was dead-lettered, not acknowledged. Redrive it to apply it, after the ' +
-        'payments that overtook it.',
-    );
+    const consumerRates = (props.consumers ?? []).map((consumer) => this.#watchConsumer(consumer, { alarm, business, rate, oldestAge, fiveMinutes }));
+
+    if (props.outbox) {
+      const { sweeper } = props.outbox;
+      const lag = props.outbox.lagThreshold ?? Duration.seconds(2 * sweeper.olderThan.toSeconds());
+      alarm(
+        'OutboxLag',
+        sweeper.metricOldestUnpublishedAge(),
+        lag.toSeconds(),
+        `An outbox event is still unpublished after ${describeDuration(lag)}, sweeper included: events are not reaching their destinations.`,
+        RUNBOOK_SECTIONS.outboxLag,
+      );
+      alarm(
+        'OutboxEventsRejected',
+        business('OutboxEventsRejected', props.outbox.relayMetrics),
+        1,
+        'The relay rejected outbox events for good (no schema registered, no route, or a payload failing its schema): they are not published.',
+        RUNBOOK_SECTIONS.outboxRejected,
+      );
+    }
+
+    if (props.ledgerMetrics) {
+      alarm(
+        'FencedWithoutMarker',
+        business('FencedWithoutMarker', props.ledgerMetrics),
+        1,
+        'A payment reached the ledger behind its account\'s sequence fence and had never been applied (a later payment of ' +
+          'the account was applied first): it was dead-lettered, not acknowledged. Redrive it to apply it, after the ' +
+          'payments that overtook it.',
+      );
+    }
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName,
       defaultInterval: Duration.hours(3),
     });
+    const metricSources = props.metricSources ?? [];
     const businessMetrics = ['PaymentsAccepted', 'PaymentsApplied', 'PaymentsRejected', 'EventsRelayed', 'WebhookAttempts'];
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Payments flow',
-        width: 12,
-        left: props.metricSources.flatMap((s) => businessMetrics.map((m) => business(m, s))),
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Duplicates skipped per layer',
-        width: 12,
-        left: props.metricSources.map((s) => business('DuplicatesSkipped', s).with({ label: s.layer })),
-        right: [duplicateRate],
-      }),
-    );
+    if (metricSources.length > 0) {
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: 'Payments flow',
+          width: 12,
+          left: metricSources.flatMap((s) => businessMetrics.map((m) => business(m, s))),
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'Duplicates skipped per layer',
+          width: 12,
+          left: metricSources.map((s) => business('DuplicatesSkipped', s).with({ label: s.layer })),
+          right: duplicateRate ? [duplicateRate] : [],
+        }),
+      );
+    }
+    (props.consumers ?? []).forEach((consumer, index) => {
+      const effects = consumer.effectMetrics ?? ['EffectsApplied'];
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: `${consumer.label}: effects and duplicates`,
+          width: 12,
+          left: [...effects, consumer.duplicateMetric ?? 'DuplicatesSkipped'].map((m) => business(m, consumer.metrics).with({ label: m })),
+          right: [consumerRates[index]!],
+        }),
+        new cloudwatch.GraphWidget({
+          title: `${consumer.label}: queue age (s) and dead letters`,
+          width: 12,
+          left: [consumer.queue.metricApproximateAgeOfOldestMessage({ label: 'oldest message age', statistic: 'Maximum' })],
+          right: [consumer.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'DLQ', statistic: 'Maximum' })],
+        }),
+      );
+    });
+    if (props.outbox) {
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: 'Outbox: oldest unpublished event age (s) and events swept',
+          width: 24,
+          left: [props.outbox.sweeper.metricOldestUnpublishedAge({ label: 'oldest unpublished (s)' })],
+          right: [props.outbox.sweeper.metricEventsSwept({ label: 'swept' }), business('OutboxEventsRejected', props.outbox.relayMetrics).with({ label: 'rejected' })],
+        }),
+      );
+    }
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Failures (relay, webhook, poison)',
         width: 12,
-        left: props.metricSources.flatMap((s) =>
+        left: metricSources.flatMap((s) =>
           ['RelayFailures', 'WebhookFailures', 'PoisonMessages', 'ZombieCommitsFenced', 'FencedWithoutMarker', 'DeadLetteredAtOnce'].map((m) => business(m, s)),
         ),
       }),
@@ -281,5 +402,57 @@ export class PipelineMonitoring extends Construct {
         left: props.functions.map(({ label, function: fn }) => fn.metricDuration({ label, statistic: 'p99' })),
       }),
     );
+  }
+
+  /** A consumer's alarms under its own name; returns its duplicate-rate expression for the dashboard. */
+  #watchConsumer(
+    consumer: MonitoredConsumer,
+    tools: {
+      alarm: (id: string, metric: cloudwatch.IMetric, threshold: number, description: string, section?: string) => cloudwatch.Alarm;
+      business: (metricName: string, source: MetricSource) => cloudwatch.Metric;
+      rate: number;
+      oldestAge: Duration;
+      fiveMinutes: Duration;
+    },
+  ): cloudwatch.MathExpression {
+    const { alarm, business, rate, oldestAge, fiveMinutes } = tools;
+    const { label } = consumer;
+    if (!/^[A-Z][A-Za-z0-9]*$/.test(label)) {
+      throw new ConstructValidationError(this.node.path, `consumer label "${label}" must be PascalCase letters and digits (it names alarms); pass e.g. "Orders"`);
+    }
+    alarm(
+      `${label}DlqNotEmpty`,
+      consumer.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1) }),
+      1,
+      `${label} dead-lettered messages: inspect them, fix the cause, then npm run redrive -- ${label}DlqUrl (applied ones are skipped).`,
+      RUNBOOK_SECTIONS.consumerDlq,
+    );
+    alarm(
+      `${label}OldestMessageAge`,
+      consumer.queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: Duration.minutes(1) }),
+      oldestAge.toSeconds(),
+      `The oldest message of ${label} is older than ${describeDuration(oldestAge)}: the consumer is stuck or too slow.`,
+      RUNBOOK_SECTIONS.consumerOldestMessage,
+    );
+    alarm(`${label}Errors`, consumer.function.metricErrors({ period: fiveMinutes }), 1, `${label} failed whole invocations.`, RUNBOOK_SECTIONS.functionErrors);
+    alarm(`${label}Throttles`, consumer.function.metricThrottles({ period: fiveMinutes }), 1, `${label} was throttled.`, RUNBOOK_SECTIONS.functionThrottles);
+    const effects = consumer.effectMetrics ?? ['EffectsApplied'];
+    const usingMetrics: Record<string, cloudwatch.IMetric> = { dup: business(consumer.duplicateMetric ?? 'DuplicatesSkipped', consumer.metrics) };
+    effects.forEach((name, i) => (usingMetrics[`e${i}`] = business(name, consumer.metrics)));
+    const total = ['dup', ...effects.map((_, i) => `e${i}`)].join(' + ');
+    const duplicateRate = new cloudwatch.MathExpression({
+      expression: `IF((${total}) > 0, 100 * dup / (${total}), 0)`,
+      usingMetrics,
+      label: `${label} duplicate rate (%)`,
+      period: fiveMinutes,
+    });
+    alarm(
+      `${label}DuplicateRateSpike`,
+      duplicateRate,
+      rate,
+      `More than ${rate} % of ${label} deliveries were duplicates over 5 minutes: a producer is re-sending, or redeliveries after timeouts.`,
+      RUNBOOK_SECTIONS.consumerDuplicateRate,
+    );
+    return duplicateRate;
   }
 }

@@ -161,4 +161,17 @@ export class LedgerTable extends Construct {
     grantOn(this.table, fn, ['GetItem']);
     fn.addEnvironment(ENV.LEDGER_TABLE_NAME, this.table.tableName);
   }
+
+  /**
+   * Lets a consumer commit its effects here: its business items, dedup markers and outbox items in one
+   * TransactWriteItems (the blueprint's name for {@link LedgerTable.grantLedgerWrite}, which stays as an alias).
+   */
+  grantEffectWrite(fn: lambda.Function, actions: readonly LedgerItemAction[] = LEDGER_CONSUMER_ACTIONS): void {
+    this.grantLedgerWrite(fn, actions);
+  }
+
+  /** Lets a function read effect items (the blueprint's name for {@link LedgerTable.grantLedgerRead}). */
+  grantEffectRead(fn: lambda.Function): void {
+    this.grantLedgerRead(fn);
+  }
 }

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import type { MonitoredConsumer } from '../constructs/pipeline-monitoring.js';
 import type { QueueConsumer } from '../constructs/queue-consumer.js';
 import type { ConsumerDeps, ConsumerRegistration } from './types.js';
 // scaffold:imports — `npm run new -- consumer <name> …` adds one import above this line.
@@ -24,4 +25,26 @@ export function addConsumers(scope: Construct, shared: ConsumerDeps): QueueConsu
   if (CONSUMERS.length === 0) return [];
   const parent = new Construct(scope, 'Consumers');
   return CONSUMERS.map((consumer) => consumer.add(parent, shared));
+}
+
+/**
+ * What `PipelineMonitoring` watches for each consumer {@link addConsumers} added: DLQ, queue age, errors, throttles,
+ * duplicate rate and effects, named after the consumer (`loyalty-points` → alarms `LoyaltyPointsDlqNotEmpty`, …;
+ * metrics with dimensions `service` = `layer` = `loyalty-points`).
+ * @param added the consumers, as {@link addConsumers} returned them (registration order)
+ */
+export function monitoredConsumers(added: readonly QueueConsumer[]): MonitoredConsumer[] {
+  return added.map((consumer, index) => {
+    const name = CONSUMERS[index]!.name;
+    return {
+      label: name
+        .split('-')
+        .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+        .join(''),
+      function: consumer.handler.function,
+      queue: consumer.queue,
+      deadLetterQueue: consumer.deadLetterQueue,
+      metrics: { service: name, layer: name },
+    };
+  });
 }

@@ -2,6 +2,7 @@ import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import type { HandlerFunctionOptions } from '../constructs/handler-function.js';
+import type { OutboxRelay } from '../constructs/outbox-relay.js';
 import type { QueueConsumer } from '../constructs/queue-consumer.js';
 import type { IdempotencyTable, LedgerTable } from '../constructs/tables.js';
 
@@ -41,6 +42,12 @@ export interface ConsumerDeps {
    */
   readonly webhookUrl?: string;
   /**
+   * The stack's one outbox relay: a consumer that emits outbox events routes its event types to its own queue with
+   * `outboxRelay.addRoute(...)` (and registers their schema in lambdas/relay/event-schemas.ts).
+   * @default - a consumer with an outbox fails synthesis with a message saying to pass it
+   */
+  readonly outboxRelay?: OutboxRelay;
+  /**
    * Timeout of an external consumer's HTTP call.
    * @default Duration.seconds(5)
    */
@@ -53,4 +60,9 @@ export interface ConsumerRegistration {
   readonly name: string;
   /** Adds the consumer's queue, DLQ, function, mapping, grants and outputs under `scope`. */
   readonly add: (scope: Construct, deps: ConsumerDeps) => QueueConsumer;
+  /**
+   * The idempotency key of a message body (what the consumer dedups by), for `npm run redrive`'s applied-check.
+   * @default - the body's `idempotencyKey` field
+   */
+  readonly idempotencyKeyOf?: (body: unknown) => string | undefined;
 }

@@ -29,6 +29,9 @@ export const FAULT_KINDS = {
   'group-not-account': 'a producer sends a payment with a MessageGroupId that is not its account, after the account\'s next payment',
   'expired-marker': 'an applied payment\'s marker (outbox item) expires but stays present (TTL lag); a late redrive sends the payment again',
   'dlq-round-trip': 'a group\'s head fails retryably on every receive until the group dead-letters together; newer payments apply; the blocked ones are redriven',
+  // Outbox recovery (issue 12): the relay misses events; the outbox sweeper must publish them.
+  'relay-drop-record': 'a stream record never reaches the relay (as a mapping that skipped it): only the sweeper publishes it',
+  'relay-exhausted': 'the relay fails whole invocations, so a batch can exhaust its retries and go to the failure queue',
 } as const;
 export type FaultKind = keyof typeof FAULT_KINDS;
 export const ALL_FAULT_KINDS = Object.keys(FAULT_KINDS) as FaultKind[];
@@ -45,6 +48,9 @@ const POINTS: Partial<Record<FaultKind, [FaultPoint, number]>> = {
   // Per DynamoDB call (a payment makes several), and the SDK backs a throttled call off for 0.5 s and more.
   'ddb-transient': ['ddb.transient', 0.04],
   'ddb-throttle': ['ddb.throttle', 0.01],
+  // Outbox recovery (issue 12): per stream record / per relay invocation.
+  'relay-drop-record': ['relay.dropRecord', 0.05],
+  'relay-exhausted': ['relay.exhausted', 0.1],
 };
 
 /** Timings the chaos run compresses so redeliveries take seconds, not minutes (see {@link CHAOS_CONTEXT}). */
@@ -76,6 +82,10 @@ export const CHAOS_CONTEXT: Record<string, string> = {
   // The webhook retry schedule compressed to seconds (5 attempts over 36 s), like the other windows here.
   webhookMaxAttempts: String(CHAOS_TIMINGS.maxReceiveCount),
   webhookRetryHorizonHours: '0.01',
+  // Outbox recovery (issue 12): one stream retry, so `relay-exhausted` really reaches the failure queue, and the
+  // sweeper (triggered by the runner once the pipeline is idle) takes every item still unpublished.
+  relayRetryAttempts: '1',
+  outboxSweepAgeSeconds: '0',
 };
 
 /** Everything a set of fault kinds switches on. */

@@ -19,6 +19,7 @@ import {
   PaymentMessageSchema,
   type PaymentEvent,
   type PaymentMessage,
+  PAYMENT_EVENT_TYPES,
 } from '../../lambdas/shared/payments-model.js';
 import { ApiRequestError, localScopedKey, PaymentsApiClient } from '../../local/api-client.js';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
@@ -327,6 +328,11 @@ export async function runWorkload(
     for (const body of validEvents) await sqs.send(new SendMessageCommand({ QueueUrl: outputs.EventsQueueUrl, MessageBody: body }));
     await drainPipeline('after the event redrive');
   }
+  // Outbox recovery (issue 12): what the relay never published (a record it never received, a batch past its retries)
+  // is published by the sweeper, as its schedule would do; the notifier dedups by event id. The relay-failure letters
+  // of those batches are then only coordinates of events already published: deleted, as the runbook says.
+  const relayFailuresSwept = await sweepOutbox(runtime, sqs, outputs, log);
+  if (relayFailuresSwept >= 0) await drainPipeline('after the outbox sweep');
   const ledger = await scanLedger(ddb, outputs.LedgerTableName, workload.runId);
   const deadLetters: ObservedDeadLetter[] = [
     ...paymentLetters.map(letterOf('payments')),
@@ -636,6 +642,23 @@ async function runActions(actions: readonly WorkloadAction[], concurrency: numbe
   await Promise.all(all);
 }
 
+/**
+ * Fires the outbox sweeper's schedule once (when the stack has one) and, when it published what was left, deletes the
+ * relay failure queue's letters.
+ * @returns how many failure-queue letters were deleted, or -1 when the stack has no sweeper.
+ */
+async function sweepOutbox(runtime: LocalRuntime, sqs: SQSClient, outputs: Outputs, log: (line: string) => void): Promise<number> {
+  const schedule = runtime.schedules.list().find((s) => s.logicalId.includes('OutboxSweeper'));
+  if (!schedule) return -1;
+  const result = await runtime.schedules.trigger(schedule.logicalId);
+  const swept = result.payload as { published?: number; failed?: number } | undefined;
+  log(`outbox sweeper: ${result.ok ? `${swept?.published ?? 0} event(s) published, ${swept?.failed ?? 0} failed` : `ERROR ${result.error?.errorMessage}`}`);
+  if (!result.ok || (swept?.failed ?? 0) > 0) return 0;
+  const letters = await drain(sqs, outputs.RelayFailureQueueUrl);
+  if (letters.length > 0) log(`deleted ${letters.length} relay failure-queue letter(s): their events were swept`);
+  return letters.length;
+}
+
 async function scanLedger(ddb: DynamoDBClient, tableName: string, runId: string) {
   const mine = `${runId}-`;
   const doc = DynamoDBDocumentClient.from(ddb);
@@ -655,7 +678,8 @@ async function scanLedger(ddb: DynamoDBClient, tableName: string, runId: string)
         });
       } else if (pk.startsWith(OUTBOX_PREFIX) && typeof item.event === 'string') {
         const event = JSON.parse(item.event) as PaymentEvent;
-        if (event.accountId.startsWith(mine)) events.push(event);
+        // Other consumers' outbox events share the table (one outbox format): count the payment events only.
+        if ((PAYMENT_EVENT_TYPES as readonly string[]).includes(event.eventType) && event.accountId.startsWith(mine)) events.push(event);
       }
     }
     start = page.LastEvaluatedKey;

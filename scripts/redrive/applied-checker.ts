@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dedupKey, LEDGER_KEYS, outboxKey } from '../../lambdas/shared/ledger-keys.js';
 import { eventIdFor, paymentIdFor, PaymentEventSchema, PaymentMessageSchema } from '../../lambdas/shared/payments-model.js';
+import { extractKey } from './key-extractors.js';
 
 /**
  * Scope under which the payments ledger consumer writes its dedup markers (`DEDUP#ledger#<idempotencyKey>`).
@@ -97,10 +98,10 @@ export class IdempotencyAwareChecker implements AppliedChecker {
         reason: 'neither a payments message nor a payment event, and no --scope given: cannot tell which dedup record to read',
       };
     }
-    const keyField = profile.keyField ?? 'idempotencyKey';
-    const key = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)[keyField] : undefined;
-    if (typeof key !== 'string' || key === '') {
-      return { status: 'unknown', reason: `body has no string "${keyField}" to look the dedup record up by` };
+    // The consumer's registered extractor finds its key (issue 12); an explicit keyField still wins.
+    const { key, source } = extractKey(profile.scope, parsed, profile.keyField);
+    if (key === undefined) {
+      return { status: 'unknown', reason: `body has no key for ${source} to look the dedup record up by` };
     }
     const nowSeconds = Math.floor((this.#options.now?.() ?? new Date()).getTime() / 1000);
     const notes: string[] = [];

@@ -14,6 +14,12 @@ export const REGISTRY_FILE = 'lib/consumers/index.ts';
 export const IMPORT_MARKER = '// scaffold:imports';
 /** Line of the registry above which the scaffold inserts a consumer's entry. */
 export const ENTRY_MARKER = '// scaffold:consumers';
+/** The relay's registry of outbox event schemas (a consumer with `--outbox` registers its event type there). */
+export const EVENT_REGISTRY_FILE = 'lambdas/relay/event-schemas.ts';
+/** Line of the event registry above which the scaffold inserts a consumer's import. */
+export const EVENT_IMPORT_MARKER = '// scaffold:event-imports';
+/** Line of the event registry above which the scaffold inserts a consumer's registration. */
+export const EVENT_ENTRY_MARKER = '// scaffold:event-schemas';
 
 /** Options of {@link generateConsumer}. */
 export interface GenerateOptions {
@@ -29,6 +35,8 @@ export interface GeneratedConsumer {
   readonly files: readonly string[];
   /** The registry file that was updated, relative to the root. */
   readonly registry: string;
+  /** Every registry file updated (the consumers' and, with `--outbox`, the relay's event schemas). */
+  readonly registries: readonly string[];
   /** The stack outputs the consumer adds. */
   readonly outputs: readonly string[];
 }
@@ -50,6 +58,7 @@ export function generateConsumer(options: GenerateOptions): GeneratedConsumer {
     errors: `lambdas/${names.name}/errors.ts`,
     construct: `lib/consumers/${names.name}.ts`,
     test: `test/lambdas/${names.name}/${names.name}.test.ts`,
+    events: `lambdas/${names.name}/events.ts`,
   };
   const existing = [`lambdas/${names.name}`, paths.construct, `test/lambdas/${names.name}`].filter((p) =>
     existsSync(join(root, p)),
@@ -66,6 +75,18 @@ export function generateConsumer(options: GenerateOptions): GeneratedConsumer {
     throw new ScaffoldError(
       `${REGISTRY_FILE} lacks the lines "${IMPORT_MARKER}" and "${ENTRY_MARKER}" the scaffold inserts above; restore them`,
     );
+  }
+
+  const eventRegistryPath = join(root, EVENT_REGISTRY_FILE);
+  let eventRegistry: string | undefined;
+  if (spec.outbox) {
+    eventRegistry = existsSync(eventRegistryPath) ? readFileSync(eventRegistryPath, 'utf8') : undefined;
+    if (eventRegistry === undefined || !eventRegistry.includes(EVENT_IMPORT_MARKER) || !eventRegistry.includes(EVENT_ENTRY_MARKER)) {
+      throw new ScaffoldError(
+        `${EVENT_REGISTRY_FILE} ${eventRegistry === undefined ? 'not found' : `lacks the lines "${EVENT_IMPORT_MARKER}" and "${EVENT_ENTRY_MARKER}"`}: ` +
+          'an --outbox consumer registers its event schema there; restore the file from the repository',
+      );
+    }
   }
 
   const fifo = spec.queue === 'fifo';
@@ -91,6 +112,7 @@ export function generateConsumer(options: GenerateOptions): GeneratedConsumer {
     [paths.errors]: render('errors.ts.tpl'),
     [paths.construct]: render('construct.ts.tpl'),
     [paths.test]: render(external ? 'test-external.ts.tpl' : 'test-dynamodb.ts.tpl'),
+    ...(spec.outbox ? { [paths.events]: render('events.ts.tpl') } : {}),
   };
 
   for (const [path, content] of Object.entries(files)) {
@@ -103,11 +125,21 @@ export function generateConsumer(options: GenerateOptions): GeneratedConsumer {
     .replace(IMPORT_MARKER, `${importLine}\n${IMPORT_MARKER}`)
     .replace(new RegExp(`^(\\s*)${escapeRegExp(ENTRY_MARKER)}`, 'm'), `${entryLine}\n$1${ENTRY_MARKER}`);
   writeFileSync(registryPath, updated);
+  if (eventRegistry !== undefined) {
+    const eventImport = `import { ${names.CONST}_OUTBOX_EVENTS } from '../${names.name}/events.js';`;
+    writeFileSync(
+      eventRegistryPath,
+      eventRegistry
+        .replace(EVENT_IMPORT_MARKER, `${eventImport}\n${EVENT_IMPORT_MARKER}`)
+        .replace(new RegExp(`^(\\s*)${escapeRegExp(EVENT_ENTRY_MARKER)}`, 'm'), `  ${names.CONST}_OUTBOX_EVENTS,\n$1${EVENT_ENTRY_MARKER}`),
+    );
+  }
 
   return {
     names,
     files: Object.keys(files).map((p) => relative(root, join(root, p))),
     registry: REGISTRY_FILE,
+    registries: eventRegistry !== undefined ? [REGISTRY_FILE, EVENT_REGISTRY_FILE] : [REGISTRY_FILE],
     outputs: [`${names.Pascal}QueueUrl`, `${names.Pascal}DlqUrl`],
   };
 }

@@ -9,6 +9,8 @@ export const RESERVED_NAMES: readonly string[] = [
   'ledger',
   'relay',
   'notifier',
+  'outbox-sweeper',
+  'loyalty',
   'create-payment',
   'get-account',
   'payments',

@@ -1,4 +1,5 @@
-import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SetQueueAttributesCommand, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   comparePipeline,
@@ -303,6 +304,52 @@ describe('payments pipeline, end to end', () => {
     expect(pipeline.receiver.duplicateDeliveries().has(eventId)).toBe(false);
     expect((await pipeline.handles.api.getAccount(`${run}-a`)).body).toMatchObject({ balance: 5, applied: 1 });
   });
+
+  it('awards loyalty points once per applied credit (second consumer, fed by the relay) and publishes each award once to its own queue', async () => {
+    // Prepare: two credits and a debit on one account; the first credit is retried by the client
+    const run = newRun('loyalty');
+    const accountId = `${run}-l`;
+    const steps = [
+      pay(run, 'c1', { accountId, amount: 25_000, currency: 'EUR' }),
+      pay(run, 'c1', { accountId, amount: 25_000, currency: 'EUR' }),
+      pay(run, 'c2', { accountId, amount: 1_250, currency: 'EUR' }),
+      pay(run, 'd1', { accountId, amount: -100, currency: 'EUR' }),
+    ];
+    const points = async () =>
+      (
+        await pipeline.handles.dynamodb.send(
+          new GetItemCommand({
+            TableName: pipeline.handles.outputs.LedgerTableName!,
+            Key: { pk: { S: `LOYALTY#${accountId}` }, sk: { S: 'POINTS' } },
+            ConsistentRead: true,
+          }),
+        )
+      ).Item;
+
+    // Act
+    for (const step of steps) await sendStep(pipeline.handles.api, step);
+    await pipeline.settle(async () => (await points())?.awards?.N === '2');
+
+    // Assess: 250 + 12 points in two awards; the debit earns nothing
+    const item = await points();
+    expect([item?.points?.N, item?.awards?.N]).toEqual(['262', '2']);
+    const awards = (await drainQueue(pipeline.handles.outputs.LoyaltyEventsQueueUrl!)).filter((m) => m.Attributes?.MessageGroupId === accountId);
+    expect(awards.map((m) => JSON.parse(m.Body!).paymentEventId).sort()).toEqual([eventIdOf(run, 'c1'), eventIdOf(run, 'c2')].sort());
+    expect(awards.map((m) => m.MessageAttributes?.eventType?.StringValue)).toEqual(['LoyaltyPointsAwarded', 'LoyaltyPointsAwarded']);
+  });
+
+  /** Every message of a queue (the loyalty events queue has no consumer in the stack: a downstream reads it). */
+  async function drainQueue(QueueUrl: string): Promise<Message[]> {
+    const all: Message[] = [];
+    for (;;) {
+      const { Messages } = await pipeline.handles.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
+      );
+      if (!Messages?.length) return all;
+      all.push(...Messages);
+      for (const m of Messages) await pipeline.handles.sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle }));
+    }
+  }
 
   it('leaves the dead-letter and relay-failure queues empty', async () => {
     const observed = await observe([]);

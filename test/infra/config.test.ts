@@ -18,7 +18,8 @@ describe('parseConfig', () => {
       memorySize: 512,
       consumerTimeoutSeconds: 30,
       maxReceiveCount: 5,
-      relayRetryAttempts: 10,
+      relayRetryAttempts: 3,
+      outboxSweepAgeSeconds: 1200,
     });
   });
 

@@ -18,11 +18,19 @@ function relay(props: Partial<OutboxRelayProps> = {}, options: { key?: boolean }
   const construct = new OutboxRelay(stack, 'OutboxRelay', {
     table: ledger.table,
     handler: fn.function,
-    target,
+    routes: [{ eventTypes: ['PaymentApplied', 'PaymentRejected'], destination: target }],
     encryptionKey: key,
     ...props,
   });
-  return { stack, construct, template: Template.fromStack(stack) };
+  return {
+    stack,
+    construct,
+    fn,
+    // Synthesized on first use, so a test can still add to the tree.
+    get template() {
+      return Template.fromStack(stack);
+    },
+  };
 }
 
 const OUTBOX_PATTERN = {
@@ -40,8 +48,8 @@ describe('OutboxRelay', () => {
       StartingPosition: 'TRIM_HORIZON',
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       BisectBatchOnFunctionError: true,
-      MaximumRetryAttempts: 10,
-      MaximumRecordAgeInSeconds: 3600,
+      MaximumRetryAttempts: 3,
+      MaximumRecordAgeInSeconds: 900,
       ParallelizationFactor: 1,
       BatchSize: 100,
     });
@@ -92,7 +100,7 @@ describe('OutboxRelay', () => {
     });
   });
 
-  it('grants the relay SendMessage on the target and the failure queue, and injects EVENTS_QUEUE_URL', () => {
+  it('grants the relay SendMessage on the destination and the failure queue, UpdateItem on the table, and injects its routes', () => {
     const { template } = relay();
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
@@ -106,8 +114,43 @@ describe('OutboxRelay', () => {
         ]),
       },
     });
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ EVENTS_QUEUE_URL: { Ref: Match.stringLikeRegexp('^Target') } }) },
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'dynamodb:UpdateItem', Resource: Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('^Ledger'), 'Arn'] }]) }),
+        ]),
+      },
+    });
+    const routes = Template.fromJSON(template.toJSON()).findResources('AWS::Lambda::Function');
+    const variables = Object.values(routes).map((r) => (r as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties.Environment?.Variables ?? {});
+    const relayVars = variables.find((v) => 'OUTBOX_ROUTES' in v)!;
+    expect(JSON.stringify(relayVars.OUTBOX_ROUTES)).toMatch(/eventTypes.*PaymentApplied.*PaymentRejected.*queueUrl/);
+    expect(relayVars.OUTBOX_TABLE_NAME).toEqual({ Ref: expect.stringMatching(/^Ledger/) });
+  });
+
+  it('routes each consumer\'s event types to its own queue, added later with addRoute, and grants every publisher', () => {
+    // GIVEN a relay with the payments route, and a second consumer's queue
+    const { stack, construct, fn } = relay();
+    const orders = new sqs.Queue(stack, 'OrdersEvents', { enforceSSL: true });
+    const sweeper = new HandlerFunction(stack, 'Sweeper', { entry: fixtureEntry('relay') });
+    // WHEN
+    construct.addRoute({ eventTypePrefix: 'Order', destination: orders });
+    construct.addPublisher(sweeper.function);
+    const template = Template.fromStack(stack);
+    // THEN both functions carry both routes and may send to both queues
+    for (const name of [fn.function, sweeper.function]) {
+      const logicalId = stack.getLogicalId(name.node.defaultChild as never);
+      const properties = template.toJSON().Resources[logicalId].Properties;
+      expect(JSON.stringify(properties.Environment.Variables.OUTBOX_ROUTES)).toMatch(/PaymentApplied.*eventTypePrefix.*Order/);
+    }
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^SweeperRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Target'), 'Arn'] } }),
+          Match.objectLike({ Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OrdersEvents'), 'Arn'] } }),
+        ]),
+      },
     });
   });
 
@@ -161,6 +204,22 @@ describe('OutboxRelay', () => {
       expect(() => relay({ batchSize: 0 })).toThrow(/batchSize \(0\) must be an integer from 1 to 10000/);
     });
 
+    it('throws when a route has both or neither of eventTypes and eventTypePrefix, or an invalid type', () => {
+      const { stack, construct } = relay();
+      const queue = new sqs.Queue(stack, 'Q');
+      expect(() => construct.addRoute({ destination: queue })).toThrow(/must have either eventTypes or eventTypePrefix \(got neither\)/);
+      expect(() => construct.addRoute({ eventTypes: ['A'], eventTypePrefix: 'A', destination: queue })).toThrow(/\(got both\)/);
+      expect(() => construct.addRoute({ eventTypes: ['has space'], destination: queue })).toThrow(/eventTypes \(\["has space"\]\) must be/);
+    });
+
+    it('fails synthesis when the relay has no route', () => {
+      const stack = newStack();
+      const ledger = new LedgerTable(stack, 'Ledger');
+      const fn = new HandlerFunction(stack, 'Relay', { entry: fixtureEntry('relay') });
+      new OutboxRelay(stack, 'OutboxRelay', { table: ledger.table, handler: fn.function });
+      expect(() => Template.fromStack(stack)).toThrow(/has no route: give routes or call addRoute/);
+    });
+
     it('throws when the table has no stream', () => {
       const stack = newStack();
       const table = new dynamodb.Table(stack, 'NoStream', {
@@ -168,7 +227,7 @@ describe('OutboxRelay', () => {
       });
       const fn = new HandlerFunction(stack, 'Relay', { entry: fixtureEntry('relay') });
       const target = new sqs.Queue(stack, 'Target');
-      expect(() => new OutboxRelay(stack, 'OutboxRelay', { table, handler: fn.function, target })).toThrow(
+      expect(() => new OutboxRelay(stack, 'OutboxRelay', { table, handler: fn.function, routes: [{ eventTypePrefix: '', destination: target }] })).toThrow(
         /has no stream; create it with stream: NEW_IMAGE/,
       );
     });

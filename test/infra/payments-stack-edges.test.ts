@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { CONSUMERS } from '../../lib/consumers/index.js';
 import { OUTPUT_NAMES } from '../../lib/payments-stack.js';
 import { paymentsStack } from './support.js';
 
@@ -82,14 +83,18 @@ describe('PaymentsStack API, observability, stages and outputs', () => {
       const { template } = paymentsStack();
       const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
       const byMetric = (name: string) => alarms.filter((a) => a.MetricName === name);
-      expect(byMetric('ApproximateNumberOfMessagesVisible')).toHaveLength(3);
-      expect(byMetric('ApproximateAgeOfOldestMessage')).toHaveLength(2);
+      // Each registered consumer adds its own DLQ, queue-age, errors and throttles alarms.
+      const consumers = CONSUMERS.length;
+      // payments, events, relay failure and loyalty DLQs; payments, events and loyalty queues; 7 functions
+      expect(byMetric('ApproximateNumberOfMessagesVisible')).toHaveLength(4 + consumers);
+      expect(byMetric('ApproximateAgeOfOldestMessage')).toHaveLength(3 + consumers);
       expect(byMetric('IteratorAge')).toHaveLength(1);
-      expect(byMetric('Errors')).toHaveLength(5);
-      expect(byMetric('Throttles')).toHaveLength(5);
+      expect(byMetric('Errors')).toHaveLength(7 + consumers);
+      expect(byMetric('Throttles')).toHaveLength(7 + consumers);
+      expect(byMetric('OldestUnpublishedOutboxEventAge')).toHaveLength(1);
       for (const alarm of alarms) {
         expect(alarm.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmTopic/) }]);
-        expect(alarm.AlarmDescription).toMatch(/Runbook: lib\/README.md#[a-z]+/);
+        expect(alarm.AlarmDescription).toMatch(/Runbook: lib\/README.md#[a-z-]+/);
       }
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -202,7 +207,10 @@ describe('PaymentsStack API, observability, stages and outputs', () => {
 
   it('exports exactly the outputs the local runtime, the e2e suite and the scripts read', () => {
     const { template } = paymentsStack();
-    expect(Object.keys(template.toJSON().Outputs).sort()).toEqual([...OUTPUT_NAMES].sort());
+    // A registered consumer adds outputs named after it (<Name>QueueUrl, <Name>DlqUrl, …): they are its own contract.
+    const prefixes = CONSUMERS.map((c) => c.name.split('-').map((w) => w[0]!.toUpperCase() + w.slice(1)).join(''));
+    const own = Object.keys(template.toJSON().Outputs).filter((key) => !prefixes.some((p) => key.startsWith(p)));
+    expect(own.sort()).toEqual([...OUTPUT_NAMES].sort());
     expect([...OUTPUT_NAMES].sort()).toEqual(
       [
         'ApiUrl',
@@ -210,6 +218,10 @@ describe('PaymentsStack API, observability, stages and outputs', () => {
         'EventsQueueUrl',
         'IdempotencyTableName',
         'LedgerTableName',
+        'LoyaltyDlqUrl',
+        'LoyaltyEventsDlqUrl',
+        'LoyaltyEventsQueueUrl',
+        'LoyaltyQueueUrl',
         'PaymentsDlqUrl',
         'PaymentsQueueUrl',
         'RelayFailureQueueUrl',
@@ -218,5 +230,20 @@ describe('PaymentsStack API, observability, stages and outputs', () => {
     );
     template.hasOutput('PaymentsQueueUrl', { Value: { Ref: Match.stringLikeRegexp('^PaymentsQueue') } });
     template.hasOutput('LedgerTableName', { Value: { Ref: Match.stringLikeRegexp('^LedgerTable') } });
+  });
+});
+
+describe('changing the ledger strategy on a deployed stage', () => {
+  it('refuses a strategy whose stream view type differs from the deployed one, naming the procedure and the key', () => {
+    expect(() => paymentsStack({ stage: 'prod', deployedStreamViewType: 'NEW_IMAGE', ledgerStrategy: 'watermark' })).toThrow(
+      /deployed stream view type is NEW_IMAGE .* needs NEW_AND_OLD_IMAGES.*"Changing the ledger strategy" in lib\/README.md.*-c acknowledgeStreamReplacement=true/,
+    );
+  });
+
+  it('allows it with the acknowledgement, with a warning, and allows an unchanged or unpinned stream silently', () => {
+    const { stack } = paymentsStack({ deployedStreamViewType: 'NEW_IMAGE', ledgerStrategy: 'watermark', acknowledgeStreamReplacement: 'true' });
+    Annotations.fromStack(stack).hasWarning('/ExactlyOncePayments-test', Match.stringLikeRegexp('stream and the relay.s mapping are replaced'));
+    expect(() => paymentsStack({ deployedStreamViewType: 'NEW_IMAGE', ledgerStrategy: 'powertools' })).not.toThrow();
+    expect(() => paymentsStack({ ledgerStrategy: 'watermark' })).not.toThrow();
   });
 });

@@ -1,4 +1,5 @@
 import type { App } from 'aws-cdk-lib';
+import { CONSUMERS } from '../../lib/consumers/index.js';
 import { Match } from 'aws-cdk-lib/assertions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
@@ -107,8 +108,8 @@ describe('PaymentsStack', () => {
         StartingPosition: 'TRIM_HORIZON',
         FunctionResponseTypes: ['ReportBatchItemFailures'],
         BisectBatchOnFunctionError: true,
-        MaximumRetryAttempts: 10,
-        MaximumRecordAgeInSeconds: 3600,
+        MaximumRetryAttempts: 3,
+        MaximumRecordAgeInSeconds: 900,
         FilterCriteria: {
           Filters: [{ Pattern: JSON.stringify({ eventName: ['INSERT'], dynamodb: { Keys: { pk: { S: [{ prefix: 'OUTBOX#' }] } } } }) }],
         },
@@ -118,10 +119,12 @@ describe('PaymentsStack', () => {
       });
     });
 
-    it('publishes to the events queue: the relay gets EVENTS_QUEUE_URL and nothing else of ours', () => {
+    it('routes the payment events to the events queue: the relay gets its routes and the table to mark, nothing else of ours', () => {
       const built = paymentsStack();
       const relayFn = built.stack.node.findChild('Relay').node.findChild('Function') as lambda.Function;
-      expect(envNames(built, relayFn)).toEqual(['EVENTS_QUEUE_URL', 'NODE_OPTIONS', ...POWERTOOLS].sort());
+      expect(envNames(built, relayFn)).toEqual(['NODE_OPTIONS', 'OUTBOX_ROUTES', 'OUTBOX_TABLE_NAME', ...POWERTOOLS].sort());
+      const routes = JSON.stringify(built.stack.resolve(relayFn.node.defaultChild && (relayFn.node.defaultChild as lambda.CfnFunction).environment));
+      expect(routes).toMatch(/eventTypes.*PaymentApplied.*PaymentRejected.*queueUrl/);
     });
 
     it('uses NEW_AND_OLD_IMAGES and the account-item filter for the watermark strategy', () => {
@@ -133,8 +136,8 @@ describe('PaymentsStack', () => {
     });
 
     it('takes the relay retry bound from context', () => {
-      const { template } = paymentsStack({ relayRetryAttempts: '3' });
-      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRetryAttempts: 3 });
+      const { template } = paymentsStack({ relayRetryAttempts: '7' });
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRetryAttempts: 7 });
     });
   });
 
@@ -192,7 +195,8 @@ describe('PaymentsStack', () => {
     it('runs every function on nodejs24.x arm64 with 512 MB, an ESM bundle and its own log group', () => {
       const { template } = paymentsStack();
       const functions = template.findResources('AWS::Lambda::Function');
-      expect(Object.keys(functions)).toHaveLength(5);
+      // create-payment, get-account, ledger, relay, notifier, outbox sweeper, loyalty + one per registered consumer
+      expect(Object.keys(functions)).toHaveLength(7 + CONSUMERS.length);
       template.allResourcesProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
@@ -200,7 +204,7 @@ describe('PaymentsStack', () => {
         Handler: 'index.handler',
         LoggingConfig: { LogGroup: { Ref: Match.anyValue() }, LogFormat: 'JSON' },
       });
-      template.resourceCountIs('AWS::Logs::LogGroup', 6); // 5 functions + API access logs
+      template.resourceCountIs('AWS::Logs::LogGroup', 8 + CONSUMERS.length); // every function + API access logs
     });
 
     it('takes the memory size from context', () => {

@@ -42,6 +42,7 @@ describe('npm run new -- consumer (each variant into a temporary copy of the pro
       files: [`lambdas/${last.name}/handler.ts`, `lambdas/${last.name}/${last.name}.ts`, `lambdas/${last.name}/errors.ts`,
         `lib/consumers/${last.name}.ts`, `test/lambdas/${last.name}/${last.name}.test.ts`],
       registry: 'lib/consumers/index.ts',
+      registries: ['lib/consumers/index.ts'],
       outputs: [],
     });
   });
@@ -69,7 +70,9 @@ describe('npm run new -- consumer (each variant into a temporary copy of the pro
     const read = (file: string) => readFileSync(join(copy.root, file), 'utf8');
     expect(read('lambdas/fifo-ddb/fifo-ddb.ts')).toContain('commitOnce');
     expect(read('lambdas/fifo-ddb/fifo-ddb.ts')).not.toContain('OUTBOX');
-    expect(read('lambdas/fifo-ddb-outbox/fifo-ddb-outbox.ts')).toContain('FIFO_DDB_OUTBOX_OUTBOX#');
+    expect(read('lambdas/fifo-ddb-outbox/fifo-ddb-outbox.ts')).toContain('outboxPut(');
+    expect(read('lambdas/fifo-ddb-outbox/events.ts')).toContain("owner: 'fifo-ddb-outbox'");
+    expect(read('lambdas/relay/event-schemas.ts')).toMatch(/import \{ FIFO_DDB_OUTBOX_OUTBOX_EVENTS \} from '..\/fifo-ddb-outbox\/events.js';[\s\S]*  FIFO_DDB_OUTBOX_OUTBOX_EVENTS,\n/);
     expect(read('lambdas/std-external/handler.ts')).toMatch(/makeIdempotent[\s\S]*BatchProcessor\(EventType\.SQS\)/);
     expect(read('lambdas/std-external/std-external.ts')).toContain("'idempotency-key': message.idempotencyKey");
     expect(read('lib/consumers/fifo-ddb.ts')).toContain('fifo: true');

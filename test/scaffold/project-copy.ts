@@ -119,9 +119,12 @@ export function writeScaffoldApp(root: string): string {
   const file = join(root, 'scaffold-app.ts');
   writeFileSync(
     file,
-    `import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+    `import { fileURLToPath } from 'node:url';
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { addConsumers, CONSUMERS } from './lib/consumers/index.js';
+import { HandlerFunction } from './lib/constructs/handler-function.js';
+import { OutboxRelay } from './lib/constructs/outbox-relay.js';
 import { IdempotencyTable, LedgerTable } from './lib/constructs/tables.js';
 
 const app = new App();
@@ -143,13 +146,21 @@ if (mode === 'payments') {
   }
 } else {
   const stack = new Stack(app, 'ConsumersTest');
-  const deps = { ledgerTable: new LedgerTable(stack, 'Ledger'), idempotencyTable: new IdempotencyTable(stack, 'Idempotency'), webhookUrl };
+  const ledgerTable = new LedgerTable(stack, 'Ledger');
+  // The one relay every --outbox consumer routes its events through (dropped again when no consumer added a route).
+  const relayFn = new HandlerFunction(stack, 'Relay', { entry: fileURLToPath(new URL('./lambdas/relay/handler.ts', import.meta.url)) });
+  const outboxRelay = new OutboxRelay(stack, 'OutboxRelay', { table: ledgerTable.table, handler: relayFn.function });
+  const deps = { ledgerTable, idempotencyTable: new IdempotencyTable(stack, 'Idempotency'), webhookUrl, outboxRelay };
   if (mode.startsWith('only:')) {
     const consumer = CONSUMERS.find((c) => c.name === mode.slice(5));
     if (!consumer) throw new Error(\`no consumer \${mode.slice(5)}\`);
     consumer.add(stack, deps);
   } else {
     addConsumers(stack, deps);
+  }
+  if (outboxRelay.routes.length === 0) {
+    stack.node.tryRemoveChild('OutboxRelay');
+    stack.node.tryRemoveChild('Relay');
   }
 }
 // Nag runs where the template is under test; the runtime and bundling runs skip it for time (the checks are the same).

@@ -330,6 +330,7 @@ export class AtomicLedgerStrategy implements LedgerStrategy {
           eventId: { S: event.eventId },
           eventType: { S: event.eventType },
           accountId: { S: event.accountId },
+          groupKey: { S: event.accountId }, // the shared outbox format (outboxPut): FIFO group downstream
           event: { S: JSON.stringify(event) },
         },
       },

@@ -38,3 +38,23 @@ export const RETRYABLE_EXCEPTION_NAMES: ReadonlySet<string> = new Set([
   'InternalServerError',
   'ServiceUnavailable',
 ]);
+
+/**
+ * Attributes of an outbox item (`OUTBOX#<eventId>` / `OUTBOX`), the one format every consumer's outbox shares: the
+ * relay and the sweeper read these, and the relay marks `publishedAt` (or `rejectedAt` + `rejectReason`) once.
+ */
+export const OUTBOX_ATTRIBUTES = {
+  eventId: 'eventId',
+  eventType: 'eventType',
+  /** FIFO MessageGroupId downstream (the entity whose order matters: an account, an order). */
+  groupKey: 'groupKey',
+  /** The event as JSON: the message body published downstream. */
+  payload: 'event',
+  /** ISO-8601 time the item was written (the marker's `createdAt` when the item carries the marker). */
+  createdAt: 'createdAt',
+  /** ISO-8601 time the relay (or the sweeper) published the event; absent until then. */
+  publishedAt: 'publishedAt',
+  /** ISO-8601 time the relay refused the event for good (no schema, no route, invalid), with `rejectReason`. */
+  rejectedAt: 'rejectedAt',
+  rejectReason: 'rejectReason',
+} as const;

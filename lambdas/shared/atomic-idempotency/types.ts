@@ -74,3 +74,15 @@ export type StoredMarker = Record<string, PlainValue>;
 export type CommitOnceResult =
   | { readonly status: 'committed' }
   | { readonly status: 'duplicate'; readonly marker: StoredMarker };
+
+/** An outbox item as stored (see `OUTBOX_ATTRIBUTES`); fields are `undefined` on items written before the format. */
+export interface OutboxItem {
+  readonly eventId: string;
+  readonly eventType?: string;
+  readonly groupKey?: string;
+  /** The event's JSON text. */
+  readonly payload?: string;
+  readonly createdAt?: string;
+  readonly publishedAt?: string;
+  readonly rejectedAt?: string;
+}

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { dedupKey } from '../../../lambdas/shared/ledger-keys.js';
 //#if outbox
-import { {{camel}}EventIdFor, {{camel}}OutboxKey, {{camel}}TotalKey } from '../../../lambdas/{{name}}/{{name}}.js';
+import { {{camel}}EventIdFor, {{Pascal}}EventSchema } from '../../../lambdas/{{name}}/events.js';
+import { dedupKey, outboxKey } from '../../../lambdas/shared/ledger-keys.js';
 //#else
-import { {{camel}}TotalKey } from '../../../lambdas/{{name}}/{{name}}.js';
+import { dedupKey } from '../../../lambdas/shared/ledger-keys.js';
 //#endif
+import { {{camel}}TotalKey } from '../../../lambdas/{{name}}/{{name}}.js';
 import { sqsEvent, sqsRecord } from '../../fixtures/events.js';
 import { createLedgerTable, localAwsEnv, localDynamoDb } from '../../fixtures/tables.js';
 
@@ -64,8 +65,11 @@ describe('{{name}} handler (DynamoDB Local)', () => {
     expect(total?.count?.N).toBe('1');
     expect(await getItem(dedupKey('{{name}}', m.idempotencyKey))).toBeDefined();
 //#if outbox
-    const outbox = await getItem({{camel}}OutboxKey({{camel}}EventIdFor(m.idempotencyKey)));
-    expect(JSON.parse(outbox!.event!.S!)).toMatchObject({ eventType: '{{Pascal}}Recorded', accountId, amount: 250 });
+    const outbox = await getItem(outboxKey({{camel}}EventIdFor(m.idempotencyKey)));
+    expect(outbox?.eventType?.S).toBe('{{Pascal}}Recorded');
+    expect(outbox?.groupKey?.S).toBe(accountId);
+    // What the relay will check before it publishes the event.
+    expect({{Pascal}}EventSchema.parse(JSON.parse(outbox!.event!.S!))).toMatchObject({ accountId, amount: 250 });
 //#endif
   });
 

@@ -42,6 +42,7 @@ function recorder() {
     logger,
     metrics: {} as Metrics,
     count: (name) => void pending.push(name),
+    seconds: () => undefined,
     flush: () => void published.push(...pending.splice(0)),
   };
   return { observability, published, lines };

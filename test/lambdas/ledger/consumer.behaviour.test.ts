@@ -45,6 +45,7 @@ function recordingObservability() {
     logger,
     metrics: {} as Metrics,
     count: (name) => void pending.push(name),
+    seconds: () => undefined,
     flush: () => void published.push(...pending.splice(0)),
   };
   return { observability, published, pending, lines };
