@@ -78,13 +78,11 @@ export async function processLedgerBatch(event: SQSEvent, context: Context | und
   const parse = deps.parse ?? parseDelivery;
   const applyRecord = async (record: SQSRecord): Promise<void> => {
     const delivery = parse(record);
-    logger.appendKeys({ idempotencyKey: delivery.message.idempotencyKey, paymentId: delivery.message.paymentId });
-    try {
-      const outcome = await strategy.apply(delivery);
-      recordOutcome(observability, delivery, outcome);
-    } finally {
-      logger.removeKeys(['idempotencyKey', 'paymentId', 'eventId']);
-    }
+    // Groups run in parallel: the keys go on each line, not on the shared logger (appendKeys would let one record's
+    // lines carry another's keys, and the journey of a message is rebuilt from these keys).
+    const keys = { idempotencyKey: delivery.message.idempotencyKey, paymentId: delivery.message.paymentId };
+    const outcome = await strategy.apply(delivery);
+    recordOutcome(observability, delivery, outcome, keys);
   };
   const processRecord = async (record: SQSRecord): Promise<void> => {
     try {
@@ -170,33 +168,37 @@ function recordOutcome(
   observability: Observability,
   delivery: PaymentDelivery,
   outcome: LedgerOutcome & { fenced?: boolean; expiredMarker?: boolean },
+  recordKeys: { readonly idempotencyKey: string; readonly paymentId: string },
 ): void {
   const { logger } = observability;
-  logger.appendKeys({ eventId: outcome.eventId });
+  const keys = { ...recordKeys, eventId: outcome.eventId };
   switch (outcome.status) {
     case 'applied':
       observability.count(METRIC.PaymentsApplied);
-      logger.info('Payment applied', { balance: outcome.balance });
+      logger.info('Payment applied', { ...keys, balance: outcome.balance });
       break;
     case 'rejected':
       observability.count(METRIC.PaymentsRejected);
-      logger.info('Payment rejected', { balance: outcome.balance });
+      logger.info('Payment rejected', { ...keys, balance: outcome.balance });
       break;
     case 'duplicate':
       observability.count(METRIC.DuplicatesSkipped);
       if (outcome.fenced) {
         observability.count(METRIC.ZombieCommitsFenced);
         logger.warn('Late copy refused by the sequence fence: its payment and a newer one of the group were already applied', {
+          ...keys,
           messageId: delivery.messageId,
           sequenceNumber: delivery.sequenceNumber,
         });
       } else if (outcome.expiredMarker) {
         logger.warn('Duplicate of a payment whose outbox item expired but is still present: not applied again', {
+          ...keys,
           messageId: delivery.messageId,
           receiveCount: delivery.receiveCount,
         });
       } else {
         logger.info('Duplicate delivery skipped: the outcome was already recorded', {
+          ...keys,
           messageId: delivery.messageId,
           receiveCount: delivery.receiveCount,
         });

@@ -110,7 +110,8 @@ describe('ledger consumer: metrics and logs of an invocation', () => {
       ['warn', 'Late copy refused by the sequence fence'],
       ['warn', 'Duplicate of a payment whose outbox item expired but is still present'],
     ]);
-    expect(lines.map((l) => l.attributes)).toEqual([
+    const withoutKeys = ({ idempotencyKey, paymentId, eventId, ...rest }: Record<string, unknown>) => rest;
+    expect(lines.map((l) => withoutKeys(l.attributes ?? {}))).toEqual([
       { balance: 5 },
       { balance: 0 },
       { messageId: records[2]!.messageId, receiveCount: 1 },
@@ -119,14 +120,27 @@ describe('ledger consumer: metrics and logs of an invocation', () => {
     ]);
   });
 
-  it("logs each record with its own idempotencyKey, paymentId and eventId, never the previous record's", async () => {
+  it("logs each record with its own idempotencyKey, paymentId and eventId, never another record's, while groups run in parallel", async () => {
+    // Prepare: two accounts (two groups) in one batch; the first one's commit is slow, so the second one's outcome is
+    // logged while the first record is still in flight (keys appended to a shared logger would mix them up).
     const messages = [paymentMessage('consumer-keys-1', { accountId: 'k1' }), paymentMessage('consumer-keys-2', { accountId: 'k2' })];
     const strategy = fakeStrategy((d) => outcome('applied', { eventId: `evt_${d.message.idempotencyKey}`, paymentId: d.message.paymentId }));
+    const apply = strategy.apply;
+    strategy.apply = async (delivery) => {
+      if (delivery.message.accountId === 'k1') await new Promise((resolve) => setTimeout(resolve, 50));
+      return apply(delivery);
+    };
 
+    // Act
     const { lines } = await run(messages.map((m) => paymentRecord(m)), { strategy });
 
-    expect(lines.map((l) => l.keys)).toEqual(
-      messages.map((m) => ({ idempotencyKey: m.idempotencyKey, paymentId: m.paymentId, eventId: `evt_${m.idempotencyKey}` })),
+    // Assess: the second account's line comes first, and each line names its own payment
+    const keysOf = (l: { keys: Record<string, unknown>; attributes?: Record<string, unknown> }) => {
+      const all = { ...l.keys, ...l.attributes };
+      return { idempotencyKey: all.idempotencyKey, paymentId: all.paymentId, eventId: all.eventId };
+    };
+    expect(lines.map(keysOf)).toEqual(
+      [...messages].reverse().map((m) => ({ idempotencyKey: m.idempotencyKey, paymentId: m.paymentId, eventId: `evt_${m.idempotencyKey}` })),
     );
   });
 
@@ -178,13 +192,15 @@ describe('ledger consumer: deadline margin', () => {
     expect((await run(records, { strategy: fast(), deadlineMarginMs: 100 }, remaining(900))).reported).toEqual([]);
 
     // A first record that takes 300 ms, with 500 ms left and a 100 ms margin: 2 × 300 ms > 500 ms, the rest waits.
+    // One account, so its records start one after another (groups of a batch start together, before any is measured).
+    const sameGroup = [1, 2, 3].map((i) => paymentRecord(paymentMessage(`consumer-margin-g${i}`, { accountId: 'mg' })));
     const slow = fakeStrategy(() => outcome('applied'));
     const apply = slow.apply.bind(slow);
     slow.apply = async (d) => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       return apply(d);
     };
-    expect((await run(records, { strategy: slow, deadlineMarginMs: 100 }, remaining(500))).reported).toEqual(ids(records.slice(1)));
+    expect((await run(sameGroup, { strategy: slow, deadlineMarginMs: 100 }, remaining(500))).reported).toEqual(ids(sameGroup.slice(1)));
   });
 
   it('hands the Lambda context to a strategy that asks for it', async () => {
