@@ -7,12 +7,13 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { relayRecords } from '../../../lambdas/relay/relay.js';
+import { OUTBOX_EVENTS } from '../../../lambdas/relay/event-schemas.js';
+import { relayRecords, type RelayDeps } from '../../../lambdas/relay/relay.js';
 import { accountKey, dedupKey, outboxKey } from '../../../lambdas/shared/ledger-keys.js';
 import { eventIdFor, paymentIdFor, type PaymentEvent } from '../../../lambdas/shared/payments-model.js';
 import { streamRecord } from '../../fixtures/events.js';
 import { createQueue, localSqs, uniqueName } from '../../fixtures/tables.js';
-import { sqsBatchViolations } from './sqs-request-rules.js';
+import { recordingSqs, sqsBatchViolations } from './sqs-request-rules.js';
 
 /**
  * The relay's contract seen from the events queue: what it publishes, what it skips, what it reports failed, and that
@@ -46,16 +47,9 @@ function outboxRecord(eventName: 'INSERT' | 'MODIFY' | 'REMOVE', e: PaymentEvent
   });
 }
 
-/** A client that forwards to fauxqs and keeps every SendMessageBatch request, to check it against AWS's rules. */
-function recordingClient(sqs: SQSClient): { client: SQSClient; batches: SendMessageBatchRequestEntry[][] } {
-  const batches: SendMessageBatchRequestEntry[][] = [];
-  const client = {
-    send: async (command: SendMessageBatchCommand) => {
-      batches.push(command.input.Entries ?? []);
-      return sqs.send(command);
-    },
-  } as unknown as SQSClient;
-  return { client, batches };
+/** The relay's deps with every event type routed to `queueUrl` and the stack's registered schemas. */
+function toQueue(client: Pick<SQSClient, 'send'>, queueUrl: string): RelayDeps {
+  return { sqs: client, routes: [{ eventTypePrefix: '', queueUrl }], registry: OUTBOX_EVENTS };
 }
 
 async function drain(sqs: SQSClient, queueUrl: string): Promise<Message[]> {
@@ -109,17 +103,17 @@ describe('relay requests are ones AWS SQS accepts (fauxqs is laxer)', () => {
     const queueUrl = await createQueue(sqs, { fifo, name: uniqueName('events') });
     const accounts = [uniqueName('acc'), uniqueName('acc')];
     const events = Array.from({ length: 12 }, (_, i) => paymentEvent(`rules-${i}`, accounts[i % 2]));
-    const { client, batches } = recordingClient(sqs);
+    const { client, batches, violations } = recordingSqs((command) => sqs.send(command));
 
     // Act
     const result = await relayRecords(
       events.map((e) => outboxRecord('INSERT', e)),
-      { sqs: client, queueUrl },
+      toQueue(client, queueUrl),
     );
 
     // Assess
-    expect(batches.map((b) => b.length)).toEqual([10, 2]);
-    for (const batch of batches) expect(sqsBatchViolations(batch, { fifo })).toEqual([]);
+    expect(batches.map((b) => b.entries.length)).toEqual([10, 2]);
+    expect(violations()).toEqual([]);
     expect(result.failedSequenceNumbers).toEqual([]);
     const messages = await drain(sqs, queueUrl);
     expect(messages.map((m) => JSON.parse(m.Body!).eventId).sort()).toEqual(events.map((e) => e.eventId).sort());
@@ -133,6 +127,32 @@ describe('relay requests are ones AWS SQS accepts (fauxqs is laxer)', () => {
       else expect(m.Attributes?.MessageGroupId).toBeUndefined();
     }
   });
+
+  it('every request of an event routed to a standard and a FIFO queue at once passes the rules of its own queue', async () => {
+    // Prepare: fan-out, one route by type to a standard queue and one by prefix to a FIFO queue.
+    const standardUrl = await createQueue(sqs, { name: uniqueName('events') });
+    const fifoUrl = await createQueue(sqs, { fifo: true, name: uniqueName('events') });
+    const events = [paymentEvent('fan-out-a'), paymentEvent('fan-out-b')];
+    const { client, batches, violations } = recordingSqs((command) => sqs.send(command));
+
+    // Act
+    const result = await relayRecords(events.map((e) => outboxRecord('INSERT', e)), {
+      sqs: client,
+      routes: [
+        { eventTypes: ['PaymentApplied'], queueUrl: standardUrl },
+        { eventTypePrefix: 'Payment', queueUrl: fifoUrl },
+      ],
+      registry: OUTBOX_EVENTS,
+    });
+
+    // Assess: one request per queue, each shaped for its queue (no dedup id on the standard one).
+    expect(batches.map((b) => b.queueUrl).sort()).toEqual([standardUrl, fifoUrl].sort());
+    expect(violations()).toEqual([]);
+    expect(result.failedSequenceNumbers).toEqual([]);
+    for (const url of [standardUrl, fifoUrl]) {
+      expect((await drain(sqs, url)).map((m) => JSON.parse(m.Body!).eventId).sort()).toEqual(events.map((e) => e.eventId).sort());
+    }
+  });
 });
 
 describe('which stream records the relay publishes', () => {
@@ -141,14 +161,16 @@ describe('which stream records the relay publishes', () => {
     const queueUrl = await createQueue(sqs, { name: uniqueName('events') });
     const e = paymentEvent('once');
     const records = [outboxRecord('INSERT', e), outboxRecord('MODIFY', e), outboxRecord('REMOVE', e)];
+    const { client, violations } = recordingSqs((command) => sqs.send(command));
 
     // Act
-    const result = await relayRecords(records, { sqs, queueUrl });
+    const result = await relayRecords(records, toQueue(client, queueUrl));
 
     // Assess: one message on the queue; the two other records are skipped, not failed.
     expect(result.published.map((p) => p.eventId)).toEqual([e.eventId]);
     expect(result.skipped).toBe(2);
     expect(result.failedSequenceNumbers).toEqual([]);
+    expect(violations()).toEqual([]);
     expect((await drain(sqs, queueUrl)).map((m) => JSON.parse(m.Body!).eventId)).toEqual([e.eventId]);
   });
 
@@ -170,56 +192,67 @@ describe('which stream records the relay publishes', () => {
       streamRecord({ eventName: 'MODIFY', keys: { pk: { S: key.pk }, sk: { S: key.sk } }, newImage: { pk: { S: key.pk }, sk: { S: key.sk } } }),
     ];
 
-    const result = await relayRecords(records, { sqs, queueUrl });
+    const { client, violations } = recordingSqs((command) => sqs.send(command));
+
+    const result = await relayRecords(records, toQueue(client, queueUrl));
 
     expect(result.published.map((p) => p.eventId)).toEqual([e.eventId]);
     expect(result.skipped).toBe(3);
-    expect(result.unprocessable).toEqual([]);
+    expect(result.rejected).toEqual([]);
+    expect(violations()).toEqual([]);
     expect((await drain(sqs, queueUrl)).map((m) => JSON.parse(m.Body!).eventId)).toEqual([e.eventId]);
   });
 
-  it('reports an outbox INSERT without an event, or with an event that breaks the schema, by sequence number and publishes the rest', async () => {
+  it('rejects an outbox INSERT without an event, or with an event that breaks the schema, by sequence number, and publishes the rest', async () => {
     const queueUrl = await createQueue(sqs, { name: uniqueName('events') });
     const good = paymentEvent('good');
     const key = outboxKey('evt_missing');
     const missing = streamRecord({ eventName: 'INSERT', keys: { pk: { S: key.pk }, sk: { S: key.sk } }, newImage: { pk: { S: key.pk }, sk: { S: key.sk } } });
     const invalid = outboxRecord('INSERT', { ...good, eventId: 'evt_other', amount: 'ten' as unknown as number });
+    const { client, violations } = recordingSqs((command) => sqs.send(command));
 
-    const result = await relayRecords([missing, outboxRecord('INSERT', good), invalid], { sqs, queueUrl });
+    const result = await relayRecords([missing, outboxRecord('INSERT', good), invalid], toQueue(client, queueUrl));
 
-    expect(result.failedSequenceNumbers).toEqual([missing.dynamodb!.SequenceNumber, invalid.dynamodb!.SequenceNumber]);
-    expect(result.unprocessable.map((u) => u.message)).toEqual([
-      expect.stringMatching(/outbox INSERT without a NewImage `event` string/),
-      expect.stringMatching(/amount/),
+    // Never publishable as is: reported as rejected (not retried, so they do not hold the shard), the good one published.
+    expect(result.failedSequenceNumbers).toEqual([]);
+    expect(result.rejected.map((r) => [r.sequenceNumber, r.eventId])).toEqual([
+      [missing.dynamodb!.SequenceNumber, 'evt_missing'],
+      [invalid.dynamodb!.SequenceNumber, 'evt_other'],
+    ]);
+    expect(result.rejected.map((r) => r.message)).toEqual([
+      expect.stringMatching(/no `event` attribute \(the event JSON\)/),
+      expect.stringMatching(/PaymentApplied schema \(ledger\): amount/),
     ]);
     expect(result.published.map((p) => p.eventId)).toEqual([good.eventId]);
+    expect(violations()).toEqual([]);
     expect((await drain(sqs, queueUrl)).map((m) => JSON.parse(m.Body!).eventId)).toEqual([good.eventId]);
   });
 
   it('names the code and message SQS gave for a refused entry, and a reason for an entry refused without them', async () => {
     const events = [paymentEvent('refused-a'), paymentEvent('refused-b'), paymentEvent('refused-c')];
-    const fake = {
-      send: async (command: SendMessageBatchCommand) => {
-        const ids = command.input.Entries!.map((entry) => entry.Id!);
-        return {
-          Successful: [{ Id: ids[2] }],
-          Failed: [
-            { Id: ids[0], Code: 'InvalidParameterValue', SenderFault: true, Message: 'attribute too long' },
-            { Id: ids[1], SenderFault: false },
-          ],
-        };
-      },
-    } as unknown as SQSClient;
+    // A fake: fauxqs cannot refuse one entry of a batch.
+    const { client, violations } = recordingSqs(async (command: SendMessageBatchCommand) => {
+      const ids = command.input.Entries!.map((entry) => entry.Id!);
+      return {
+        Successful: [{ Id: ids[2] }],
+        Failed: [
+          { Id: ids[0], Code: 'InvalidParameterValue', SenderFault: true, Message: 'attribute too long' },
+          { Id: ids[1], SenderFault: false },
+        ],
+      };
+    });
+    const queueUrl = 'https://sqs.example/events';
 
-    const result = await relayRecords(
-      events.map((e) => outboxRecord('INSERT', e)),
-      { sqs: fake, queueUrl: 'https://sqs.example/events' },
-    );
+    const records = events.map((e) => outboxRecord('INSERT', e));
+
+    const result = await relayRecords(records, toQueue(client, queueUrl));
 
     expect(result.sendFailures.map((f) => [f.eventId, f.reason])).toEqual([
-      [events[0]!.eventId, 'InvalidParameterValue: attribute too long'],
-      [events[1]!.eventId, 'Failed:'],
+      [events[0]!.eventId, `${queueUrl}: InvalidParameterValue: attribute too long`],
+      [events[1]!.eventId, `${queueUrl}: Failed:`],
     ]);
+    expect(result.failedSequenceNumbers).toEqual([records[0]!.dynamodb!.SequenceNumber, records[1]!.dynamodb!.SequenceNumber]);
     expect(result.published.map((p) => p.eventId)).toEqual([events[2]!.eventId]);
+    expect(violations()).toEqual([]);
   });
 });

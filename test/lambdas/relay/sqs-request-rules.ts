@@ -1,4 +1,4 @@
-import type { SendMessageBatchRequestEntry, MessageAttributeValue } from '@aws-sdk/client-sqs';
+import type { SendMessageBatchCommand, SendMessageBatchRequestEntry, MessageAttributeValue, SQSClient } from '@aws-sdk/client-sqs';
 
 /**
  * What SQS requires of a SendMessageBatch entry, where fauxqs is laxer than AWS (it accepts an empty `DataType`, for
@@ -65,4 +65,31 @@ function attributeViolations(id: string, name: string, value: MessageAttributeVa
     problems.push(`${where}: a Number attribute's StringValue must be a number, not ${JSON.stringify(value.StringValue)}`);
   }
   return problems;
+}
+
+/** One SendMessageBatch request as the code sent it. */
+export interface RecordedBatch {
+  readonly queueUrl: string;
+  readonly entries: SendMessageBatchRequestEntry[];
+}
+
+/**
+ * An SQS client that records every SendMessageBatch request and answers with `respond` (fauxqs's `send`, or a fake
+ * for faults no emulator produces). `violations()` checks every recorded request against {@link sqsBatchViolations},
+ * a queue whose URL ends in `.fifo` as FIFO.
+ */
+export function recordingSqs(respond: (command: SendMessageBatchCommand) => Promise<unknown>): {
+  readonly client: SQSClient;
+  readonly batches: RecordedBatch[];
+  violations(): string[];
+} {
+  const batches: RecordedBatch[] = [];
+  const client = {
+    send: async (command: SendMessageBatchCommand) => {
+      batches.push({ queueUrl: command.input.QueueUrl ?? '', entries: command.input.Entries ?? [] });
+      return respond(command);
+    },
+  } as unknown as SQSClient;
+  const violations = () => batches.flatMap((b) => sqsBatchViolations(b.entries, { fifo: b.queueUrl.endsWith('.fifo') }).map((v) => `${b.queueUrl}: ${v}`));
+  return { client, batches, violations };
 }
