@@ -10,6 +10,7 @@ export default {
     'lambdas/ledger/consumer.ts',
     'lambdas/ledger/strategies/atomic.ts',
     'lambdas/relay/relay.ts',
+    'lambdas/relay/publish.ts',
   ],
   // Only the tests that cover a mutant run for it; the emulators start once per test-runner process.
   coverageAnalysis: 'perTest',
