@@ -66,7 +66,8 @@ export class LoyaltyConsumer extends Construct {
         description: 'loyalty: awards points once per applied payment event (marker + points + outbox event in one transaction)',
       },
     });
-    props.ledgerTable.grantEffectWrite(this.consumer.handler.function);
+    // commitOnce's transaction: a Put (marker, outbox event) and an Update (points), nothing read first (C1).
+    props.ledgerTable.grantEffectWrite(this.consumer.handler.function, ['PutItem', 'UpdateItem']);
     this.events = new EventQueue(this, 'Events', {
       fifo: true,
       maxReceiveCount: props.maxReceiveCount,

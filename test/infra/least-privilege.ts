@@ -12,7 +12,8 @@ import { KMS_ACTIONS as SQS_KMS_ACTIONS } from '../../local/gateway/sqs-service.
  *
  * Expected permissions of a function, each with the reason it is needed:
  * - every SDK command its code constructs ({@link deriveHandlerCalls}), as the IAM actions AWS authorizes for it
- *   (C1), on the resources its environment names (a `Ref` to a resource of the template):
+ *   (C1), on the resources its environment names (a `Ref` to a resource of the template, or `Ref`s inside a value,
+ *   as in a route table built with Fn::Join):
  *   - a DynamoDB command of Powertools idempotency's persistence layer on the table in `IDEMPOTENCY_TABLE_NAME` (the
  *     handler passes that name to it), every other DynamoDB command on every other table named in its environment;
  *   - an SQS command that acts on a received message by its receipt handle (ChangeMessageVisibility, DeleteMessage
@@ -166,6 +167,18 @@ function refOf(value: unknown): string | undefined {
   return typeof ref === 'string' ? ref : undefined;
 }
 
+/**
+ * Every resource an environment value refers to: a `Ref` itself, or each `Ref` inside it (a route table built with
+ * Fn::Join, `[{"queueUrl":"<Ref>"}, …]`, names several queues in one variable). Pseudo parameters are not resources.
+ */
+function refsIn(value: unknown): string[] {
+  const ref = refOf(value);
+  if (ref !== undefined) return ref.startsWith('AWS::') ? [] : [ref];
+  if (Array.isArray(value)) return [...new Set(value.flatMap(refsIn))];
+  if (value !== null && typeof value === 'object') return [...new Set(Object.values(value).flatMap(refsIn))];
+  return [];
+}
+
 /** The customer-managed key of a table, queue or secret, when it has one. */
 function keyOf(resources: Resources, id: string): string | undefined {
   const r = resources[id];
@@ -190,10 +203,9 @@ export async function expectedPermissions(fn: FunctionUnderTest, resources: Reso
     const permission = `${action} ${resource}`;
     expected.set(permission, [...(expected.get(permission) ?? []), reason]);
   };
-  const envRefs = Object.entries(fn.environment).flatMap(([name, value]) => {
-    const id = refOf(value);
-    return id && resources[id] ? [{ name, id, type: resources[id].Type }] : [];
-  });
+  const envRefs = Object.entries(fn.environment).flatMap(([name, value]) =>
+    refsIn(value).flatMap((id) => (resources[id] ? [{ name, id, type: resources[id].Type }] : [])),
+  );
   const tables = envRefs.filter((e) => e.type === 'AWS::DynamoDB::Table');
   const queues = envRefs.filter((e) => e.type === 'AWS::SQS::Queue');
   const secrets = envRefs.filter((e) => e.type === 'AWS::SecretsManager::Secret');

@@ -157,7 +157,7 @@ describe('security', () => {
         const granted = grantedPermissions(resources);
         const functions = functionsOf(stack, resources);
         expect(functions.map((f) => f.path.split('/').slice(1).join('/')).sort()).toEqual(
-          ['CreatePayment', 'Events/Handler', 'GetAccount', 'Payments/Handler', 'Relay'].sort(),
+          ['CreatePayment', 'Events/Handler', 'GetAccount', 'Loyalty/Consumer/Handler', 'OutboxSweeperFunction', 'Payments/Handler', 'Relay'].sort(),
         );
         // THEN every role is a function's role (no role escapes the check) ...
         const functionRoles = new Set(functions.map((f) => f.roleId));

@@ -34,10 +34,12 @@ describe('service integrations', () => {
     const judged = judge(integrations);
     // THEN nothing is denied
     expect(denials(judged)).toEqual([]);
-    // AND every kind the stack has was found: each alarm's ALARM and OK action, both API methods, the three mappings
+    // AND every kind the stack has was found: each alarm's ALARM and OK action, both API methods, the four mappings
+    // (ledger, notifier and loyalty on SQS, the relay on the stream), the outbox sweeper's schedule rule
     const found = counts(integrations);
     expect(found['API → Lambda']).toBe(2);
-    expect(found['mapping → SQS']).toBe(2 * 3);
+    expect(found['mapping → SQS']).toBe(3 * 3);
+    expect(found['rule → Lambda']).toBe(1);
     expect(found['mapping → stream']).toBe(4);
     expect(found['mapping → destination']).toBe(1);
     if (context.alarmTopicArn) {
@@ -51,7 +53,8 @@ describe('service integrations', () => {
     }
     if (context.kmsKey === 'customer-managed') {
       expect(found['alarm → KMS']).toBe(2 * alarms);
-      expect(found['mapping → KMS']).toBe(2 + 2);
+      // kms:Decrypt for each SQS mapping (ledger, notifier, loyalty), GenerateDataKey + Decrypt for the destination
+      expect(found['mapping → KMS']).toBe(3 + 2);
     }
   });
 
@@ -129,7 +132,8 @@ describe('service integrations', () => {
         }
       }
       const refused = denials(judge(serviceIntegrations(template).integrations));
-      expect(refused).toHaveLength(2);
+      // one per SQS mapping: ledger, notifier, loyalty
+      expect(refused).toHaveLength(3);
       for (const line of refused) expect(line).toMatch(/^mapping → SQS .*arn:aws:iam::123456789012:role\/.* sqs:GetQueueAttributes on arn:aws:sqs:/);
     });
   });
