@@ -41,9 +41,10 @@ const EXPANSION_ROUNDS = 4;
  * events that name one message each (records, queue moves, calls, API invocations) — never through log lines,
  * whose appended keys can be stale — so the journey spans the API, both queues, the ledger, the relay and the
  * notifier. With `followLogs` (logs are all there is, as with CloudWatch Logs) log lines are followed too.
+ * `key` may be the Idempotency-Key the client sent: its caller-scoped forms ({@link callerScopedForms}) are searched too.
  */
 export function buildJourney(events: readonly RecordedEvent[], key: string, options: { readonly followLogs?: boolean } = {}): Journey {
-  const wanted = new Set([key]);
+  const wanted = new Set([key, ...callerScopedForms(events, key)]);
   for (let round = 0; round < EXPANSION_ROUNDS; round++) {
     let grew = false;
     for (const event of events) {
@@ -63,6 +64,26 @@ export function buildJourney(events: readonly RecordedEvent[], key: string, opti
   const summary: Partial<Record<HopVerdict, number>> = {};
   for (const hop of hops) summary[hop.verdict] = (summary[hop.verdict] ?? 0) + 1;
   return { key, keys: [...wanted], hops, summary };
+}
+
+/** `<16 hex>.` — the caller scope the API prefixes to every Idempotency-Key (lambdas/create-payment/caller-scope.ts). */
+const CALLER_SCOPE = /^[0-9a-f]{16}\./;
+
+/**
+ * The caller-scoped keys (`<16 hex>.<key>`) that events name for a client's Idempotency-Key. Every layer logs and
+ * dedups on the scoped key only, so the key the client sent (what a user searches for) is otherwise found nowhere.
+ * A key sent by several callers yields each caller's scoped key: all of them show in the journey's `keys`; search
+ * one scoped key for one caller's payment.
+ */
+export function callerScopedForms(events: readonly RecordedEvent[], key: string): string[] {
+  if (CALLER_SCOPE.test(key)) return [];
+  const forms: string[] = [];
+  for (const event of events) {
+    for (const k of event.keys) {
+      if (k.length === key.length + 17 && k.endsWith(key) && CALLER_SCOPE.test(k) && !forms.includes(k)) forms.push(k);
+    }
+  }
+  return forms;
 }
 
 function describe(event: RecordedEvent, first: number): JourneyHop {
