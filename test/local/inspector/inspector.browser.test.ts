@@ -11,11 +11,16 @@ import { startWebhookReceiver, type WebhookReceiver } from '../../../local/webho
 
 // The inspector page end to end, in a real headless browser (Debian's chromium driven by playwright-core): open the
 // page, send a duplicate payment through the signed API, search its Idempotency-Key, see one applied hop (the
-// ledger's commit) and one deduplicated hop (the API's replay). The screenshot is the README's (docs/inspector.png).
+// ledger's commit) and one deduplicated hop (the API's replay). The screenshot is the README's (docs/inspector.png,
+// written with UPDATE_SCREENSHOT=1).
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SCREENSHOT = join(import.meta.dirname, '../../../docs/inspector.png');
+// The README's screenshot is refreshed on demand (`UPDATE_SCREENSHOT=1`), so a test run leaves the checkout clean;
+// otherwise the page is still captured, under .local/.
+const SCREENSHOT = process.env.UPDATE_SCREENSHOT
+  ? join(import.meta.dirname, '../../../docs/inspector.png')
+  : join(import.meta.dirname, '../../../.local/inspector.png');
 const hasChromium = existsSync(CHROMIUM);
 
 if (!hasChromium && !process.env.CI) {
