@@ -1,3 +1,4 @@
+import { CONSUMERS } from '../../lib/consumers/index.js';
 import { Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -156,8 +157,10 @@ describe('security', () => {
         const resources = template.toJSON().Resources;
         const granted = grantedPermissions(resources);
         const functions = functionsOf(stack, resources);
+        // (plus one per consumer of the registry: `npm run new` adds them, and each is checked the same way)
+        const registered = CONSUMERS.map((c) => `Consumers/${c.name.split('-').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')}/Handler`);
         expect(functions.map((f) => f.path.split('/').slice(1).join('/')).sort()).toEqual(
-          ['CreatePayment', 'Events/Handler', 'GetAccount', 'Loyalty/Consumer/Handler', 'OutboxSweeperFunction', 'Payments/Handler', 'Relay'].sort(),
+          ['CreatePayment', 'Events/Handler', 'GetAccount', 'Loyalty/Consumer/Handler', 'OutboxSweeperFunction', 'Payments/Handler', 'Relay', ...registered].sort(),
         );
         // THEN every role is a function's role (no role escapes the check) ...
         const functionRoles = new Set(functions.map((f) => f.roleId));
