@@ -51,7 +51,7 @@ function listening(port: number): Promise<boolean> {
 describe('npm start: the first run and stopping it as a supervisor does', () => {
   it('delivers a signed event to the built-in receiver, and SIGTERM to the npm process frees every port', async () => {
     // Prepare: npm start with every port picked free and no webhookUrl anywhere (cdk.json has none).
-    npm = spawn('npm', ['start', '--', '--api-port', '0', '--dynamodb-port', '0', '--sqs-port', '0', '--out-dir', OUT_DIR, '--quiet'], {
+    npm = spawn('npm', ['start', '--', '--api-port', '0', '--dynamodb-port', '0', '--port', '0', '--inspector-port', '0', '--out-dir', OUT_DIR, '--quiet'], {
       cwd: PROJECT,
       env: { ...process.env, JAVA_TOOL_OPTIONS: '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -64,8 +64,9 @@ describe('npm start: the first run and stopping it as a supervisor does', () => 
     const ports = [
       Number(new URL(apiUrl).port),
       Number(new URL(webhookUrl).port),
-      Number((await waitForOutput(/Endpoint\s+DynamoDB\s+http:\/\/127\.0\.0\.1:(\d+)/, 1_000))[1]),
-      Number((await waitForOutput(/Endpoint\s+SQS\s+http:\/\/127\.0\.0\.1:(\d+)/, 1_000))[1]),
+      // The one edge endpoint (DynamoDB, Streams, SQS, Secrets Manager) and the inspector page.
+      Number((await waitForOutput(/Endpoint\s+AWS\s+http:\/\/127\.0\.0\.1:(\d+)/, 1_000))[1]),
+      Number((await waitForOutput(/Inspector\s+page\s+http:\/\/127\.0\.0\.1:(\d+)/, 1_000))[1]),
     ];
 
     // Act 1: a payment through the signed API.

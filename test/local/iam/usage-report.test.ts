@@ -21,7 +21,7 @@ beforeAll(async () => {
   await sendScenario(pipeline.handles.api, steps);
   await pipeline.settleQuiet();
   await pipeline.runtime!.stop();
-});
+}, 600_000);
 
 afterAll(async () => {
   await pipeline?.stop();
