@@ -1,6 +1,4 @@
 import type { SQSRecord } from 'aws-lambda';
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseDelivery, processLedgerBatch, type LedgerConsumerDeps } from '../../../lambdas/ledger/consumer.js';
 import type { DeadLetterKind, DeadLetterSender } from '../../../lambdas/ledger/dead-letter.js';
@@ -8,45 +6,15 @@ import { PoisonMessageError, SequenceFencedError } from '../../../lambdas/ledger
 import type { LoadedLedgerStrategy } from '../../../lambdas/ledger/strategies/index.js';
 import type { PaymentDelivery } from '../../../lambdas/ledger/strategy.js';
 import { InjectedFault, setFaultPlanForTests } from '../../../lambdas/shared/faults.js';
-import { METRIC, type MetricName, type Observability } from '../../../lambdas/shared/observability.js';
+import { METRIC } from '../../../lambdas/shared/observability.js';
 import { lambdaContext, paymentMessage, paymentRecord, sqsEvent, sqsRecord } from '../../fixtures/events.js';
+import { recordingObservability } from '../../fixtures/observability.js';
 
 /**
  * The ledger consumer when records fail (issue 11 #8, second part): each kind of failure is counted under its own
  * metric, only never-applicable messages reach the dead-letter port, log lines name the record they are about and
  * carry no key of an earlier record, and the chaos harness's mid-batch crash point ends the invocation.
  */
-
-interface LogLine {
-  readonly level: string;
-  readonly message: string;
-  readonly attributes: Record<string, unknown>;
-  readonly keys: Record<string, unknown>;
-}
-
-function recorder() {
-  const pending: MetricName[] = [];
-  const published: MetricName[] = [];
-  const lines: LogLine[] = [];
-  const keys: Record<string, unknown> = {};
-  const log = (level: string) => (message: string, attributes: Record<string, unknown> = {}) => void lines.push({ level, message, attributes, keys: { ...keys } });
-  const logger = {
-    debug: log('debug'),
-    info: log('info'),
-    warn: log('warn'),
-    error: log('error'),
-    appendKeys: (added: Record<string, unknown>) => void Object.assign(keys, added),
-    removeKeys: (names: string[]) => names.forEach((name) => delete keys[name]),
-  } as unknown as Logger;
-  const observability: Observability = {
-    logger,
-    metrics: {} as Metrics,
-    count: (name) => void pending.push(name),
-    seconds: () => undefined,
-    flush: () => void published.push(...pending.splice(0)),
-  };
-  return { observability, published, lines };
-}
 
 function strategyFailing(failures: Map<string, Error>): LoadedLedgerStrategy {
   return {
@@ -72,7 +40,7 @@ function deadLetterPort(fail = false): DeadLetterSender & { sent: [string, DeadL
 }
 
 async function run(records: SQSRecord[], deps: Partial<LedgerConsumerDeps> & Pick<LedgerConsumerDeps, 'strategy'>, context = lambdaContext(60_000)) {
-  const r = recorder();
+  const r = recordingObservability();
   const response = await processLedgerBatch(sqsEvent(...records), context, { observability: r.observability, ...deps });
   return { ...r, reported: response.batchItemFailures.map((f) => f.itemIdentifier) };
 }
@@ -152,7 +120,7 @@ describe('ledger consumer: deadline edges', () => {
 
     const atMargin = await run(records, { strategy }, exactly);
     const single = await run(records.slice(0, 1), { strategy }, lambdaContext(10));
-    const r = recorder();
+    const r = recordingObservability();
     await processLedgerBatch(sqsEvent(...records), undefined, { strategy, observability: r.observability });
 
     expect(atMargin.reported).toEqual([]);
@@ -187,7 +155,7 @@ describe('ledger consumer: the chaos mid-batch crash point', () => {
       applied.push(d.messageId);
       return apply(d);
     };
-    const r = recorder();
+    const r = recordingObservability();
 
     await expect(processLedgerBatch(sqsEvent(...records), undefined, { strategy, observability: r.observability })).rejects.toThrow(InjectedFault);
     expect(applied).toEqual([records[0]!.messageId]);

@@ -1,6 +1,4 @@
 import type { SQSRecord } from 'aws-lambda';
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
 import { parseDelivery, processLedgerBatch, type LedgerConsumerDeps } from '../../../lambdas/ledger/consumer.js';
 import type { DeadLetterKind, DeadLetterSender } from '../../../lambdas/ledger/dead-letter.js';
@@ -8,8 +6,9 @@ import { PoisonMessageError, SequenceFencedError } from '../../../lambdas/ledger
 import type { LoadedLedgerStrategy } from '../../../lambdas/ledger/strategies/index.js';
 import type { PaymentDelivery } from '../../../lambdas/ledger/strategy.js';
 import { InjectedFault } from '../../../lambdas/shared/faults.js';
-import { METRIC, type MetricName, type Observability } from '../../../lambdas/shared/observability.js';
+import { METRIC } from '../../../lambdas/shared/observability.js';
 import { lambdaContext, paymentMessage, paymentRecord, sqsEvent, sqsRecord } from '../../fixtures/events.js';
+import { recordingObservability } from '../../fixtures/observability.js';
 
 /**
  * What the ledger consumer promises around the strategy (issue 11 #8): which metrics an invocation publishes, what is
@@ -17,39 +16,6 @@ import { lambdaContext, paymentMessage, paymentRecord, sqsEvent, sqsRecord } fro
  * The strategy is a fake (its own behaviour is tested on DynamoDB Local); the observability port records what the
  * function would publish and log.
  */
-
-interface LogLine {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly message: string;
-  readonly attributes: Record<string, unknown>;
-  readonly keys: Record<string, unknown>;
-}
-
-/** An Observability whose metrics count as published only once flushed, and whose log lines carry the appended keys. */
-function recordingObservability() {
-  const pending: MetricName[] = [];
-  const published: MetricName[] = [];
-  const lines: LogLine[] = [];
-  const keys: Record<string, unknown> = {};
-  const log = (level: LogLine['level']) => (message: string, attributes: Record<string, unknown> = {}) =>
-    void lines.push({ level, message, attributes, keys: { ...keys } });
-  const logger = {
-    debug: log('debug'),
-    info: log('info'),
-    warn: log('warn'),
-    error: log('error'),
-    appendKeys: (added: Record<string, unknown>) => void Object.assign(keys, added),
-    removeKeys: (names: string[]) => names.forEach((name) => delete keys[name]),
-  } as unknown as Logger;
-  const observability: Observability = {
-    logger,
-    metrics: {} as Metrics,
-    count: (name) => void pending.push(name),
-    seconds: () => undefined,
-    flush: () => void published.push(...pending.splice(0)),
-  };
-  return { observability, published, pending, lines };
-}
 
 type Outcome = Awaited<ReturnType<LoadedLedgerStrategy['apply']>> & { fenced?: boolean; expiredMarker?: boolean };
 
