@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { DEFAULT_RECORD_LIMIT, FlightRecorder } from '../../local/recorder/flight-recorder.js';
 
 const QUEUE = 'http://127.0.0.1:4566/000000000000/ExactlyOncePayments-dev-PaymentsQueueC485226B-0B7993605D0A.fifo';
@@ -207,7 +207,7 @@ function section(ring: ReturnType<typeof measureRing>, live: LiveResult | undefi
     '<!-- recorder:start -->',
     '## Flight recorder: overhead',
     '',
-    `Measured by \`npm run bench:recorder${live ? ' -- --live' : ''}\` (scripts/bench/recorder.ts) on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores shared with other work.`,
+    `Measured by \`npm run bench:recorder${live ? ' -- --live' : ''}\` (scripts/bench/recorder.ts) on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (1, 5, 15 min) when it finished: the live figures are only valid on an idle machine.`,
     '',
     '| Figure | Value |',
     '|---|---|',
