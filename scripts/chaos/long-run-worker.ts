@@ -44,6 +44,7 @@ const config = JSON.parse(process.argv[2] ?? '{}') as LongRunWorkerConfig;
 const sqs = new SQSClient({ endpoint: process.env.AWS_ENDPOINT_URL_SQS });
 const stats = { invocations: 0, invocationErrors: 0, recordsReceived: 0, recordsDeleted: 0, recordsReported: 0, batchSizes: {} as Record<number, number> };
 let stopping = false;
+let refusedDeletesShown = 0;
 
 async function main(): Promise<void> {
   const mod = (await import(pathToFileURL(config.bundlePath).href)) as { handler?: Handler };
@@ -113,6 +114,10 @@ async function invoke(handler: Handler, messages: Message[]): Promise<void> {
       }),
     );
     stats.recordsDeleted += done.length - (answer.Failed?.length ?? 0);
+    if (answer.Failed?.length && refusedDeletesShown++ < 5) {
+      // The parent shows the handler's first errors; a refused delete is the poller's, said the same way.
+      process.stdout.write(`${JSON.stringify({ level: 'ERROR', message: 'DeleteMessageBatch refused entries', failed: answer.Failed.slice(0, 3) })}\n`);
+    }
   } catch (error) {
     // As the mapping: a failed delete means a redelivery, which the ledger absorbs.
     process.stderr.write(`delete failed: ${String(error)}\n`);

@@ -40,12 +40,12 @@ import {
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from '../../local/emulators.js';
 import { ENV } from '../../lambdas/shared/env.js';
 import { ACCOUNT_PREFIX, OUTBOX_PREFIX } from '../../lambdas/shared/ledger-keys.js';
-import { deduplicationIdFor, PaymentMessageSchema, type PaymentEvent, type PaymentMessage } from '../../lambdas/shared/payments-model.js';
+import { PaymentMessageSchema, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
 import { bundle, VARIANTS } from '../bench/bundles.js';
 import { check, type CheckReport, type ObservedAccount, type ObservedDeadLetter } from './checker.js';
 import { captureFunctionMetrics } from './metrics-capture.js';
 import { buildChaosPlan, CHAOS_TIMINGS, type FaultKind } from './plans.js';
-import { countActions, generateWorkload, type IntendedPayment, type WorkloadAction } from './workload.js';
+import { countActions, generateWorkload, queueDeduplicationIdFor, queueMessageFor, type IntendedPayment, type WorkloadAction } from './workload.js';
 import type { LongRunWorkerConfig, LongRunWorkerStats } from './long-run-worker.js';
 
 /** Every fault kind that reaches the ledger (the relay, notifier, webhook and API kinds need the full pipeline). */
@@ -171,6 +171,7 @@ export async function runLongRun(options: LongRunOptions): Promise<LongRunResult
       injections: { ...plan.injections, apiRetry: 0, eventTwice: 0, poisonStandard: 0, poisonFifo: opts.poison },
     });
     const capture = captureFunctionMetrics();
+    let shownErrorLines = 0;
     for (let i = 0; i < opts.workers; i++) {
       workers.push(
         startWorker(
@@ -183,11 +184,20 @@ export async function runLongRun(options: LongRunOptions): Promise<LongRunResult
             [ENV.IDEMPOTENCY_TABLE_NAME]: 'long-run-idempotency',
             [ENV.DEDUP_TTL_SECONDS]: '1209600',
             [ENV.LEDGER_STRATEGY]: opts.consumer,
+            // As the stack: poison and fenced-without-marker messages go to the DLQ at once, with their reason.
+            [ENV.PAYMENTS_DLQ_URL]: dlqUrl!,
             [ENV.LOCAL_RUNTIME]: '1',
             // Each process draws its own faults (one plan seed per execution environment, as the runtime does).
             [ENV.FAULT_PLAN]: JSON.stringify({ ...plan.faultPlan, seed: opts.seed * 100 + i }),
           },
-          (line) => capture.line(line),
+          (line) => {
+            capture.line(line);
+            // The first few errors are shown: a run in which every record fails says why at once.
+            if (shownErrorLines < 10 && /"level":"(ERROR|CRITICAL)"/.test(line)) {
+              shownErrorLines++;
+              log(`worker ${i}: ${line.slice(0, 600)}`);
+            }
+          },
         ),
       );
     }
@@ -352,26 +362,16 @@ async function createLedgerTable(ddb: DynamoDBClient, table: string, idempotency
   }
 }
 
-function messageBody(payment: IntendedPayment): string {
-  const message: PaymentMessage = {
-    ...payment.request,
-    paymentId: payment.paymentId,
-    idempotencyKey: payment.idempotencyKey,
-    requestedAt: new Date().toISOString(),
-  };
-  return JSON.stringify(message);
-}
-
 /** The SendMessage entry of one action, as the API (or the chaos runner) would send it. */
 function entryFor(action: WorkloadAction, id: number): SendMessageBatchRequestEntry {
   switch (action.kind) {
     case 'send':
     case 'resend-in-window':
     case 'resend-beyond-window': {
-      const dedup = deduplicationIdFor(action.payment.idempotencyKey);
+      const dedup = queueDeduplicationIdFor(action.payment);
       return {
         Id: String(id),
-        MessageBody: messageBody(action.payment),
+        MessageBody: JSON.stringify(queueMessageFor(action.payment)),
         MessageGroupId: action.payment.request.accountId,
         // Beyond the 5-minute window SQS no longer knows the first dedup id: a fresh one has the same effect.
         MessageDeduplicationId: action.kind === 'resend-beyond-window' ? `${dedup.slice(0, 32)}-late-${id}` : dedup,
@@ -408,10 +408,25 @@ async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<{ visible: 
 }
 
 /** Waits until the queue holds nothing, visible or in flight, for three checks in a row. */
+/** How long the queue may go without getting shorter before the run fails (consumers stuck, every record failing). */
+const STALL_LIMIT_MS = 5 * 60_000;
+
 async function waitForEmpty(sqs: SQSClient, queueUrl: string): Promise<void> {
+  let lowest = Number.POSITIVE_INFINITY;
+  let lastProgress = Date.now();
   for (let empty = 0; empty < 3; ) {
     const depth = await queueDepth(sqs, queueUrl);
-    empty = depth.visible + depth.inFlight === 0 ? empty + 1 : 0;
+    const left = depth.visible + depth.inFlight;
+    if (left < lowest) {
+      lowest = left;
+      lastProgress = Date.now();
+    } else if (Date.now() - lastProgress > STALL_LIMIT_MS) {
+      throw new Error(
+        `no progress for ${STALL_LIMIT_MS / 60_000} minutes: ${depth.visible} messages visible and ${depth.inFlight} in flight on the ` +
+          'payments queue; the handler errors shown above say why records fail',
+      );
+    }
+    empty = left === 0 ? empty + 1 : 0;
     await sleep(1000);
   }
 }
@@ -496,8 +511,10 @@ function startWorker(script: string, config: LongRunWorkerConfig, env: Record<st
   });
   createInterface({ input: child.stdout! }).on('line', onLine);
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
+  // Powertools writes errors to stderr: those lines are the handler's too.
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    stderr = `${stderr}${line}\n`.slice(-4000);
+    onLine(line);
   });
   const handle = {
     stats: { invocations: 0, invocationErrors: 0, recordsReceived: 0, recordsDeleted: 0, recordsReported: 0, batchSizes: {} } as LongRunWorkerStats,

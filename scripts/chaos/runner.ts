@@ -18,10 +18,9 @@ import {
   PaymentEventSchema,
   PaymentMessageSchema,
   type PaymentEvent,
-  type PaymentMessage,
   PAYMENT_EVENT_TYPES,
 } from '../../lambdas/shared/payments-model.js';
-import { ApiRequestError, localScopedKey, PaymentsApiClient } from '../../local/api-client.js';
+import { ApiRequestError, PaymentsApiClient } from '../../local/api-client.js';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver.js';
@@ -31,7 +30,7 @@ import { captureFunctionMetrics, type MetricCapture } from './metrics-capture.js
 import { waitForDrain } from './drain.js';
 import { wrapLedgerFunction, type LedgerFaultRegistry } from './ledger-faults.js';
 import { ALL_FAULT_KINDS, buildChaosPlan, CHAOS_CONTEXT, CHAOS_TIMINGS, type ChaosPlan, type FaultKind } from './plans.js';
-import { countActions, generateWorkload, type IntendedPayment, type Workload, type WorkloadAction } from './workload.js';
+import { countActions, generateWorkload, queueDeduplicationIdFor, queueMessageFor, type IntendedPayment, type Workload, type WorkloadAction } from './workload.js';
 
 /** Consumer strategies a chaos run can put behind the payments queue. */
 export const CHAOS_CONSUMERS = ['atomic', 'powertools', 'at-least-once'] as const;
@@ -468,15 +467,6 @@ interface ActionPorts {
 
 const firstPaymentIds = new Map<string, string>();
 
-function paymentMessage(payment: IntendedPayment): PaymentMessage {
-  return {
-    ...payment.request,
-    paymentId: payment.paymentId,
-    idempotencyKey: localScopedKey(payment.idempotencyKey),
-    requestedAt: new Date().toISOString(),
-  };
-}
-
 async function post(api: PaymentsApiClient, payment: IntendedPayment): Promise<string> {
   // The API is idempotent by key: a 409 (first request still in progress), a 5xx or a request that timed out or could
   // not connect (an overloaded machine: the API function queues behind its concurrency) is simply sent again.
@@ -506,9 +496,9 @@ async function perform(action: WorkloadAction, ports: ActionPorts): Promise<void
         await sqs.send(
           new SendMessageCommand({
             QueueUrl: outputs.PaymentsQueueUrl,
-            MessageBody: JSON.stringify(paymentMessage(action.payment)),
+            MessageBody: JSON.stringify(queueMessageFor(action.payment)),
             MessageGroupId: action.payment.request.accountId,
-            MessageDeduplicationId: deduplicationIdFor(localScopedKey(action.payment.idempotencyKey)),
+            MessageDeduplicationId: queueDeduplicationIdFor(action.payment),
           }),
         );
         return;
@@ -525,11 +515,11 @@ async function perform(action: WorkloadAction, ports: ActionPorts): Promise<void
     }
     case 'resend-in-window':
     case 'resend-beyond-window': {
-      const dedup = deduplicationIdFor(localScopedKey(action.payment.idempotencyKey));
+      const dedup = queueDeduplicationIdFor(action.payment);
       await sqs.send(
         new SendMessageCommand({
           QueueUrl: outputs.PaymentsQueueUrl,
-          MessageBody: JSON.stringify(paymentMessage(action.payment)),
+          MessageBody: JSON.stringify(queueMessageFor(action.payment)),
           MessageGroupId: action.payment.request.accountId,
           // Beyond the 5-minute window SQS no longer knows the first dedup id: a fresh one has the same effect.
           MessageDeduplicationId: action.kind === 'resend-in-window' ? dedup : `${dedup.slice(0, 32)}-late-${randomUUID()}`,
@@ -542,7 +532,7 @@ async function perform(action: WorkloadAction, ports: ActionPorts): Promise<void
       await sqs.send(
         new SendMessageCommand({
           QueueUrl: outputs.PaymentsQueueUrl,
-          MessageBody: JSON.stringify(paymentMessage(action.payment)),
+          MessageBody: JSON.stringify(queueMessageFor(action.payment)),
           MessageGroupId: `${action.payment.request.accountId}~producer-b`,
           MessageDeduplicationId: deduplicationIdFor(action.payment.idempotencyKey),
         }),
@@ -593,7 +583,7 @@ async function performAfterIdle(
     await sqs.send(
       new SendMessageCommand({
         QueueUrl: outputs.PaymentsQueueUrl,
-        MessageBody: JSON.stringify(paymentMessage(action.payment)),
+        MessageBody: JSON.stringify(queueMessageFor(action.payment)),
         MessageGroupId: action.payment.request.accountId,
         MessageDeduplicationId: `redrive-late-${randomUUID()}`,
       }),

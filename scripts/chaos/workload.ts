@@ -1,4 +1,4 @@
-import { paymentIdFor, type PaymentRequest } from '../../lambdas/shared/payments-model.js';
+import { deduplicationIdFor, paymentIdFor, type PaymentMessage, type PaymentRequest } from '../../lambdas/shared/payments-model.js';
 import { localScopedKey } from '../../local/api-client.js';
 import { SeededRandom } from './random.js';
 
@@ -255,4 +255,24 @@ export function countActions(workload: Workload): Record<WorkloadAction['kind'],
   };
   for (const action of [...workload.actions, ...workload.afterIdle]) counts[action.kind]++;
   return counts;
+}
+
+/**
+ * The payments-queue message the API sends for a payment: the local API scopes the Idempotency-Key to its caller, so
+ * the body carries the scoped key, the payment id derived from it, and the dedup id of the scoped key. Every driver
+ * that sends straight onto the queue (the chaos runner's `--via queue`, the long run) builds it here, so it can never
+ * drift from what the ledger validates.
+ */
+export function queueMessageFor(payment: IntendedPayment): PaymentMessage {
+  return {
+    ...payment.request,
+    paymentId: payment.paymentId,
+    idempotencyKey: localScopedKey(payment.idempotencyKey),
+    requestedAt: new Date().toISOString(),
+  };
+}
+
+/** The MessageDeduplicationId the API sends for a payment (that of its caller-scoped key). */
+export function queueDeduplicationIdFor(payment: IntendedPayment): string {
+  return deduplicationIdFor(localScopedKey(payment.idempotencyKey));
 }
