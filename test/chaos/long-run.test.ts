@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { check } from '../../scripts/chaos/checker.js';
 import { inApplyOrder, ledgerOnly } from '../../scripts/chaos/long-run.js';
-import { generateWorkload } from '../../scripts/chaos/workload.js';
+import { generateWorkload, queueMessageFor } from '../../scripts/chaos/workload.js';
+import { parseDelivery } from '../../lambdas/ledger/consumer.js';
+import { paymentIdFor } from '../../lambdas/shared/payments-model.js';
+import type { SQSRecord } from 'aws-lambda';
 
 const workload = generateWorkload({ messages: 12, seed: 5, accounts: 2, injections: { poisonFifo: 0, poisonStandard: 0 } });
 
@@ -29,5 +32,21 @@ describe('long run checks', () => {
     expect(group.slice(0, at).every((p) => p.index < 6)).toBe(true);
     expect(group.slice(at + 1).every((p) => p.index >= 6)).toBe(true);
     expect(at).toBe(group.filter((p) => p.index < 6).length - 1);
+  });
+
+  it('sends payments the ledger accepts: every queue message parses and names the payment id its key derives', () => {
+    // Prepare: the message the long run and the chaos runner put straight onto the queue for each payment.
+    const record = (body: unknown, group: string): SQSRecord => ({ messageId: 'm', body: JSON.stringify(body), attributes: { MessageGroupId: group } }) as unknown as SQSRecord;
+    // The rule the atomic strategy enforces before applying (otherwise the message is poison).
+    const derivesItsPaymentId = (m: { paymentId: string; idempotencyKey: string }) => m.paymentId === paymentIdFor(m.idempotencyKey);
+    // Act / Assess: none is poison (a drift here made every record of a 100,000-payment run fail)...
+    for (const payment of workload.payments) {
+      const message = queueMessageFor(payment);
+      expect(() => parseDelivery(record(message, payment.request.accountId))).not.toThrow();
+      expect(derivesItsPaymentId(message)).toBe(true);
+    }
+    // ...while the shape the long run sent before (the key without its caller scope) breaks the rule.
+    const first = workload.payments[0]!;
+    expect(derivesItsPaymentId({ ...queueMessageFor(first), idempotencyKey: first.idempotencyKey })).toBe(false);
   });
 });
