@@ -135,6 +135,8 @@ function markTenants(body: unknown, store: FauxqsStore): unknown {
  * noisy tenants', fewest in flight first. Leaves the queue as it is when no tenant is noisy.
  */
 function serveQuietTenantsFirst(queue: FauxqsQueue): void {
+  // Fewer in flight than one noisy tenant needs: nothing to do (processTimers only ever lowers the count).
+  if (queue.inflightMessages.size < NOISY_TENANT_RULE.minimumInFlight) return;
   queue.processTimers();
   if (queue.messages.length < 2 || queue.inflightMessages.size < NOISY_TENANT_RULE.minimumInFlight) return;
   const inFlight = new Map<string, number>();
