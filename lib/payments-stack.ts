@@ -193,7 +193,8 @@ export class PaymentsStack extends Stack {
     // (ChangeMessageVisibility) and SQS dead-letters it after the last attempt.
     this.notifier = new QueueConsumer(this, 'Events', {
       entry: entry('notifier'),
-      // SQS fair queue: one busy account must not delay other accounts' webhooks (the relay sends it as MessageGroupId).
+      // SQS fair queue: one busy account must not delay other accounts' webhooks. The relay's route to this queue takes
+      // the key over; the relay and the sweeper send each event's accountId as MessageGroupId.
       fairQueueTenantKey: 'accountId',
       serviceName: SERVICE_NAMES.notifier,
       batchSize: notifierBatchSize,

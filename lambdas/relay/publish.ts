@@ -1,5 +1,6 @@
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import { formatIssues } from '../shared/errors.js';
+import { tenantGroupId } from '../shared/fair-queue.js';
 import { registrationFor, type OutboxEventRegistration } from './registration.js';
 import { destinationsFor, type OutboxRoute } from './routes.js';
 
@@ -18,6 +19,8 @@ export interface RelayEvent {
   readonly payload: unknown;
   /** Queue URLs the routes give its type. */
   readonly destinations: readonly string[];
+  /** MessageGroupId per fair-queue destination (queue URL → the body's tenant-key field); `{}` when none is fair. */
+  readonly tenantGroupIds: Readonly<Record<string, string>>;
   /** True when it comes from an `OUTBOX#` item (which the relay marks); false for an event carried on an entity item. */
   readonly fromOutbox: boolean;
 }
@@ -73,8 +76,17 @@ export function checkEvent(
   if (destinations.length === 0) {
     return { eventId, reasons: [`no route for event type "${eventType}": add one to the OutboxRelay construct (routes / addRoute)`] };
   }
+  const tenantGroupIds: Record<string, string> = {};
+  for (const route of routes) {
+    if (route.tenantKey === undefined || !destinations.includes(route.queueUrl)) continue;
+    try {
+      tenantGroupIds[route.queueUrl] = tenantGroupId(fromPayload as Record<string, unknown>, route.tenantKey);
+    } catch (error) {
+      return { eventId, reasons: [`fair queue ${route.queueUrl}: ${(error as Error).message}`] };
+    }
+  }
   const groupKey = raw.groupKey ?? registration.groupKey?.(parsed.data) ?? eventId;
-  return { eventId, eventType, groupKey, body: raw.payload, payload: parsed.data, destinations, fromOutbox: raw.fromOutbox };
+  return { eventId, eventType, groupKey, body: raw.payload, payload: parsed.data, destinations, tenantGroupIds, fromOutbox: raw.fromOutbox };
 }
 
 /** True when {@link checkEvent} accepted the event. */
@@ -93,7 +105,8 @@ export interface PublishResult {
 /**
  * Publishes events to their destinations with SendMessageBatch (chunks of 10 per queue). Each message carries the
  * `eventType` and `eventId` message attributes; on a `.fifo` queue MessageGroupId = the group key and
- * MessageDeduplicationId = the event id. On a FIFO queue a group whose entry failed sends nothing more in this call,
+ * MessageDeduplicationId = the event id; on a fair queue (a standard queue whose route has a tenant key)
+ * MessageGroupId = the tenant. On a FIFO queue a group whose entry failed sends nothing more in this call,
  * so a group's later events cannot overtake the failed one (they are reported failed too and retried with it).
  */
 export async function publishEvents(events: readonly RelayEvent[], sqs: Pick<SQSClient, 'send'>): Promise<PublishResult> {
@@ -120,7 +133,7 @@ export async function publishEvents(events: readonly RelayEvent[], sqs: Pick<SQS
             eventType: { DataType: 'String', StringValue: event.eventType },
             eventId: { DataType: 'String', StringValue: event.eventId },
           },
-          ...(fifo ? { MessageGroupId: event.groupKey, MessageDeduplicationId: event.eventId } : {}),
+          ...(fifo ? { MessageGroupId: event.groupKey, MessageDeduplicationId: event.eventId } : tenantOf(event, queueUrl)),
         }));
         const failed = new Map<number, string>();
         try {
@@ -144,4 +157,10 @@ export async function publishEvents(events: readonly RelayEvent[], sqs: Pick<SQS
     else result.failed.push({ event, reason });
   }
   return result;
+}
+
+/** The fair-queue MessageGroupId of an event on a standard queue, or nothing when the queue is not a fair queue. */
+function tenantOf(event: RelayEvent, queueUrl: string): { MessageGroupId?: string } {
+  const tenant = event.tenantGroupIds[queueUrl];
+  return tenant === undefined ? {} : { MessageGroupId: tenant };
 }

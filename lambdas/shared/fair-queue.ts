@@ -5,12 +5,12 @@ import { InvalidInputError } from './errors.js';
  * tenant, so a tenant with a backlog is delivered after quieter ones).
  *
  * The consuming `QueueConsumer` declares `fairQueueTenantKey` (a top-level field of the message body, e.g.
- * `accountId`) and sets {@link FAIR_QUEUE_TENANT_KEY_ENV} on each producer it is given; the producer sends every
- * message with `MessageGroupId: tenantGroupId(body, tenantKey)`. On a standard queue the group promises no order:
- * consumers must not treat it as a FIFO group (`fifoGroupOf` in fifo-batch.ts does not).
+ * `accountId`); an `OutboxRelay` route to its queue takes the key over (in `OUTBOX_ROUTES`), and the relay and the
+ * outbox sweeper send every message to it with `MessageGroupId: tenantGroupId(body, tenantKey)`. On a standard queue
+ * the group promises no order: consumers must not treat it as a FIFO group (`fifoGroupOf` in fifo-batch.ts does not).
  * @see https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-fair-queues.html
  */
-export const FAIR_QUEUE_TENANT_KEY_ENV = 'FAIR_QUEUE_TENANT_KEY';
+export const TENANT_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Longest MessageGroupId SQS accepts. */
 export const MAX_MESSAGE_GROUP_ID_LENGTH = 128;

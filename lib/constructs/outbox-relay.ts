@@ -8,12 +8,15 @@ import { Construct } from 'constructs';
 import { ConstructValidationError } from '../errors.js';
 import { ACCOUNT_PREFIX, LEDGER_KEYS, OUTBOX_PREFIX } from '../../lambdas/shared/ledger-keys.js';
 import { ENV } from '../../lambdas/shared/env.js';
+import { TENANT_KEY_PATTERN } from '../../lambdas/shared/fair-queue.js';
+import { fairQueueTenantKeyOf } from './queue-consumer.js';
 import { allResolved, describeDuration, DLQ_RETENTION } from './windows.js';
 
 /**
  * Where outbox events of some types go: by exact type (`eventTypes`) or by prefix (`eventTypePrefix`, `''` = every
  * type). An event matching several routes is published to each (fan-out); its group key and event id become the
- * FIFO MessageGroupId / MessageDeduplicationId on a `.fifo` destination.
+ * FIFO MessageGroupId / MessageDeduplicationId on a `.fifo` destination, and on a fair queue (a standard destination
+ * with a tenant key) its tenant becomes the MessageGroupId.
  */
 export interface OutboxRoute {
   /**
@@ -28,6 +31,15 @@ export interface OutboxRoute {
   readonly eventTypePrefix?: string;
   /** The queue; the relay (and the sweeper) are granted SendMessage on it. */
   readonly destination: sqs.IQueue;
+  /**
+   * Makes the destination an SQS fair queue for these events: the top-level body field whose value the relay and the
+   * sweeper send as MessageGroupId (the tenant). A body without the field is rejected (marked `rejectedAt`), not
+   * sent. Standard queues only; when the destination is a `QueueConsumer`'s queue declared with
+   * `fairQueueTenantKey`, that key is taken and a different one here is refused.
+   * @default - the destination QueueConsumer's `fairQueueTenantKey`; otherwise none (no MessageGroupId)
+   * @see https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-fair-queues.html
+   */
+  readonly fairQueueTenantKey?: string;
 }
 
 /** Props of {@link OutboxRelay}. */
@@ -215,7 +227,9 @@ export class OutboxRelay extends Construct {
 
   /**
    * Routes event types to a queue and grants every publisher (the relay, the sweeper) SendMessage on it.
-   * @throws ConstructValidationError when the route has both or neither of eventTypes / eventTypePrefix, or an empty type.
+   * @throws ConstructValidationError when the route has both or neither of eventTypes / eventTypePrefix, or an empty type;
+   *   or a fair-queue tenant key that is not a body field name, is on a FIFO queue, or differs from the one the
+   *   destination's QueueConsumer (or another route to it) declares.
    */
   addRoute(route: OutboxRoute): void {
     const byType = route.eventTypes !== undefined;
@@ -233,8 +247,47 @@ export class OutboxRelay extends Construct {
         `eventTypes (${JSON.stringify(route.eventTypes)}) must be a non-empty list of 1-128 characters of A-Z a-z 0-9 . _ : -`,
       );
     }
-    this.#routes.push(route);
+    const fairQueueTenantKey = this.#tenantKeyOf(route);
+    this.#routes.push(fairQueueTenantKey === undefined ? route : { ...route, fairQueueTenantKey });
     for (const fn of this.#publishers) grantPublish(route.destination, fn);
+  }
+
+  /** The route's fair-queue tenant key: given, or declared by the destination's QueueConsumer (both must agree). */
+  #tenantKeyOf(route: OutboxRoute): string | undefined {
+    const declared = fairQueueTenantKeyOf(route.destination);
+    const given = route.fairQueueTenantKey;
+    const where = route.destination.node.path;
+    if (given !== undefined && declared !== undefined && given !== declared) {
+      throw new ConstructValidationError(
+        this.node.path,
+        `fairQueueTenantKey ("${given}") of the route to ${where} differs from the tenant key its QueueConsumer declares ` +
+          `("${declared}"): the consumer and its producers must name one tenant; remove fairQueueTenantKey from the route`,
+      );
+    }
+    if (given !== undefined && !TENANT_KEY_PATTERN.test(given)) {
+      throw new ConstructValidationError(
+        this.node.path,
+        `fairQueueTenantKey ("${given}") of the route to ${where} must name a top-level field of the message body ` +
+          '(letters, digits and _, not starting with a digit), e.g. "accountId"',
+      );
+    }
+    if (given !== undefined && route.destination.fifo) {
+      throw new ConstructValidationError(
+        this.node.path,
+        `fairQueueTenantKey ("${given}") applies to standard queues only (SQS fair queues), but ${where} is FIFO: ` +
+          'remove fairQueueTenantKey from the route',
+      );
+    }
+    const key = given ?? declared;
+    const other = this.#routes.find((r) => r.destination === route.destination && r.fairQueueTenantKey !== key);
+    if (other) {
+      throw new ConstructValidationError(
+        this.node.path,
+        `the routes to ${where} give it two fair-queue tenant keys (${String(other.fairQueueTenantKey)} and ${String(key)}): ` +
+          'a fair queue has one tenant key; give every route to it the same fairQueueTenantKey',
+      );
+    }
+    return key;
   }
 
   /**
@@ -256,6 +309,7 @@ export class OutboxRelay extends Construct {
             this.#routes.map((r) => ({
               ...(r.eventTypes ? { eventTypes: r.eventTypes } : { eventTypePrefix: r.eventTypePrefix }),
               queueUrl: r.destination.queueUrl,
+              ...(r.fairQueueTenantKey === undefined ? {} : { tenantKey: r.fairQueueTenantKey }),
             })),
           ),
       }),

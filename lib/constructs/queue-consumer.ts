@@ -3,7 +3,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { FAIR_QUEUE_TENANT_KEY_ENV } from '../../lambdas/shared/fair-queue.js';
+import { TENANT_KEY_PATTERN } from '../../lambdas/shared/fair-queue.js';
 import { ConstructValidationError } from '../errors.js';
 import { HandlerFunction, type HandlerFunctionOptions } from './handler-function.js';
 import {
@@ -89,9 +89,10 @@ export interface QueueConsumerProps {
   readonly provisionedPollers?: ProvisionedPollers;
   /**
    * Makes the (standard) queue an SQS fair queue: names the top-level message body field whose value every producer
-   * sends as MessageGroupId (the tenant), so one tenant's backlog does not delay the others'. Producers get the name
-   * in `FAIR_QUEUE_TENANT_KEY` through {@link QueueConsumer.addTenantKeyTo} and build the group id with
-   * `tenantGroupId()` (lambdas/shared/fair-queue.ts). Not for FIFO queues, whose groups already order and isolate.
+   * sends as MessageGroupId (the tenant), so one tenant's backlog does not delay the others'. An `OutboxRelay` route
+   * to this queue takes the key over (the relay and the sweeper send `MessageGroupId: tenantGroupId(body, key)`,
+   * lambdas/shared/fair-queue.ts); another producer reads it from {@link QueueConsumer.tenantKey}. Not for FIFO queues,
+   * whose groups already order and isolate.
    * @default - not a fair queue: producers send no MessageGroupId
    * @see https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-fair-queues.html
    */
@@ -258,7 +259,7 @@ export class QueueConsumer extends Construct {
             'queue already orders and isolates by MessageGroupId: remove fairQueueTenantKey or set fifo to false',
         );
       }
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(props.fairQueueTenantKey)) {
+      if (!TENANT_KEY_PATTERN.test(props.fairQueueTenantKey)) {
         fail(
           `fairQueueTenantKey ("${props.fairQueueTenantKey}") must name a top-level field of the message body ` +
             '(letters, digits and _, not starting with a digit), e.g. "accountId"',
@@ -383,14 +384,15 @@ export class QueueConsumer extends Construct {
       }),
     );
   }
+}
 
-  /**
-   * Tells a producer of this fair queue which body field is the tenant: sets `FAIR_QUEUE_TENANT_KEY` on it. Does
-   * nothing when the queue is not a fair queue. Granting the send stays with whoever wires the producer.
-   */
-  addTenantKeyTo(producer: { addEnvironment(key: string, value: string): unknown }): void {
-    if (this.tenantKey !== undefined) producer.addEnvironment(FAIR_QUEUE_TENANT_KEY_ENV, this.tenantKey);
-  }
+/**
+ * The fair-queue tenant key of a queue that a {@link QueueConsumer} created with `fairQueueTenantKey`, else undefined
+ * (an imported queue, or another construct's).
+ */
+export function fairQueueTenantKeyOf(queue: sqs.IQueue): string | undefined {
+  const scope = queue.node.scope;
+  return scope instanceof QueueConsumer && scope.queue === queue ? scope.tenantKey : undefined;
 }
 
 /** Mapping options of {@link LeastPrivilegeSqsEventSource}. */

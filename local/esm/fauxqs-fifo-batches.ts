@@ -186,6 +186,24 @@ function redrivePolicy(raw: string | undefined): { maxReceiveCount: number; dead
 
 /** Loads fauxqs's queue class from the very file its server imports (same module instance, so the patch applies). */
 async function loadSqsQueueClass(): Promise<{ SqsQueue: FauxqsQueueClass; version: string }> {
+  const { module, version, file } = await importFauxqsFile<{ SqsQueue?: FauxqsQueueClass }>(
+    'sqs/sqsStore.js',
+    'make FIFO receives AWS-shaped; review local/esm/fauxqs-fifo-batches.ts for this version',
+  );
+  if (typeof module.SqsQueue !== 'function') {
+    throw new EmulatorPatchError(
+      `fauxqs ${version}: ${file} no longer exports SqsQueue; review local/esm/fauxqs-fifo-batches.ts for this version`,
+    );
+  }
+  return { SqsQueue: module.SqsQueue, version };
+}
+
+/**
+ * Imports a file of the installed fauxqs (`dist/<relative>`), the very module instance its server uses, so a patch of
+ * its classes applies to the running emulator. Shared by the fauxqs patches of this folder.
+ * @throws EmulatorPatchError naming `purpose` when fauxqs is not installed or the file cannot be loaded.
+ */
+export async function importFauxqsFile<T>(relative: string, purpose: string): Promise<{ module: T; version: string; file: string }> {
   // Node's own lookup path (the package's `exports` map blocks require.resolve of an inner file), then the real
   // path, as Node's ESM loader uses it to key modules.
   const lookup = createRequire(import.meta.url).resolve.paths('fauxqs') ?? [];
@@ -193,22 +211,12 @@ async function loadSqsQueueClass(): Promise<{ SqsQueue: FauxqsQueueClass; versio
   if (!found) throw new EmulatorPatchError(`fauxqs is not installed (looked in ${lookup.join(', ')}): run npm install`);
   const root = realpathSync(found);
   const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
-  const storeFile = join(root, 'dist', 'sqs', 'sqsStore.js');
-  let module: { SqsQueue?: FauxqsQueueClass };
+  const file = join(root, 'dist', ...relative.split('/'));
   try {
-    module = (await import(pathToFileURL(storeFile).href)) as { SqsQueue?: FauxqsQueueClass };
+    return { module: (await import(pathToFileURL(file).href)) as T, version, file };
   } catch (error) {
-    throw new EmulatorPatchError(
-      `fauxqs ${version}: cannot load ${storeFile} to make FIFO receives AWS-shaped; review local/esm/fauxqs-fifo-batches.ts for this version`,
-      { cause: error },
-    );
+    throw new EmulatorPatchError(`fauxqs ${version}: cannot load ${file} to ${purpose}`, { cause: error });
   }
-  if (typeof module.SqsQueue !== 'function') {
-    throw new EmulatorPatchError(
-      `fauxqs ${version}: ${storeFile} no longer exports SqsQueue; review local/esm/fauxqs-fifo-batches.ts for this version`,
-    );
-  }
-  return { SqsQueue: module.SqsQueue, version };
 }
 
 function assertShape(SqsQueue: FauxqsQueueClass, version: string): void {

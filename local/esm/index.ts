@@ -15,6 +15,7 @@ export { validateMappings, sourceKindOf, type SourceKind } from './validate-mapp
 export { matchesPattern, parseFilterPattern, sqsRecordMatches, streamRecordMatches } from './event-filter.js';
 export { interpretBatchResponse, type BatchOutcome } from './batch-response.js';
 export { EventSourceMappingError, MappingValidationError, FilterPatternError, EmulatorPatchError } from './errors.js';
+export { NOISY_TENANT_RULE, patchFauxqsFairQueues } from './fauxqs-fair-queues.js';
 export { patchFauxqsFifoBatches } from './fauxqs-fifo-batches.js';
 export { toSqsEventRecord, type SqsEventRecord } from './sqs-poller.js';
 export { toStreamEventRecord, type StreamEventRecord, type StreamFailureRecord } from './stream-poller.js';

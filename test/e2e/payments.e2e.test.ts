@@ -16,6 +16,7 @@ import { eventIdFor, paymentIdFor, PaymentEventSchema, type PaymentRequest } fro
 import { startE2EPipeline, type E2EPipeline } from '../fixtures/e2e-pipeline.js';
 import { callerScopedKey } from '../../lambdas/create-payment/caller-scope.js';
 import { LOCAL_API_PRINCIPAL } from '../../local/api-client.js';
+import type { QueueEvent } from '../../local/recorder/types.js';
 
 /**
  * The API scopes each Idempotency-Key to the calling principal: the paymentId derives from the scoped key. Against a
@@ -265,6 +266,26 @@ describe('payments pipeline, end to end', () => {
       'PaymentRejected',
       'PaymentRejected',
     ]);
+  });
+
+  it('publishes each event to the events queue (an SQS fair queue) with MessageGroupId = its account', async (ctx) => {
+    const recorder = pipeline.runtime?.recorder;
+    if (!recorder) return ctx.skip("local runtime only: the flight recorder sees the relay's SendMessageBatch entries");
+    // Prepare: two accounts, two payments each
+    const run = newRun('e2e-fair');
+    const steps = [0, 1, 2, 3].map((i) => pay(run, `f${i}`, { accountId: `${run}-${i % 2}`, amount: 10 + i, currency: 'NOK' }));
+    const accountOf = new Map(steps.map((s) => [eventIdFor(paymentIdOf(s.idempotencyKey!)), (s.body as PaymentRequest).accountId]));
+
+    // Act
+    await sendScenario(pipeline.handles.api, steps);
+    await settleOn(steps);
+
+    // Assess: every send of these events to the events queue named the event's account as its tenant
+    const sends = recorder
+      .events()
+      .filter((e): e is QueueEvent => e.kind === 'queue' && e.move === 'send' && /^EventsQueue/.test(e.queue))
+      .flatMap((e) => e.keys.filter((k) => accountOf.has(k)).map((eventId) => [eventId, e.group] as const));
+    expect(new Map(sends)).toEqual(accountOf);
   });
 
   it('retries a delivery the webhook answered 5xx, and the event is still accepted exactly once', async (ctx) => {

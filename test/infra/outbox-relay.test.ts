@@ -6,6 +6,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import { HandlerFunction } from '../../lib/constructs/handler-function.js';
 import { OutboxRelay, type OutboxRelayProps } from '../../lib/constructs/outbox-relay.js';
+import { QueueConsumer } from '../../lib/constructs/queue-consumer.js';
 import { LedgerTable } from '../../lib/constructs/tables.js';
 import { fixtureEntry, newStack } from './support.js';
 
@@ -154,6 +155,32 @@ describe('OutboxRelay', () => {
     });
   });
 
+  it("takes over a fair queue's tenant key from its QueueConsumer and injects it with the route (relay and sweeper)", () => {
+    // GIVEN a relay and a fair events queue declared by its consumer
+    const { stack, construct, fn } = relay();
+    const events = new QueueConsumer(stack, 'Fair', { entry: fixtureEntry(), fairQueueTenantKey: 'accountId' });
+    const sweeper = new HandlerFunction(stack, 'Sweeper', { entry: fixtureEntry('relay') });
+    // WHEN
+    construct.addRoute({ eventTypes: ['PaymentFair'], destination: events.queue });
+    construct.addPublisher(sweeper.function);
+    const template = Template.fromStack(stack);
+    // THEN the route to the fair queue carries the tenant key; the plain route carries none
+    expect(construct.routes.map((r) => r.fairQueueTenantKey)).toEqual([undefined, 'accountId']);
+    for (const name of [fn.function, sweeper.function]) {
+      const logicalId = stack.getLogicalId(name.node.defaultChild as never);
+      const routes = JSON.stringify(template.toJSON().Resources[logicalId].Properties.Environment.Variables.OUTBOX_ROUTES);
+      expect(routes).toMatch(/PaymentFair.*Ref.*FairQueue.*tenantKey\W+accountId/);
+      expect(routes.match(/tenantKey/g)).toHaveLength(1);
+    }
+  });
+
+  it('sends a tenant key given on a route to a standard queue that no QueueConsumer declared', () => {
+    const { stack, construct } = relay();
+    const imported = new sqs.Queue(stack, 'Imported');
+    construct.addRoute({ eventTypes: ['X'], destination: imported, fairQueueTenantKey: 'tenantId' });
+    expect(construct.routes.at(-1)?.fairQueueTenantKey).toBe('tenantId');
+  });
+
   it('grants exact KMS actions (no wildcards) when the queues use a customer-managed key', () => {
     const { template } = relay({}, { key: true });
     template.hasResourceProperties('AWS::IAM::Policy', {
@@ -210,6 +237,30 @@ describe('OutboxRelay', () => {
       expect(() => construct.addRoute({ destination: queue })).toThrow(/must have either eventTypes or eventTypePrefix \(got neither\)/);
       expect(() => construct.addRoute({ eventTypes: ['A'], eventTypePrefix: 'A', destination: queue })).toThrow(/\(got both\)/);
       expect(() => construct.addRoute({ eventTypes: ['has space'], destination: queue })).toThrow(/eventTypes \(\["has space"\]\) must be/);
+    });
+
+    it("throws when a route's fair-queue tenant key differs from its QueueConsumer's, is no body field name, or is on a FIFO queue", () => {
+      const { stack, construct } = relay();
+      const fair = new QueueConsumer(stack, 'Fair', { entry: fixtureEntry(), fairQueueTenantKey: 'accountId' });
+      const fifo = new sqs.Queue(stack, 'Fifo', { fifo: true });
+      expect(() => construct.addRoute({ eventTypes: ['A'], destination: fair.queue, fairQueueTenantKey: 'merchantId' })).toThrow(
+        /fairQueueTenantKey \("merchantId"\) of the route to .*Fair\/Queue differs from the tenant key its QueueConsumer declares \("accountId"\)/,
+      );
+      expect(() => construct.addRoute({ eventTypes: ['A'], destination: new sqs.Queue(stack, 'Q1'), fairQueueTenantKey: 'a.b' })).toThrow(
+        /fairQueueTenantKey \("a\.b"\) of the route to .*Q1 must name a top-level field of the message body/,
+      );
+      expect(() => construct.addRoute({ eventTypes: ['A'], destination: fifo, fairQueueTenantKey: 'accountId' })).toThrow(
+        /applies to standard queues only \(SQS fair queues\), but .*Fifo is FIFO/,
+      );
+    });
+
+    it('throws when two routes give one queue different fair-queue tenant keys', () => {
+      const { stack, construct } = relay();
+      const queue = new sqs.Queue(stack, 'Shared');
+      construct.addRoute({ eventTypes: ['A'], destination: queue, fairQueueTenantKey: 'accountId' });
+      expect(() => construct.addRoute({ eventTypes: ['B'], destination: queue })).toThrow(
+        /routes to .*Shared give it two fair-queue tenant keys \(accountId and undefined\)/,
+      );
     });
 
     it('fails synthesis when the relay has no route', () => {

@@ -125,6 +125,8 @@ describe('PaymentsStack', () => {
       expect(envNames(built, relayFn)).toEqual(['NODE_OPTIONS', 'OUTBOX_ROUTES', 'OUTBOX_TABLE_NAME', ...POWERTOOLS].sort());
       const routes = JSON.stringify(built.stack.resolve(relayFn.node.defaultChild && (relayFn.node.defaultChild as lambda.CfnFunction).environment));
       expect(routes).toMatch(/eventTypes.*PaymentApplied.*PaymentRejected.*queueUrl/);
+      // The events queue is a fair queue keyed by account: its route carries the tenant key the notifier's consumer declares.
+      expect(routes).toMatch(/EventsQueue.*tenantKey\W+accountId/);
     });
 
     it('uses NEW_AND_OLD_IMAGES and the account-item filter for the watermark strategy', () => {

@@ -1,8 +1,9 @@
 import { CfnParameter, Duration } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
-import { QueueConsumer, type QueueConsumerProps } from '../../lib/constructs/queue-consumer.js';
+import { fairQueueTenantKeyOf, QueueConsumer, type QueueConsumerProps } from '../../lib/constructs/queue-consumer.js';
 import { fixtureEntry, newStack } from './support.js';
 
 function consumer(props: Partial<QueueConsumerProps> = {}) {
@@ -289,18 +290,17 @@ describe('QueueConsumer', () => {
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ProvisionedPollerConfig: Match.absent() });
     });
 
-    it('hands a fair queue tenant key to producers, and nothing when the queue is not fair', () => {
+    it('names the tenant key of its own fair queue, and none for a plain or foreign queue', () => {
       // GIVEN
-      const fair = consumer({ fairQueueTenantKey: 'accountId' }).construct;
+      const fair = consumer({ fairQueueTenantKey: 'accountId' });
       const plain = consumer().construct;
-      const env: Record<string, string> = {};
-      const producer = { addEnvironment: (key: string, value: string) => void (env[key] = value) };
-      // WHEN
-      fair.addTenantKeyTo(producer);
-      plain.addTenantKeyTo({ addEnvironment: () => expect.fail('a plain queue sets nothing') });
-      // THEN
-      expect(fair.tenantKey).toBe('accountId');
-      expect(env).toEqual({ FAIR_QUEUE_TENANT_KEY: 'accountId' });
+      const foreign = new sqs.Queue(fair.stack, 'Foreign');
+      // WHEN / THEN
+      expect(fair.construct.tenantKey).toBe('accountId');
+      expect(fairQueueTenantKeyOf(fair.construct.queue)).toBe('accountId');
+      expect(fairQueueTenantKeyOf(fair.construct.deadLetterQueue)).toBeUndefined();
+      expect(fairQueueTenantKeyOf(plain.queue)).toBeUndefined();
+      expect(fairQueueTenantKeyOf(foreign)).toBeUndefined();
     });
   });
 });

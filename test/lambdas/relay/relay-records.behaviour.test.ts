@@ -1,6 +1,7 @@
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageBatchCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { OUTBOX_EVENTS } from '../../../lambdas/relay/event-schemas.js';
+import { checkEvent, isRelayEvent, publishEvents } from '../../../lambdas/relay/publish.js';
 import { rawEventFromRecord, relayRecords, type RelayDeps } from '../../../lambdas/relay/relay.js';
 import { accountKey, dedupKey, outboxKey } from '../../../lambdas/shared/ledger-keys.js';
 import { eventIdFor, paymentIdFor, type PaymentEvent } from '../../../lambdas/shared/payments-model.js';
@@ -132,6 +133,86 @@ describe('watermark account records', () => {
     const result = await relayRecords([record], toQueue(client, await createQueue(sqs, { name: uniqueName('events') })));
     expect(result).toMatchObject({ published: [], skipped: 1, rejected: [] });
     expect(batches).toEqual([]);
+  });
+});
+
+/** Every message on the queue, with its MessageGroupId system attribute. */
+async function drain(queueUrl: string, expected: number): Promise<Message[]> {
+  const messages: Message[] = [];
+  for (let attempt = 0; messages.length < expected && attempt < 20; attempt += 1) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['MessageGroupId'] }),
+    );
+    messages.push(...Messages);
+  }
+  return messages;
+}
+
+describe('fair-queue destinations (a standard queue whose route names a tenant key)', () => {
+  it('sends MessageGroupId = the tenant field of the body to the fair queue, and none to a plain queue of the same fan-out', async () => {
+    // Prepare: two accounts' events, routed to a fair queue (tenant: accountId) and to a plain standard queue
+    const fair = await createQueue(sqs, { name: uniqueName('fair') });
+    const plain = await createQueue(sqs, { name: uniqueName('plain') });
+    const events = [paymentEvent('fair-a', uniqueName('acc')), paymentEvent('fair-b', uniqueName('acc'))];
+    const { client, batches, violations } = recordingSqs((command) => sqs.send(command));
+    const deps: RelayDeps = {
+      sqs: client,
+      routes: [
+        { eventTypePrefix: 'Payment', queueUrl: fair, tenantKey: 'accountId' },
+        { eventTypePrefix: 'Payment', queueUrl: plain },
+      ],
+      registry: OUTBOX_EVENTS,
+    };
+
+    // Act
+    const result = await relayRecords(events.map((e) => outboxInsert(e)), deps);
+
+    // Assess: what was sent (SQS rules: no MessageDeduplicationId on a standard queue), and what a consumer receives
+    expect(result.published).toHaveLength(2);
+    expect(violations()).toEqual([]);
+    expect(batches.find((b) => b.queueUrl === fair)!.entries.map((e) => e.MessageGroupId)).toEqual(events.map((e) => e.accountId));
+    expect(batches.find((b) => b.queueUrl === plain)!.entries.map((e) => e.MessageGroupId)).toEqual([undefined, undefined]);
+    const tenantOf = (messages: Message[]) =>
+      Object.fromEntries(messages.map((m) => [(JSON.parse(m.Body!) as PaymentEvent).accountId, m.Attributes?.MessageGroupId]));
+    expect(tenantOf(await drain(fair, 2))).toEqual(Object.fromEntries(events.map((e) => [e.accountId, e.accountId])));
+    expect(tenantOf(await drain(plain, 2))).toEqual(Object.fromEntries(events.map((e) => [e.accountId, undefined])));
+  });
+
+  it('rejects an event whose body lacks the tenant field, naming the key and the queue, and sends it nowhere', async () => {
+    const e = paymentEvent('no-tenant');
+    const { client, batches } = recordingSqs((command) => sqs.send(command));
+    const queueUrl = 'https://sqs.example/events';
+
+    const result = await relayRecords([outboxInsert(e)], {
+      sqs: client,
+      routes: [{ eventTypePrefix: '', queueUrl, tenantKey: 'merchantId' }],
+      registry: OUTBOX_EVENTS,
+    });
+
+    expect(result.rejected.map((r) => r.reasons)).toEqual([
+      [`fair queue ${queueUrl}: Fair-queue tenant key "merchantId" is missing from the message body (got undefined); send it as a string`],
+    ]);
+    expect(result.failedSequenceNumbers).toEqual([]);
+    expect(batches).toEqual([]);
+  });
+
+  it('publishes the sweeper\'s events (checkEvent + publishEvents) with the same tenant, and a FIFO route keeps its group key', async () => {
+    // Prepare: the sweeper's path, without a stream record; the outbox item's group key differs from the tenant
+    const e = paymentEvent('sweeper');
+    const fair = 'https://sqs.example/fair';
+    const fifo = 'https://sqs.example/events.fifo';
+    const routes = [
+      { eventTypes: ['PaymentApplied'], queueUrl: fair, tenantKey: 'accountId' },
+      { eventTypes: ['PaymentApplied'], queueUrl: fifo },
+    ];
+    const checked = checkEvent({ eventId: e.eventId, eventType: e.eventType, groupKey: 'group-key', payload: JSON.stringify(e), fromOutbox: true }, OUTBOX_EVENTS, routes);
+    const { client, batches, violations } = recordingSqs(async (command) => ({ Successful: command.input.Entries!.map((x) => ({ Id: x.Id })) }));
+    // Act
+    const result = await publishEvents(isRelayEvent(checked) ? [checked] : [], client);
+    // Assess
+    expect(result.published.map((p) => p.eventId)).toEqual([e.eventId]);
+    expect(violations()).toEqual([]);
+    expect(Object.fromEntries(batches.map((b) => [b.queueUrl, b.entries[0]!.MessageGroupId]))).toEqual({ [fair]: e.accountId, [fifo]: 'group-key' });
   });
 });
 

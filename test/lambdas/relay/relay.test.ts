@@ -327,4 +327,24 @@ describe('parseRoutes', () => {
     expect(() => parseRoutes('[{"eventTypes":["A"]}]')).toThrow(/OUTBOX_ROUTES\[0\] has no queueUrl/);
     expect(() => parseRoutes('[{"queueUrl":"q"}]')).toThrow(/either eventTypes .* or eventTypePrefix/);
   });
+
+  it("reads a fair queue's tenant key", () => {
+    expect(parseRoutes('[{"eventTypes":["A"],"queueUrl":"q1","tenantKey":"accountId"},{"eventTypes":["B"],"queueUrl":"q1","tenantKey":"accountId"}]')).toEqual([
+      { eventTypes: ['A'], queueUrl: 'q1', tenantKey: 'accountId' },
+      { eventTypes: ['B'], queueUrl: 'q1', tenantKey: 'accountId' },
+    ]);
+  });
+
+  it('throws for a tenant key that is no body field name, is on a FIFO queue, or differs between routes to one queue', () => {
+    expect(() => parseRoutes('[{"eventTypes":["A"],"queueUrl":"q","tenantKey":"a.b"}]')).toThrow(
+      /OUTBOX_ROUTES\[0\] tenantKey \("a\.b"\) must name a top-level field of the message body/,
+    );
+    expect(() => parseRoutes('[{"eventTypes":["A"],"queueUrl":"q","tenantKey":7}]')).toThrow(/OUTBOX_ROUTES\[0\] tenantKey \(7\)/);
+    expect(() => parseRoutes('[{"eventTypes":["A"],"queueUrl":"q.fifo","tenantKey":"accountId"}]')).toThrow(
+      /OUTBOX_ROUTES\[0\] has a tenantKey on a FIFO queue \(q\.fifo\)/,
+    );
+    expect(() => parseRoutes('[{"eventTypes":["A"],"queueUrl":"q","tenantKey":"accountId"},{"eventTypes":["B"],"queueUrl":"q"}]')).toThrow(
+      /OUTBOX_ROUTES give q two tenant keys \(accountId and undefined\)/,
+    );
+  });
 });
