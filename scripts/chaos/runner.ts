@@ -149,6 +149,12 @@ export async function startChaosStack(options: {
   readonly assembly?: string;
   /** See {@link ChaosOptions.appDir}. @default - this project */
   readonly appDir?: string;
+  /**
+   * Enforce IAM at the local gateway. Off only for an `appDir` whose grants predate what its own code calls (the
+   * ledger before issue 11 reads with BatchGetItem under a GetItem grant: every payment would be denied, parked in the
+   * DLQ and left out of the expectation, and the negative control would prove nothing). @default true
+   */
+  readonly iam?: boolean;
 }): Promise<ChaosStack> {
   const log = options.log ?? (() => {});
   const consumer = options.consumer ?? 'atomic';
@@ -179,6 +185,7 @@ export async function startChaosStack(options: {
       log: (line) => capture.line(line),
       outDir,
       ...(options.appDir ? { projectDir: resolve(options.appDir) } : {}),
+      ...(options.iam === false ? { iam: false } : {}),
     });
     const outputs = stackOutputs(runtime.outputs);
     const sqs = new SQSClient({ endpoint: runtime.endpoints.sqs, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });

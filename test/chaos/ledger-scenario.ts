@@ -247,11 +247,8 @@ export class LedgerScenario {
         ...(harness.has(record.messageId) ? { error: harnessReason(record) } : {}),
         keys: this.#keys.get(record.messageId) ?? [record.messageId],
       });
-      await this.sqs.send(
-        outcome === 'ok'
-          ? new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: record.receiptHandle })
-          : new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 }),
-      );
+      if (outcome === 'ok') await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: record.receiptHandle }));
+      else await this.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 }));
     }
     return {
       paymentIds: records.map(paymentIdOfRecord),
