@@ -68,6 +68,8 @@ export interface ChaosOptions {
    * the code before a fix with the same faults and checker. @default - this project
    */
   readonly appDir?: string;
+  /** Enforce IAM at the local gateway (see {@link startChaosStack}). @default true */
+  readonly iam?: boolean;
 }
 
 /** Duplicates injected at a layer and what the layer reports it absorbed. */
@@ -427,6 +429,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     showFunctionLogs: options.showFunctionLogs,
     log: options.log,
     appDir: options.appDir,
+    iam: options.iam,
   });
   try {
     return await runWorkload(stack, {
