@@ -157,6 +157,14 @@ export async function startChaosStack(options: {
    * DLQ and left out of the expectation, and the negative control would prove nothing). @default true
    */
   readonly iam?: boolean;
+  /**
+   * Visibility timeout of the payments queue. The default (3 s) is below the zombie's stall, so a stalled invocation
+   * really loses its message; on a loaded machine it is also below ordinary batches, which are then received again
+   * while they run and cycle to the DLQ (a fenced copy's delete comes too late), turning a loss into a DLQ round trip.
+   * Runs without the zombie that must see exactly what the ledger did use one above the function timeout.
+   * @default CHAOS_TIMINGS.paymentsVisibilityTimeoutSeconds
+   */
+  readonly paymentsVisibilityTimeoutSeconds?: number;
 }): Promise<ChaosStack> {
   const log = options.log ?? (() => {});
   const consumer = options.consumer ?? 'atomic';
@@ -195,7 +203,7 @@ export async function startChaosStack(options: {
     // Redeliveries in seconds: the stack sets visibility = 6 × the consumer timeout; the run shortens it below the
     // zombie's stall so a stalled invocation really loses its message to a newer attempt.
     for (const [url, seconds] of [
-      [outputs.PaymentsQueueUrl, CHAOS_TIMINGS.paymentsVisibilityTimeoutSeconds],
+      [outputs.PaymentsQueueUrl, options.paymentsVisibilityTimeoutSeconds ?? CHAOS_TIMINGS.paymentsVisibilityTimeoutSeconds],
       [outputs.EventsQueueUrl, CHAOS_TIMINGS.eventsVisibilityTimeoutSeconds],
     ] as const) {
       await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { VisibilityTimeout: String(seconds) } }));

@@ -19,6 +19,12 @@ const PRE_FIX_COMMIT = '80144ce';
 const KINDS: readonly FaultKind[] = ['version-skew', 'group-not-account', 'expired-marker', 'dlq-round-trip'];
 const preFixDir = resolve(`.chaos/pre-issue-11-${process.pid}`);
 const stacks: ChaosStack[] = [];
+/**
+ * No zombie here: the payments queue's visibility goes above the function timeout (10 s). With the chaos default of
+ * 3 s, batches that ran longer on a loaded machine were received again meanwhile and cycled to the DLQ, so the pre-fix
+ * ledger's fenced-and-acknowledged payment came back by redrive and its loss did not show.
+ */
+const VISIBILITY_SECONDS = 20;
 
 async function run(stack: ChaosStack, kind: FaultKind, seed: number): Promise<ChaosResult> {
   // A blocked group dead-letters what its batches held (up to 10); more payments per account leave newer ones behind.
@@ -49,7 +55,7 @@ describe('issue 11 faults, negative control: the ledger before the fixes', () =>
   beforeAll(async () => {
     // IAM off: the pre-fix stack grants the ledger GetItem while its code reads with BatchGetItem (fixed later, with
     // the IAM work), so under enforcement every payment was denied and parked, and the control proved nothing.
-    stack = await startChaosStack({ faults: KINDS, seed: 11, faultScale: 5, appDir: preFixDir, iam: false });
+    stack = await startChaosStack({ faults: KINDS, seed: 11, faultScale: 5, appDir: preFixDir, iam: false, paymentsVisibilityTimeoutSeconds: VISIBILITY_SECONDS });
     stacks.push(stack);
   }, 600_000);
 
@@ -84,7 +90,7 @@ describe('issue 11 faults, negative control: the ledger before the fixes', () =>
 describe('issue 11 faults: this checkout\'s ledger', () => {
   let stack: ChaosStack;
   beforeAll(async () => {
-    stack = await startChaosStack({ faults: KINDS, seed: 11, faultScale: 5 });
+    stack = await startChaosStack({ faults: KINDS, seed: 11, faultScale: 5, paymentsVisibilityTimeoutSeconds: VISIBILITY_SECONDS });
     stacks.push(stack);
   }, 600_000);
 
