@@ -381,7 +381,8 @@ export class LedgerScenario {
 function recordingObservability(recorder: FlightRecorder, label: string) {
   const keys: Record<string, unknown> = {};
   const log = (level: string) => (message: string, attributes: Record<string, unknown> = {}) => {
-    const correlation = ['idempotencyKey', 'paymentId', 'eventId'].map((k) => keys[k]).filter((v): v is string => typeof v === 'string');
+    // The pre-fix consumer appends the keys to the logger; this checkout's puts them on each line (parallel groups).
+    const correlation = ['idempotencyKey', 'paymentId', 'eventId'].map((k) => attributes[k] ?? keys[k]).filter((v): v is string => typeof v === 'string');
     const detail: Record<string, string> = {};
     for (const name of ['reasons', 'reason', 'sequenceNumber', 'blockedBy', 'error'] as const) {
       if (attributes[name] !== undefined) detail[name] = String(attributes[name] instanceof Error ? (attributes[name] as Error).message : JSON.stringify(attributes[name])).slice(0, 200);
