@@ -130,26 +130,26 @@ async function dlqRoundTrip(build: LedgerBuild) {
 }
 
 describe('issue 11 faults, negative control: the checker catches the ledger before the fixes', () => {
-  it('version skew: p1, failed once by the older build, is acknowledged behind the fence after m2 applied: lost', async () => {
+  it('fails version skew: p1, failed once by the older build, is acknowledged behind the fence after m2 applied: lost', async () => {
     const report = await versionSkew(preFix.build);
     expect(report.ok).toBe(false);
     expect(report.lost).toBeGreaterThan(0);
     expect(report.findings).toContainEqual(expect.objectContaining({ kind: 'lost', layer: 'ledger', count: 1 }));
   });
 
-  it('group not the account: the foreign-group payment moves the fence past a1 and a2, which are acknowledged unapplied: lost', async () => {
+  it('fails a payment on a foreign group: it moves the fence past a1 and a2, which are acknowledged unapplied: lost', async () => {
     const report = await groupNotAccount(preFix.build);
     expect(report.ok).toBe(false);
     expect(report.findings).toContainEqual(expect.objectContaining({ kind: 'lost', layer: 'ledger', count: 2 }));
   });
 
-  it('expired-but-present marker + late redrive: the payment is applied a second time', async () => {
+  it('fails an expired-but-present marker with a late redrive: the payment is applied a second time', async () => {
     const report = await expiredMarker(preFix.build);
     expect(report.ok).toBe(false);
     expect(report.layers[0]).toMatchObject({ layer: expect.stringMatching(/ledger/), duplicated: 1 });
   });
 
-  it('DLQ round trip of a blocked group: reported, the redriven payments applied after newer ones', async () => {
+  it('reports the DLQ round trip of a blocked group: the redriven payments applied after newer ones', async () => {
     const report = await dlqRoundTrip(preFix.build);
     expect(report.redriven).toHaveLength(2);
     expect(report.reorderedByRedrive).toBe(2);
@@ -158,24 +158,24 @@ describe('issue 11 faults, negative control: the checker catches the ledger befo
 });
 
 describe("issue 11 faults: the checker passes this checkout's ledger", () => {
-  it('version skew: the fenced payment is dead-lettered at once, redriven and applied after the ones that overtook it', async () => {
+  it('passes version skew: the fenced payment is dead-lettered at once, redriven and applied after the ones that overtook it', async () => {
     const report = await versionSkew(FIXED_BUILD);
     expect(report).toMatchObject({ ok: true, lost: 0, duplicated: 0, outOfOrder: 0, unexpected: 0, reorderedByRedrive: 1 });
     expect(report.deadLettered).toContainEqual(expect.objectContaining({ reason: expect.stringMatching(/^fenced without a marker/) }));
   });
 
-  it('group not the account: the foreign-group payment is poison at once, redriven on the account\'s group', async () => {
+  it('passes a payment on a foreign group: it is poison at once, redriven on the account\'s group', async () => {
     const report = await groupNotAccount(FIXED_BUILD);
     expect(report).toMatchObject({ ok: true, lost: 0, duplicated: 0, outOfOrder: 0, unexpected: 0, redriven: [expect.any(String)] });
     expect(report.deadLettered).toContainEqual(expect.objectContaining({ reason: expect.stringMatching(/MessageGroupId is not the account/) }));
   });
 
-  it('expired-but-present marker + late redrive: a duplicate, nothing applied again', async () => {
+  it('passes an expired-but-present marker with a late redrive: a duplicate, nothing applied again', async () => {
     const report = await expiredMarker(FIXED_BUILD);
     expect(report).toMatchObject({ ok: true, lost: 0, duplicated: 0, outOfOrder: 0, unexpected: 0 });
   });
 
-  it('DLQ round trip of a blocked group: nothing lost or doubled; the reordering is reported', async () => {
+  it('passes the DLQ round trip of a blocked group: nothing lost or doubled; the reordering is reported', async () => {
     const report = await dlqRoundTrip(FIXED_BUILD);
     expect(report).toMatchObject({ ok: true, lost: 0, duplicated: 0, outOfOrder: 0, reorderedByRedrive: 2, decisionsChangedByRedrive: 1 });
   });
