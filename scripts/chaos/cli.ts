@@ -12,13 +12,15 @@ import { CHAOS_CONSUMERS, runChaos, type ChaosConsumer } from './runner.js';
  */
 const USAGE = `Usage: npm run chaos -- --messages N --seed S [--faults a,b,...] [--consumer ${CHAOS_CONSUMERS.join('|')}]
        [--accounts K] [--fault-scale X] [--concurrency C] [--via api|queue] [--idle-timeout-minutes M]
-       [--app-dir DIR] [--json FILE] [--record FILE.md] [--verbose]
+       [--app-dir DIR [--no-iam]] [--json FILE] [--record FILE.md] [--verbose]
 
   --via queue   first sends go straight onto the payments FIFO queue (same body, group and dedup id as the API):
                 for long runs; the API-retry duplicate is then not injected.
   --app-dir DIR run the app of another checkout (its cdk.json, lib/, lambdas/) under this harness: the
                 negative control, e.g. the code before a fix (git archive <commit> | tar -x -C DIR, then link
                 node_modules into DIR).
+  --no-iam      do not enforce IAM at the local gateway: for an --app-dir whose grants predate what its code
+                calls (the ledger before issue 11, commit 80144ce, reads with BatchGetItem under a GetItem grant).
   --idle-timeout-minutes M
                 a drain fails after M minutes WITHOUT progress (default 5), naming what is stuck where; a drain
                 that keeps progressing takes as long as it needs.
@@ -61,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
         record: { type: 'string' },
         via: { type: 'string', default: 'api' },
         'app-dir': { type: 'string' },
+        'no-iam': { type: 'boolean', default: false },
         'idle-timeout-minutes': { type: 'string' },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
@@ -94,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
     const result = await runChaos({
       via: values.via,
       appDir: values['app-dir'],
+      ...(values['no-iam'] ? { iam: false } : {}),
       idleTimeoutMs: idleMinutes === undefined ? undefined : idleMinutes * 60_000,
       messages: int('messages', values.messages, 1)!,
       seed: int('seed', values.seed, 0)!,

@@ -67,6 +67,8 @@ export interface ChaosOptions {
    * the code before a fix with the same faults and checker. @default - this project
    */
   readonly appDir?: string;
+  /** Enforce IAM at the local gateway (see {@link startChaosStack}). @default true */
+  readonly iam?: boolean;
 }
 
 /** Duplicates injected at a layer and what the layer reports it absorbed. */
@@ -148,6 +150,20 @@ export async function startChaosStack(options: {
   readonly assembly?: string;
   /** See {@link ChaosOptions.appDir}. @default - this project */
   readonly appDir?: string;
+  /**
+   * Enforce IAM at the local gateway. Off only for an `appDir` whose grants predate what its own code calls (the
+   * ledger before issue 11 reads with BatchGetItem under a GetItem grant: every payment would be denied, parked in the
+   * DLQ and left out of the expectation, and the negative control would prove nothing). @default true
+   */
+  readonly iam?: boolean;
+  /**
+   * Visibility timeout of the payments queue. The default (3 s) is below the zombie's stall, so a stalled invocation
+   * really loses its message; on a loaded machine it is also below ordinary batches, which are then received again
+   * while they run and cycle to the DLQ (a fenced copy's delete comes too late), turning a loss into a DLQ round trip.
+   * Runs without the zombie that must see exactly what the ledger did use one above the function timeout.
+   * @default CHAOS_TIMINGS.paymentsVisibilityTimeoutSeconds
+   */
+  readonly paymentsVisibilityTimeoutSeconds?: number;
 }): Promise<ChaosStack> {
   const log = options.log ?? (() => {});
   const consumer = options.consumer ?? 'atomic';
@@ -178,6 +194,7 @@ export async function startChaosStack(options: {
       log: (line) => capture.line(line),
       outDir,
       ...(options.appDir ? { projectDir: resolve(options.appDir) } : {}),
+      ...(options.iam === false ? { iam: false } : {}),
     });
     const outputs = stackOutputs(runtime.outputs);
     const sqs = new SQSClient({ endpoint: runtime.endpoints.sqs, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
@@ -185,7 +202,7 @@ export async function startChaosStack(options: {
     // Redeliveries in seconds: the stack sets visibility = 6 × the consumer timeout; the run shortens it below the
     // zombie's stall so a stalled invocation really loses its message to a newer attempt.
     for (const [url, seconds] of [
-      [outputs.PaymentsQueueUrl, CHAOS_TIMINGS.paymentsVisibilityTimeoutSeconds],
+      [outputs.PaymentsQueueUrl, options.paymentsVisibilityTimeoutSeconds ?? CHAOS_TIMINGS.paymentsVisibilityTimeoutSeconds],
       [outputs.EventsQueueUrl, CHAOS_TIMINGS.eventsVisibilityTimeoutSeconds],
     ] as const) {
       await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { VisibilityTimeout: String(seconds) } }));
@@ -419,6 +436,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     showFunctionLogs: options.showFunctionLogs,
     log: options.log,
     appDir: options.appDir,
+    iam: options.iam,
   });
   try {
     return await runWorkload(stack, {

@@ -1,8 +1,8 @@
 /**
  * The fault kinds of issue 11 in the chaos harness: how the workload places them, how the harness fails records
  * around the ledger, and that the checker tells the pre-fix outcome of each (a test double: the history that code
- * leaves behind) from the fixed one. The end-to-end negative control (the pre-fix checkout under `--app-dir`) is in
- * chaos/README.md with its measured output.
+ * leaves behind) from the fixed one. The negative control against the real pre-fix ledger is
+ * `issue-11-controls.test.ts` (deterministic) and `chaos-issue-11.test.ts` (two stacks, `npm run test:slow`).
  */
 import { describe, expect, it } from 'vitest';
 import { eventIdFor, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
