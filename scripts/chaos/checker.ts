@@ -87,7 +87,10 @@ export interface DeadLetterRow {
 
 /** The checker's verdict. */
 export interface CheckReport {
-  /** True when nothing was lost, duplicated or reordered. */
+  /**
+   * True when nothing was lost, duplicated or reordered, and no valid payment is still parked in the payments DLQ: a
+   * parked payment has shown no effect, so a run that ends with one (or with all of them) proves nothing about it.
+   */
   readonly ok: boolean;
   readonly lost: number;
   readonly duplicated: number;
@@ -98,7 +101,8 @@ export interface CheckReport {
   readonly deadLettered: readonly DeadLetterRow[];
   /**
    * Valid payments that still sit in the payments DLQ without an effect at the end (their retries ran out): not lost —
-   * `npm run redrive` brings them back — but left out of the expected state. The chaos runner redrives them first.
+   * `npm run redrive` brings them back — but left out of the expected state, and the verdict is not ok while any is
+   * left. The chaos runner and the long run redrive them first.
    */
   readonly parked: readonly string[];
   /** Payments dead-lettered without effect, then redriven and checked at the end of their group. */
@@ -413,7 +417,7 @@ export function check(
   const duplicated = ledgerDuplicated + outboxDuplicated + webhookDuplicated;
   const unexpected = findings.filter((f) => f.kind === 'unexpected' && !f.detail.includes('follows from')).length;
   return {
-    ok: lost === 0 && duplicated === 0 && outOfOrder === 0 && unexpected === 0,
+    ok: lost === 0 && duplicated === 0 && outOfOrder === 0 && unexpected === 0 && parked.length === 0,
     lost,
     duplicated,
     outOfOrder,

@@ -14,7 +14,7 @@ export function formatChaosReport(result: ChaosResult, options: { maxFindings?: 
   const out: string[] = [];
   const verdict = result.ok
     ? 'PASS: nothing lost, duplicated or out of order'
-    : 'FAIL: effects lost, duplicated, out of order or unexpected';
+    : 'FAIL: effects lost, duplicated, out of order or unexpected, or payments still parked in the DLQ';
   out.push(
     `chaos run: ${result.options.messages} payments, seed ${result.options.seed}, consumer ${result.options.consumer}`,
     `faults: ${result.options.faults.join(', ') || 'none'}`,
@@ -102,7 +102,7 @@ export function formatRunRecord(result: ChaosResult, meta: RunRecordMeta): strin
     `| Commit | \`${meta.commit}\` |`,
     `| Date | ${meta.date} |`,
     `| Machine | ${meta.machine} |`,
-    `| Verdict | **${result.ok ? 'PASS: nothing lost, duplicated or out of order' : 'FAIL: effects lost, duplicated, out of order or unexpected'}** |`,
+    `| Verdict | **${result.ok ? 'PASS: nothing lost, duplicated or out of order' : 'FAIL: effects lost, duplicated, out of order or unexpected, or payments still parked in the DLQ'}** |`,
     `| Payments | ${result.options.messages} unique (${Object.values(result.injected).reduce((a, b) => a + b, 0)} actions incl. duplicates and poison) |`,
     `| End-to-end rate on DynamoDB Local | ${throughput} payments/s (sends + drain; a local figure, not an AWS one) |`,
     '',
