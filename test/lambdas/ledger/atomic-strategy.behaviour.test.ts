@@ -178,7 +178,7 @@ describe('atomic strategy: outcomes and what they leave in the table', () => {
 
     const outcome = await strategy().apply(d);
 
-    expect(outcome).toEqual({ status: 'applied', paymentId: message.paymentId, eventId, balance: 250 });
+    expect(outcome).toStrictEqual({ status: 'applied', paymentId: message.paymentId, eventId, balance: 250 });
     expect(await accountItem(accountId)).toEqual({
       pk: accountKey(accountId).pk,
       sk: accountKey(accountId).sk,
@@ -198,8 +198,9 @@ describe('atomic strategy: outcomes and what they leave in the table', () => {
       eventType: 'PaymentApplied',
       accountId,
       groupKey: accountId,
-      scope: LEDGER_SCOPE,
+      scope: 'ledger',
     });
+    expect(LEDGER_SCOPE).toBe('ledger');
     expect(JSON.parse(String(item?.event))).toMatchObject({
       eventId,
       eventType: 'PaymentApplied',
@@ -347,6 +348,25 @@ describe('atomic strategy: duplicates by the marker', () => {
     expect(await accountItem(accountId)).toMatchObject({ balance: 100, applied: 1, version: 1 });
   });
 
+  it('never overwrites an expired outbox item in the transaction either, when a stale read missed it', async () => {
+    const accountId = uniqueName('acc');
+    const message = payment(accountId, 100);
+    const t0 = new Date('2030-01-01T00:00:00.000Z');
+    await strategy({ dedupTtlSeconds: 60, now: () => t0 }).apply(delivery(message, { sequenceNumber: undefined }));
+    const { client } = recordingClient(async (_sent, index, send) => {
+      const response = (await send()) as { Responses: Record<string, Array<Record<string, { S?: string }>>> };
+      if (index === 0) response.Responses[tableName] = response.Responses[tableName]!.filter((i) => !i.pk!.S!.startsWith('OUTBOX#'));
+      return response;
+    });
+    const later = new Date(t0.getTime() + 3600_000);
+
+    const outcome = await strategy({ client, now: () => later }).apply(delivery(message, { sequenceNumber: undefined }));
+
+    expect(outcome.status).toBe('duplicate');
+    expect(await accountItem(accountId)).toMatchObject({ balance: 100, applied: 1, version: 1 });
+    expect((await outboxItem(message.paymentId))?.expiresAt).toBe(Math.floor(t0.getTime() / 1000) + 60);
+  });
+
   it('treats an outbox item without expiresAt as a live marker (never expired)', async () => {
     const accountId = uniqueName('acc');
     const message = payment(accountId, 100);
@@ -364,7 +384,7 @@ describe('atomic strategy: duplicates by the marker', () => {
     const message = payment(accountId, 5);
     await strategy().apply(delivery(message, { sequenceNumber: undefined }));
     // An eventually consistent read may miss the outbox item; DynamoDB Local never reads stale, so the answer is edited.
-    const { client, names } = recordingClient(async (sent, index, send) => {
+    const { client, names } = recordingClient(async (_sent, index, send) => {
       const response = (await send()) as { Responses: Record<string, Array<Record<string, { S?: string }>>> };
       if (index === 0) response.Responses[tableName] = response.Responses[tableName]!.filter((i) => !i.pk!.S!.startsWith('OUTBOX#'));
       return response;
@@ -496,7 +516,7 @@ describe('atomic strategy: the sequence fence', () => {
     const seq1 = nextSequenceNumber();
     const seq2 = nextSequenceNumber();
     const older = payment(accountId, 20);
-    const { client, names } = recordingClient(async (sent, index, send) => {
+    const { client, names } = recordingClient(async (_sent, index, send) => {
       const response = await send();
       if (index === 0) await strategy().apply(delivery(payment(accountId, 50), { sequenceNumber: seq2 }));
       return response;
@@ -512,6 +532,22 @@ describe('atomic strategy: the sequence fence', () => {
 });
 
 describe('atomic strategy: races between the read and the commit (version condition)', () => {
+  it('refuses a commit fenced by a newer message even when it was the last attempt (maxAttempts 1): fenced, not contention', async () => {
+    const accountId = uniqueName('acc');
+    await strategy().apply(delivery(payment(accountId, 100)));
+    const seq1 = nextSequenceNumber();
+    const seq2 = nextSequenceNumber();
+    const { client } = recordingClient(async (_sent, index, send) => {
+      const response = await send();
+      if (index === 0) await strategy().apply(delivery(payment(accountId, 50), { sequenceNumber: seq2 }));
+      return response;
+    });
+
+    const error = await strategy({ client, maxAttempts: 1 }).apply(delivery(payment(accountId, 20), { sequenceNumber: seq1 })).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(SequenceFencedError);
+  });
+
   it('two first credits racing on an account that does not exist yet both count', async () => {
     const accountId = uniqueName('acc');
     const { client, names } = recordingClient(async (_, index, send) => {
@@ -598,13 +634,94 @@ describe('atomic strategy: races between the read and the commit (version condit
   });
 });
 
+describe('atomic strategy: the business conditions hold even against a write that did not bump the version', () => {
+  // The account's version pins the state the decision was made on; the overdraft and currency conditions are
+  // checked in the transaction as well, so a writer that changes the account without the version protocol (an
+  // operator's correction, a tool) still cannot make the ledger overdraw or mix currencies.
+  async function setBehindTheBack(accountId: string, values: { balance?: number; currency?: string }): Promise<void> {
+    const key = accountKey(accountId);
+    const names: Record<string, string> = {};
+    const attributeValues: Record<string, { N: string } | { S: string }> = {};
+    const set: string[] = [];
+    if (values.balance !== undefined) {
+      names['#balance'] = 'balance';
+      attributeValues[':balance'] = { N: String(values.balance) };
+      set.push('#balance = :balance');
+    }
+    if (values.currency !== undefined) {
+      names['#currency'] = 'currency';
+      attributeValues[':currency'] = { S: values.currency };
+      set.push('#currency = :currency');
+    }
+    await ddb.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: key.pk }, sk: { S: key.sk } },
+        UpdateExpression: `SET ${set.join(', ')}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: attributeValues,
+      }),
+    );
+  }
+
+  /** A strategy whose first read is followed by `meanwhile`, before it commits. */
+  function afterFirstRead(meanwhile: () => Promise<void>): AtomicLedgerStrategy {
+    const { client } = recordingClient(async (_sent, index, send) => {
+      const response = await send();
+      if (index === 0) await meanwhile();
+      return response;
+    });
+    return strategy({ client });
+  }
+
+  it('never overdraws: a debit decided on a balance lowered meanwhile is decided again and rejected', async () => {
+    const accountId = uniqueName('acc');
+    await strategy().apply(delivery(payment(accountId, 100)));
+
+    const outcome = await afterFirstRead(() => setBehindTheBack(accountId, { balance: 10 })).apply(delivery(payment(accountId, -60)));
+
+    expect(outcome).toMatchObject({ status: 'rejected', balance: 10, reason: 'INSUFFICIENT_FUNDS' });
+    expect(await accountItem(accountId)).toMatchObject({ balance: 10, applied: 1, rejected: 1 });
+  });
+
+  it('never applies a credit in a currency the account was switched away from meanwhile', async () => {
+    const accountId = uniqueName('acc');
+    await strategy().apply(delivery(payment(accountId, 100, 'EUR')));
+
+    const outcome = await afterFirstRead(() => setBehindTheBack(accountId, { currency: 'USD' })).apply(delivery(payment(accountId, 5, 'EUR')));
+
+    expect(outcome).toMatchObject({ status: 'rejected', balance: 100, reason: 'CURRENCY_MISMATCH' });
+    expect(await accountItem(accountId)).toMatchObject({ balance: 100, currency: 'USD', applied: 1, rejected: 1 });
+  });
+
+  it('never records an overdraft that a balance raised meanwhile made untrue: decided again and applied', async () => {
+    const accountId = uniqueName('acc');
+    await strategy().apply(delivery(payment(accountId, 10)));
+
+    const outcome = await afterFirstRead(() => setBehindTheBack(accountId, { balance: 500 })).apply(delivery(payment(accountId, -60)));
+
+    expect(outcome).toMatchObject({ status: 'applied', balance: 440 });
+    expect(await accountItem(accountId)).toMatchObject({ balance: 440, applied: 2, rejected: 0 });
+  });
+
+  it('never records a currency mismatch that a currency switched meanwhile made untrue: decided again and applied', async () => {
+    const accountId = uniqueName('acc');
+    await strategy().apply(delivery(payment(accountId, 10, 'EUR')));
+
+    const outcome = await afterFirstRead(() => setBehindTheBack(accountId, { currency: 'CHF' })).apply(delivery(payment(accountId, 5, 'CHF')));
+
+    expect(outcome).toMatchObject({ status: 'applied', balance: 15 });
+    expect(await accountItem(accountId)).toMatchObject({ balance: 15, currency: 'CHF', applied: 2, rejected: 0 });
+  });
+});
+
 describe('atomic strategy: failures DynamoDB Local cannot produce on demand (injected by the client wrapper)', () => {
   it.each([
     ['a throttling error past the SDK retries', throttled],
     ['a RetryableError (keys left unprocessed)', () => new RetryableError('keys left unprocessed')],
   ])('retries the read after %s, reading strongly consistent the second time, then applies once', async (_, failure) => {
     const accountId = uniqueName('acc');
-    const { client, sent } = recordingClient(async (s, index, send) => {
+    const { client, sent } = recordingClient(async (_sent, index, send) => {
       if (index === 0) throw failure();
       return send();
     });
