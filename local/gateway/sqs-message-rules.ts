@@ -14,7 +14,10 @@
  *   ("Message (user) attribute 'x' must contain a non-empty value of type 'String'."); a Number is a decimal number
  *   ("Can't cast the value of message (user) attribute 'x' to a number.") of at most 38 significant digits between
  *   10^-128 and 10^+126; Binary attributes carry a non-empty `BinaryValue`;
- * - the list values (`StringListValues`, `BinaryListValues`) are not implemented: SQS answers UnsupportedOperation.
+ * - the list values (`StringListValues`, `BinaryListValues`) are not implemented: SQS answers UnsupportedOperation;
+ * - message system attributes: only `AWSTraceHeader`, of type `String`, with a non-empty value (the X-Ray header
+ *   format itself is not checked here).
+ * @see https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_MessageSystemAttributeValue.html
  * @see https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html
  * @see https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_MessageAttributeValue.html
  * @see https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
@@ -134,6 +137,28 @@ function numberError(name: string, text: string): SqsMessageRuleError | undefine
     return invalid(
       `Value ${text} for message (user) attribute '${name}' is not a Number SQS can hold: up to ${SQS_NUMBER_MAX_DIGITS} significant digits, between 10^-128 and 10^+126.`,
     );
+  }
+  return undefined;
+}
+
+/** The only message system attribute SQS supports. */
+export const SQS_SYSTEM_ATTRIBUTES: readonly string[] = ['AWSTraceHeader'];
+
+/**
+ * The first rule a message's system attributes (`MessageSystemAttributes`) break: only `AWSTraceHeader`, a `String`
+ * with a non-empty value; undefined when SQS accepts them.
+ */
+export function messageSystemAttributesError(attributes: unknown): SqsMessageRuleError | undefined {
+  if (attributes === undefined || attributes === null) return undefined;
+  if (typeof attributes !== 'object' || Array.isArray(attributes)) return invalid('MessageSystemAttributes must be a map of attribute name to value.');
+  for (const [name, value] of Object.entries(attributes as Record<string, AttributeValue | null>)) {
+    if (!SQS_SYSTEM_ATTRIBUTES.includes(name)) {
+      return invalid(`Message system attribute name '${name}' is invalid: the only supported message system attribute is AWSTraceHeader.`);
+    }
+    if (value?.DataType !== 'String') return invalid(`Message system attribute '${name}' must be of type 'String', not '${String(value?.DataType ?? '')}'.`);
+    if (typeof value.StringValue !== 'string' || value.StringValue.length === 0) {
+      return invalid(`Message system attribute '${name}' must contain a non-empty value of type 'String' (an X-Ray trace header).`);
+    }
   }
   return undefined;
 }

@@ -3,7 +3,7 @@ import type { RequiredAuthorization, RequiredAuthorizations } from '../iam/types
 import type { TemplatePolicies } from '../iam/template-policies.js';
 import { denialMessage, type Authorizer } from './authorizer.js';
 import { Upstream, type ForwardOptions } from './proxy.js';
-import { messageAttributesError } from './sqs-message-rules.js';
+import { messageAttributesError, messageSystemAttributesError } from './sqs-message-rules.js';
 import { jsonErrorToQueryXml, jsonToQueryXml, queryToJson, xml } from './sqs-query-protocol.js';
 import type { CallOutcome, GatewayError, GatewayErrorKind, GatewayRequest, ServiceHandler, UnauthenticatedRequest } from './types.js';
 
@@ -256,7 +256,7 @@ function validate(operation: string, input: Record<string, unknown>, fifo: boole
     if (!fifo && input.MessageDeduplicationId !== undefined) {
       return { kind: 'Validation', message: `${NOT_FOR_QUEUE_TYPE} (MessageDeduplicationId is for FIFO queues only)` };
     }
-    const attributes = messageAttributesError(input.MessageAttributes);
+    const attributes = messageAttributesError(input.MessageAttributes) ?? messageSystemAttributesError(input.MessageSystemAttributes);
     if (attributes) return attributes.code === 'InvalidParameterValue' ? { kind: 'Validation', message: attributes.message } : { kind: 'Validation', code: attributes.code, message: attributes.message };
     return undefined;
   }
@@ -278,7 +278,7 @@ const NOT_FOR_QUEUE_TYPE = 'The request include parameter that is not valid for 
 
 /**
  * The entries of a SendMessageBatch that SQS fails one by one (HTTP 200, each under `Failed` with SenderFault true,
- * the others sent): bad message attributes, a MessageDeduplicationId on a standard queue. Only for a well-formed batch
+ * the others sent): bad message (or system) attributes, a MessageDeduplicationId on a standard queue. Only for a well-formed batch
  * (1 to 10 entries, valid distinct ids): otherwise fauxqs answers the batch error for the whole call, as SQS does.
  */
 function failedEntries(operation: string, input: Record<string, unknown>, fifo: boolean): FailedEntry[] {
@@ -293,7 +293,7 @@ function failedEntries(operation: string, input: Record<string, unknown>, fifo: 
     const error: { code: string; message: string } | undefined =
       !fifo && entry.MessageDeduplicationId !== undefined
         ? { code: 'InvalidParameterValue', message: NOT_FOR_QUEUE_TYPE }
-        : messageAttributesError(entry.MessageAttributes);
+        : (messageAttributesError(entry.MessageAttributes) ?? messageSystemAttributesError(entry.MessageSystemAttributes));
     if (error) failed.push({ Id: entry.Id as string, SenderFault: true, Code: error.code, Message: error.message });
   }
   return failed;

@@ -9,6 +9,7 @@ import {
   SendMessageCommand,
   SQSClient,
   type MessageAttributeValue,
+  type MessageSystemAttributeValue,
 } from '@aws-sdk/client-sqs';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -124,6 +125,24 @@ describe('SendMessage: message attributes SQS refuses fail with its error, nothi
       .send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'refused', MessageAttributes: { tags: { DataType: 'String', StringValue: 'a', StringListValues: ['a'] } } }))
       .catch((e: Error) => e);
     expect(error).toMatchObject({ name: 'UnsupportedOperation', message: expect.stringMatching(/list values .* are not supported/) });
+  });
+
+  it.each<[string, Record<string, MessageSystemAttributeValue>, RegExp]>([
+    ['a system attribute other than AWSTraceHeader', { AWSXRayTrace: { DataType: 'String', StringValue: 'Root=1-5759e988-bd862e3fe1be46a994272793' } }, /only supported message system attribute is AWSTraceHeader/],
+    ['an AWSTraceHeader that is not a String', { AWSTraceHeader: { DataType: 'Number', StringValue: '1' } }, /must be of type 'String', not 'Number'/],
+    ['an empty AWSTraceHeader', { AWSTraceHeader: { DataType: 'String', StringValue: '' } }, /must contain a non-empty value/],
+  ])('rejects %s (API_MessageSystemAttributeValue, SendMessage MessageSystemAttributes)', async (_case, systemAttributes, message) => {
+    const error = await asConsumer()
+      .send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'refused', MessageSystemAttributes: systemAttributes }))
+      .catch((e: Error) => e);
+    expect(error).toMatchObject({ name: 'InvalidParameterValue', message: expect.stringMatching(message) });
+    expect(await drain()).toEqual([]);
+  });
+
+  it('accepts an AWSTraceHeader system attribute', async () => {
+    const trace = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+    await asConsumer().send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'traced', MessageSystemAttributes: { AWSTraceHeader: { DataType: 'String', StringValue: trace } } }));
+    expect(await drain()).toEqual(['traced']);
   });
 
   it('accepts what SQS accepts: 10 attributes, custom labels, the bounds of a Number, Latin letters in a name, Binary', async () => {
