@@ -3,6 +3,7 @@ import type { RequiredAuthorization, RequiredAuthorizations } from '../iam/types
 import type { TemplatePolicies } from '../iam/template-policies.js';
 import { denialMessage, type Authorizer } from './authorizer.js';
 import { Upstream, type ForwardOptions } from './proxy.js';
+import { messageAttributesError, messageSystemAttributesError } from './sqs-message-rules.js';
 import { jsonErrorToQueryXml, jsonToQueryXml, queryToJson, xml } from './sqs-query-protocol.js';
 import type { CallOutcome, GatewayError, GatewayErrorKind, GatewayRequest, ServiceHandler, UnauthenticatedRequest } from './types.js';
 
@@ -33,7 +34,10 @@ const ERRORS: Record<GatewayErrorKind, { type: string; code: string; status: num
 };
 
 /** Query-protocol codes of SQS errors whose JSON name differs. */
-const QUERY_CODES: Record<string, string> = { BatchRequestTooLong: 'AWS.SimpleQueueService.BatchRequestTooLong' };
+const QUERY_CODES: Record<string, string> = {
+  BatchRequestTooLong: 'AWS.SimpleQueueService.BatchRequestTooLong',
+  UnsupportedOperation: 'AWS.SimpleQueueService.UnsupportedOperation',
+};
 
 /** AWS's limit on a message and on the sum of a batch's messages (body plus attributes). */
 export const SQS_MAX_PAYLOAD_BYTES = 1_048_576;
@@ -88,10 +92,13 @@ export class SqsService implements ServiceHandler {
     });
     if (!operation) return fail({ kind: 'UnknownOperation', message: 'no SQS operation: send X-Amz-Target AmazonSQS.<Operation> or Action=<Operation>' });
     const queueArnForUrl = (url: string) => queueArnFromUrl(url, this.options);
-    const invalid = validate(operation, parsed.input, queueArnForUrl);
+    const queueUrl = typeof parsed.input.QueueUrl === 'string' ? parsed.input.QueueUrl : '';
+    const fifo = (queueArnForUrl(queueUrl) ?? queueUrl).endsWith('.fifo');
+    const invalid = validate(operation, parsed.input, fifo);
     if (invalid) return fail(invalid);
+    const failed = failedEntries(operation, parsed.input, fifo);
     const { authorizer } = this.options;
-    if (!authorizer) return { service: 'sqs', operation, checks: [], decision: 'Allow', status: await this.upstream.forward(request, response, this.forwardOptions(parsed, request)) };
+    if (!authorizer) return { service: 'sqs', operation, checks: [], decision: 'Allow', status: await this.send(parsed, failed, request, response) };
     let required: RequiredAuthorization[];
     try {
       required = this.options.requiredAuthorizations('sqs', operation, parsed.input, {
@@ -118,11 +125,41 @@ export class SqsService implements ServiceHandler {
       checks.push(...kms.checks);
       if (kms.denied) return fail({ kind: 'KmsAccessDenied', message: denialMessage(kms.denied) }, 'Deny', checks);
     }
-    return { service: 'sqs', operation, checks, decision: 'Allow', status: await this.upstream.forward(request, response, this.forwardOptions(parsed, request)) };
+    return { service: 'sqs', operation, checks, decision: 'Allow', status: await this.send(parsed, failed, request, response) };
+  }
+
+  /**
+   * Forwards an authorized call to fauxqs. A SendMessageBatch with entries SQS fails one by one sends only the others
+   * and answers the failed ones under `Failed` (all failed: answered here, HTTP 200, as SQS does).
+   */
+  private async send(parsed: ParsedSqsRequest, failed: readonly FailedEntry[], request: GatewayRequest, response: ServerResponse): Promise<number> {
+    if (failed.length === 0) return this.upstream.forward(request, response, this.forwardOptions(parsed, request));
+    const failedIds = new Set(failed.map((entry) => entry.Id));
+    const entries = (parsed.input.Entries as Record<string, unknown>[]).filter((entry) => !failedIds.has(entry.Id as string));
+    if (entries.length === 0) {
+      const output = { Successful: [], Failed: failed };
+      const body = parsed.query ? jsonToQueryXml(parsed.operation, output, request.requestId) : JSON.stringify(output);
+      response.writeHead(200, { 'content-type': parsed.query ? 'text/xml' : 'application/x-amz-json-1.0', 'x-amzn-requestid': request.requestId });
+      response.end(body);
+      return 200;
+    }
+    const options = this.forwardOptions({ ...parsed, input: { ...parsed.input, Entries: entries } }, request);
+    const addFailed = (body: Buffer, status: number): Buffer => {
+      if (status >= 300) return body;
+      const output = JSON.parse(body.toString('utf8')) as { Failed?: unknown[] };
+      return Buffer.from(JSON.stringify({ ...output, Failed: [...(output.Failed ?? []), ...failed] }));
+    };
+    return this.upstream.forward(request, response, {
+      ...options,
+      // fauxqs speaks JSON: the request is the JSON of the remaining entries in both protocols.
+      body: Buffer.from(JSON.stringify({ ...parsed.input, Entries: entries })),
+      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AmazonSQS.${parsed.operation}` },
+      rewrite: (body, status, headers) => (options.rewrite ? options.rewrite(addFailed(body, status), status, headers) : { body: addFailed(body, status) }),
+    });
   }
 
   /** Queue URLs in answers point at the origin the client used (fauxqs answers `http://sqs.<region>.localhost:<port>`). */
-  private forwardOptions(parsed: { operation: string; input: Record<string, unknown>; query: boolean }, request: GatewayRequest): ForwardOptions {
+  private forwardOptions(parsed: ParsedSqsRequest, request: GatewayRequest): ForwardOptions {
     const { operation } = parsed;
     const fixUrls = QUEUE_URL_ANSWERS.has(operation)
       ? (text: string) => text.replace(/https?:\/\/sqs\.[^/"<\s]+\/(\d{12})\//g, `${request.origin}/$1/`)
@@ -164,8 +201,15 @@ export const KMS_ACTIONS: Record<string, readonly string[]> = {
   ReceiveMessage: ['kms:Decrypt'],
 };
 
+/** An SQS call: its operation, its input in the JSON shape, and whether it came in the query protocol. */
+export interface ParsedSqsRequest {
+  readonly operation: string;
+  readonly input: Record<string, unknown>;
+  readonly query: boolean;
+}
+
 /** The operation and its input (JSON body, or the query protocol's parameters turned into the JSON shape). */
-export function parseSqsRequest(request: GatewayRequest): { operation: string; input: Record<string, unknown>; query: boolean } {
+export function parseSqsRequest(request: GatewayRequest): ParsedSqsRequest {
   const target = String(request.headers['x-amz-target'] ?? '');
   if (target.startsWith('AmazonSQS.')) {
     let input: Record<string, unknown> = {};
@@ -198,16 +242,26 @@ export function queueArnFromUrl(url: string, context: { region: string; partitio
   return `arn:${context.partition}:sqs:${region}:${match[2]}:${match[3]}`;
 }
 
+/** A SendMessageBatch entry SQS refuses on its own (the call succeeds; the entry is listed under `Failed`). */
+interface FailedEntry {
+  readonly Id: string;
+  readonly SenderFault: true;
+  readonly Code: string;
+  readonly Message: string;
+}
+
 /** What AWS refuses and fauxqs accepts (fauxqs already checks batch entry ids, batch sizes, message size, FIFO delay). */
-function validate(operation: string, input: Record<string, unknown>, queueArnForUrl: (url: string) => string | undefined): GatewayError | undefined {
-  const queueUrl = typeof input.QueueUrl === 'string' ? input.QueueUrl : '';
-  const fifo = (queueArnForUrl(queueUrl) ?? queueUrl).endsWith('.fifo');
-  const messages: Record<string, unknown>[] = operation === 'SendMessage' ? [input] : operation === 'SendMessageBatch' ? ((input.Entries as Record<string, unknown>[]) ?? []) : [];
-  if (messages.length === 0) return undefined;
-  if (!fifo && messages.some((m) => m.MessageDeduplicationId !== undefined)) {
-    return { kind: 'Validation', message: 'The request include parameter that is not valid for this queue type (MessageDeduplicationId is for FIFO queues only)' };
+function validate(operation: string, input: Record<string, unknown>, fifo: boolean): GatewayError | undefined {
+  if (operation === 'SendMessage') {
+    if (!fifo && input.MessageDeduplicationId !== undefined) {
+      return { kind: 'Validation', message: `${NOT_FOR_QUEUE_TYPE} (MessageDeduplicationId is for FIFO queues only)` };
+    }
+    const attributes = messageAttributesError(input.MessageAttributes) ?? messageSystemAttributesError(input.MessageSystemAttributes);
+    if (attributes) return attributes.code === 'InvalidParameterValue' ? { kind: 'Validation', message: attributes.message } : { kind: 'Validation', code: attributes.code, message: attributes.message };
+    return undefined;
   }
   if (operation === 'SendMessageBatch') {
+    const messages = Array.isArray(input.Entries) ? (input.Entries as Record<string, unknown>[]) : [];
     const total = messages.reduce((sum, m) => sum + messageSize(m), 0);
     if (total > SQS_MAX_PAYLOAD_BYTES) {
       return {
@@ -218,6 +272,31 @@ function validate(operation: string, input: Record<string, unknown>, queueArnFor
     }
   }
   return undefined;
+}
+
+const NOT_FOR_QUEUE_TYPE = 'The request include parameter that is not valid for this queue type';
+
+/**
+ * The entries of a SendMessageBatch that SQS fails one by one (HTTP 200, each under `Failed` with SenderFault true,
+ * the others sent): bad message (or system) attributes, a MessageDeduplicationId on a standard queue. Only for a well-formed batch
+ * (1 to 10 entries, valid distinct ids): otherwise fauxqs answers the batch error for the whole call, as SQS does.
+ */
+function failedEntries(operation: string, input: Record<string, unknown>, fifo: boolean): FailedEntry[] {
+  if (operation !== 'SendMessageBatch' || !Array.isArray(input.Entries)) return [];
+  const entries = input.Entries as Record<string, unknown>[];
+  const ids = entries.map((entry) => entry?.Id);
+  const wellFormed =
+    entries.length >= 1 && entries.length <= 10 && ids.every((id) => typeof id === 'string' && /^[A-Za-z0-9_-]{1,80}$/.test(id)) && new Set(ids).size === ids.length;
+  if (!wellFormed) return [];
+  const failed: FailedEntry[] = [];
+  for (const entry of entries) {
+    const error: { code: string; message: string } | undefined =
+      !fifo && entry.MessageDeduplicationId !== undefined
+        ? { code: 'InvalidParameterValue', message: NOT_FOR_QUEUE_TYPE }
+        : (messageAttributesError(entry.MessageAttributes) ?? messageSystemAttributesError(entry.MessageSystemAttributes));
+    if (error) failed.push({ Id: entry.Id as string, SenderFault: true, Code: error.code, Message: error.message });
+  }
+  return failed;
 }
 
 /** Body plus attribute names, types and values, as SQS counts a message's size. */

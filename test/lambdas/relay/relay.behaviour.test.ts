@@ -79,11 +79,11 @@ describe('relay requests are ones AWS SQS accepts (fauxqs is laxer)', () => {
     };
     expect(sqsBatchViolations([valid], { fifo: false })).toEqual([]);
     expect(sqsBatchViolations([{ ...valid, MessageAttributes: { eventType: { DataType: '', StringValue: 'x' } } }], { fifo: false })).toEqual([
-      expect.stringMatching(/attribute "eventType": DataType "" must be String, Number or Binary/),
+      expect.stringMatching(/entry 0: InvalidParameterValue: The message attribute 'eventType' must contain non-empty message attribute type/),
     ]);
     expect(sqsBatchViolations([{ ...valid, MessageAttributes: { n: { DataType: 'Text', StringValue: 'x' } } }], { fifo: false })).toHaveLength(1);
     expect(sqsBatchViolations([{ ...valid, MessageAttributes: { n: { DataType: 'String', StringValue: '' } } }], { fifo: false })).toEqual([
-      expect.stringMatching(/needs a non-empty StringValue/),
+      expect.stringMatching(/must contain a non-empty value of type 'String'/),
     ]);
     expect(sqsBatchViolations([{ ...valid, MessageAttributes: { n: { DataType: 'Number.cents', StringValue: '12' } } }], { fifo: false })).toEqual([]);
     expect(sqsBatchViolations([valid], { fifo: true })).toEqual([

@@ -1,21 +1,18 @@
-import type { SendMessageBatchCommand, SendMessageBatchRequestEntry, MessageAttributeValue, SQSClient } from '@aws-sdk/client-sqs';
+import type { SendMessageBatchCommand, SendMessageBatchRequestEntry, SQSClient } from '@aws-sdk/client-sqs';
+import { messageAttributesError } from '../../../local/gateway/sqs-message-rules.js';
 
 /**
  * What SQS requires of a SendMessageBatch entry, where fauxqs is laxer than AWS (it accepts an empty `DataType`, for
  * one). Tests run what the code sends through these rules, so code that relies on an emulator's leniency fails here
  * instead of on AWS.
  *
- * Rules (SQS API reference, MessageAttributeValue and SendMessageBatchRequestEntry; developer guide, message
- * attributes):
- * - an attribute's Name, type and value must not be empty or null; DataType is required and is `String`, `Number` or
- *   `Binary`, optionally followed by `.` and a custom label;
- * - String and Number attributes carry a non-empty `StringValue` (Number: a number), Binary ones a `BinaryValue`;
- * - a name is up to 256 characters of letters, digits, `_`, `-` and `.`, does not start or end with `.`, has no `..`,
- *   and does not start with `AWS.` or `Amazon.` (any case); at most 10 attributes per message;
- * - the entry Id is up to 80 letters, digits, `-` and `_`, unique in the batch (at most 10 entries); the body is not
- *   empty; a FIFO queue needs a MessageGroupId (and a MessageDeduplicationId unless content-based deduplication is on);
- *   a standard queue takes no MessageDeduplicationId.
- * @returns one line per violation, naming the entry, the attribute and the rule; empty when SQS would accept them.
+ * Message attributes are judged by the local gateway's rules (local/gateway/sqs-message-rules.ts: count, names,
+ * DataType, values — the same rules every function's SQS call meets under `cdk-local`), so the two cannot disagree.
+ * The entry rules (SQS API reference, SendMessageBatchRequestEntry): the Id is up to 80 letters, digits, `-` and `_`,
+ * unique in the batch (at most 10 entries); the body is not empty; a FIFO queue needs a MessageGroupId (and a
+ * MessageDeduplicationId unless content-based deduplication is on); a standard queue takes no MessageDeduplicationId.
+ * @returns one line per violation, naming the entry and the rule (for attributes, SQS's error); empty when SQS would
+ *   accept them.
  */
 export function sqsBatchViolations(
   entries: readonly SendMessageBatchRequestEntry[],
@@ -37,32 +34,8 @@ export function sqsBatchViolations(
     if (queue.fifo && !queue.contentBasedDeduplication && !entry.MessageDeduplicationId) {
       problems.push(`entry ${id}: a FIFO queue without content-based deduplication requires a MessageDeduplicationId`);
     }
-    const attributes = Object.entries(entry.MessageAttributes ?? {});
-    if (attributes.length > 10) problems.push(`entry ${id}: at most 10 message attributes, not ${attributes.length}`);
-    for (const [name, value] of attributes) problems.push(...attributeViolations(id, name, value));
-  }
-  return problems;
-}
-
-function attributeViolations(id: string, name: string, value: MessageAttributeValue): string[] {
-  const problems: string[] = [];
-  const where = `entry ${id}, attribute ${JSON.stringify(name)}`;
-  if (!/^[A-Za-z0-9_.-]{1,256}$/.test(name) || name.startsWith('.') || name.endsWith('.') || name.includes('..')) {
-    problems.push(`${where}: a name is 1 to 256 letters, digits, '_', '-' or '.', not starting or ending with '.', without '..'`);
-  }
-  if (/^(aws|amazon)\./i.test(name)) problems.push(`${where}: names starting with AWS. or Amazon. are reserved`);
-  const type = value.DataType ?? '';
-  const base = /^(String|Number|Binary)(\.[^\s]+)?$/.exec(type)?.[1];
-  if (base === undefined) {
-    problems.push(`${where}: DataType ${JSON.stringify(type)} must be String, Number or Binary (optionally with a .label)`);
-    return problems;
-  }
-  if (base === 'Binary') {
-    if (!value.BinaryValue || value.BinaryValue.length === 0) problems.push(`${where}: a Binary attribute needs a non-empty BinaryValue`);
-  } else if (!value.StringValue) {
-    problems.push(`${where}: a ${base} attribute needs a non-empty StringValue`);
-  } else if (base === 'Number' && !Number.isFinite(Number(value.StringValue))) {
-    problems.push(`${where}: a Number attribute's StringValue must be a number, not ${JSON.stringify(value.StringValue)}`);
+    const attributes = messageAttributesError(entry.MessageAttributes);
+    if (attributes) problems.push(`entry ${id}: ${attributes.code}: ${attributes.message}`);
   }
   return problems;
 }
