@@ -17,7 +17,7 @@ function main(argv: readonly string[]): number {
   const steps: [string, string][] = [
     ['npx tsc --noEmit', 'typecheck'],
     [`npx vitest run test/lambdas/${name}`, `its tests (DynamoDB Local${spec.effect === 'external' ? ' + a local HTTP server' : ''})`],
-    ['npm run synth', 'the stack with it (the queue windows are validated here)'],
+    ['npm run synth -- -c webhookUrl=https://hooks.example.com/payments', 'the stack with it (the queue windows are validated here)'],
     [
       spec.effect === 'external' ? `npm start -- -c ${generated.names.camel}Url=http://127.0.0.1:4600/` : 'npm start',
       `run it locally${spec.effect === 'external' ? ' against your endpoint (any server answering 2xx)' : ''}; send messages to output ${Pascal}QueueUrl (.local/outputs.json)`,
