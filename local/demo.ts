@@ -1,23 +1,34 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { localScopedKey, PaymentsApiClient, type AccountView, type ApiResponse } from './api-client.js';
 import { journeyLinkLines } from './inspector/journey-link.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 import type { LocalRuntime } from './runtime.js';
 import { eventIdFor, PAYMENT_EVENT_TYPES, paymentIdFor, PaymentEventSchema, type PaymentEvent, type PaymentRequest } from '../lambdas/shared/payments-model.js';
 import { OUTBOX_PREFIX } from '../lambdas/shared/ledger-keys.js';
+import { loyaltyEventIdFor, LoyaltyPointsAwardedSchema, type LoyaltyPointsAwarded } from '../lambdas/loyalty/events.js';
+import { loyaltyPointsKey, MINOR_UNITS_PER_POINT } from '../lambdas/loyalty/loyalty.js';
 
 /**
  * `npm run demo`: the payments pipeline end to end on the local runtime.
  *
  * Starts a webhook receiver and the local runtime (webhookUrl = the receiver), sends a scenario through the public API
  * (several accounts, duplicate requests, an overdraft, a currency mismatch, a same-key-other-body conflict, malformed
- * requests), waits for the pipeline to drain and prints what it finds next to what the scenario implies. Exits 0 only
- * when every figure is exact. `--bench [--payments N]` then measures time-to-ready and the API → webhook latency.
+ * requests), waits for the pipeline to drain and prints what it finds next to what the scenario implies — including
+ * the second example consumer, loyalty: its points per account, an applied payment event re-delivered to its queue
+ * (skipped) and its own LoyaltyPointsAwarded events on its downstream queue, each once. Exits 0 only when every figure
+ * is exact. `--bench [--payments N]` then measures time-to-ready and the API → webhook latency.
  *
  * The scenario, the expected-outcome model and the observation/comparison helpers are exported: the end-to-end suite
  * (test/e2e) runs the same model against the local runtime or a deployed stack.
@@ -58,11 +69,25 @@ export interface ExpectedAccount {
 /** An event the pipeline must produce exactly once (fields compared with the relayed/delivered event). */
 export type ExpectedEvent = Pick<PaymentEvent, 'eventId' | 'eventType' | 'paymentId' | 'idempotencyKey' | 'accountId' | 'amount' | 'currency' | 'balance' | 'reason'>;
 
+/** Expected loyalty state of one account (the second consumer: points per applied credit, one award per credit). */
+export interface ExpectedLoyalty {
+  readonly accountId: string;
+  readonly points: number;
+  readonly awards: number;
+}
+
+/** A LoyaltyPointsAwarded event the loyalty consumer must publish exactly once to its downstream queue. */
+export type ExpectedAward = Pick<LoyaltyPointsAwarded, 'eventId' | 'paymentEventId' | 'accountId' | 'points'>;
+
 /** What a scenario must leave behind. */
 export interface ExpectedOutcome {
   readonly accounts: readonly ExpectedAccount[];
   /** In per-account processing order. */
   readonly events: readonly ExpectedEvent[];
+  /** Loyalty points per account (every account of `accounts`, 0 when nothing earned points). */
+  readonly loyalty: readonly ExpectedLoyalty[];
+  /** The loyalty consumer's events, in per-account order. */
+  readonly awards: readonly ExpectedAward[];
   /** Expected HTTP status per step (same order as the scenario). */
   readonly statuses: readonly number[];
 }
@@ -133,11 +158,14 @@ export function expectedStatusOf(step: ScenarioStep): number {
  * The ledger's rules applied to a scenario, in order: a credit is applied; a debit is applied unless it would overdraw
  * (then rejected, INSUFFICIENT_FUNDS); a payment in another currency than the account's (set by its first applied
  * payment) is rejected, CURRENCY_MISMATCH; a rejection leaves the balance unchanged and is an event too. Retries,
- * conflicts and malformed requests have no effect.
+ * conflicts and malformed requests have no effect. The loyalty consumer awards 1 point per 100 minor units of each
+ * applied credit (a credit under 100 earns nothing and publishes no award; debits and rejections earn nothing).
  */
 export function expectedOutcome(steps: readonly ScenarioStep[]): ExpectedOutcome {
   const accounts = new Map<string, ExpectedAccount>();
   const events: ExpectedEvent[] = [];
+  const loyalty = new Map<string, ExpectedLoyalty>();
+  const awards: ExpectedAward[] = [];
   for (const step of steps) {
     if (step.kind !== 'payment') continue;
     const request = step.body as PaymentRequest;
@@ -173,8 +201,15 @@ export function expectedOutcome(steps: readonly ScenarioStep[]): ExpectedOutcome
       balance: after.balance,
       ...(reason ? { reason } : {}),
     });
+    const earned = loyalty.get(request.accountId) ?? { accountId: request.accountId, points: 0, awards: 0 };
+    const points = !reason && request.amount > 0 ? Math.floor(request.amount / MINOR_UNITS_PER_POINT) : 0;
+    if (points > 0) {
+      const paymentEventId = eventIdFor(paymentId);
+      awards.push({ eventId: loyaltyEventIdFor(paymentEventId), paymentEventId, accountId: request.accountId, points });
+    }
+    loyalty.set(request.accountId, points > 0 ? { ...earned, points: earned.points + points, awards: earned.awards + 1 } : earned);
   }
-  return { accounts: [...accounts.values()], events, statuses: steps.map(expectedStatusOf) };
+  return { accounts: [...accounts.values()], events, loyalty: [...loyalty.values()], awards, statuses: steps.map(expectedStatusOf) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -224,6 +259,20 @@ export interface ObservedState {
   readonly acceptedPerKey?: ReadonlyMap<string, number>;
   readonly rawWebhookCalls?: number;
   /** Visible + in-flight messages of each dead-letter / failure queue, by output name. */
+  readonly deadLetters: Readonly<Record<string, number>>;
+  /** The loyalty consumer's state, when observed ({@link observeLoyalty}). */
+  readonly loyalty?: ObservedLoyalty;
+}
+
+/** What the second example consumer, loyalty, holds and published for a set of accounts. */
+export interface ObservedLoyalty {
+  /** Points item per account (`undefined`: none written). */
+  readonly points: ReadonlyMap<string, { readonly points: number; readonly awards: number } | undefined>;
+  /** Every copy of the accounts' LoyaltyPointsAwarded events received from its downstream queue. */
+  readonly downstream: readonly LoyaltyPointsAwarded[];
+  /** Messages of the accounts on that queue that are not valid LoyaltyPointsAwarded events (bodies). */
+  readonly invalid: readonly string[];
+  /** Visible + in-flight messages of the loyalty queue's DLQ and of its events queue's DLQ, by output name. */
   readonly deadLetters: Readonly<Record<string, number>>;
 }
 
@@ -288,6 +337,107 @@ export async function scanOutbox(dynamodb: DynamoDBClient, tableName: string): P
     start = page.LastEvaluatedKey;
   } while (start);
   return events;
+}
+
+/** Stack outputs of the loyalty consumer: its source queue, its downstream events queue, their DLQs. */
+export const LOYALTY_OUTPUTS = {
+  queue: 'LoyaltyQueueUrl',
+  events: 'LoyaltyEventsQueueUrl',
+  deadLetters: ['LoyaltyDlqUrl', 'LoyaltyEventsDlqUrl'],
+} as const;
+
+/**
+ * Reads the loyalty consumer's points items of the accounts and takes their LoyaltyPointsAwarded events off its
+ * downstream queue, as a downstream subscriber would (the stack has no consumer on that queue). Messages of other
+ * accounts are made visible again at once, so a deployed stack's other runs keep theirs. Call it once the pipeline is
+ * idle: it counts what arrived, every copy.
+ */
+export async function observeLoyalty(handles: PipelineHandles, accountIds: readonly string[]): Promise<ObservedLoyalty> {
+  const points = await readLoyaltyPoints(handles, accountIds);
+  const wanted = new Set(accountIds);
+  const downstream: LoyaltyPointsAwarded[] = [];
+  const invalid: string[] = [];
+  const queueUrl = requireOutput(handles.outputs, LOYALTY_OUTPUTS.events);
+  const seen = new Set<string>();
+  // Stop when a receive brings nothing new: only other accounts' messages, made visible again, come back.
+  for (let fresh = true; fresh; ) {
+    const { Messages = [] } = await handles.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30, MessageSystemAttributeNames: ['MessageGroupId'] }),
+    );
+    fresh = Messages.some((m) => !seen.has(m.MessageId!));
+    const ours = Messages.filter((m) => wanted.has(m.Attributes?.MessageGroupId ?? ''));
+    const others = Messages.filter((m) => !ours.includes(m));
+    for (const message of Messages) seen.add(message.MessageId!);
+    for (const message of ours) {
+      const parsed = LoyaltyPointsAwardedSchema.safeParse(parseJson(message.Body));
+      if (parsed.success) downstream.push(parsed.data);
+      else invalid.push(message.Body ?? '');
+    }
+    if (ours.length > 0) {
+      await handles.sqs.send(
+        new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: ours.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+      );
+    }
+    if (others.length > 0) {
+      await handles.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: others.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 })),
+        }),
+      );
+    }
+  }
+  const deadLetters: Record<string, number> = {};
+  for (const name of LOYALTY_OUTPUTS.deadLetters) {
+    const url = handles.outputs[name];
+    if (url) deadLetters[name] = await queueDepth(handles.sqs, url);
+  }
+  return { points, downstream, invalid, deadLetters };
+}
+
+/** The loyalty consumer's points item per account (strongly consistent reads). */
+export async function readLoyaltyPoints(handles: PipelineHandles, accountIds: readonly string[]): Promise<ObservedLoyalty['points']> {
+  const points = new Map<string, { points: number; awards: number } | undefined>();
+  for (const accountId of accountIds) {
+    const key = loyaltyPointsKey(accountId);
+    const { Item } = await handles.dynamodb.send(
+      new GetItemCommand({
+        TableName: requireOutput(handles.outputs, 'LedgerTableName'),
+        Key: { pk: { S: key.pk }, sk: { S: key.sk } },
+        ConsistentRead: true,
+      }),
+    );
+    points.set(accountId, Item ? { points: Number(Item.points?.N ?? 0), awards: Number(Item.awards?.N ?? 0) } : undefined);
+  }
+  return points;
+}
+
+/**
+ * Sends a payment event to the loyalty queue again, as the relay or the outbox sweeper re-publishes an event whose
+ * `publishedAt` mark was lost — after SQS's 5-minute FIFO deduplication window, so with a new deduplication id: SQS
+ * delivers it, and only the consumer's marker stops a second award.
+ */
+export async function redeliverToLoyalty(handles: PipelineHandles, event: PaymentEvent): Promise<void> {
+  await handles.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: requireOutput(handles.outputs, LOYALTY_OUTPUTS.queue),
+      MessageBody: JSON.stringify(event),
+      MessageAttributes: {
+        eventType: { DataType: 'String', StringValue: event.eventType },
+        eventId: { DataType: 'String', StringValue: event.eventId },
+      },
+      MessageGroupId: event.accountId,
+      MessageDeduplicationId: `${event.eventId}-redelivered-${randomBytes(4).toString('hex')}`,
+    }),
+  );
+}
+
+function parseJson(text: string | undefined): unknown {
+  try {
+    return JSON.parse(text ?? '');
+  } catch {
+    return undefined;
+  }
 }
 
 async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
@@ -413,8 +563,61 @@ export function comparePipeline(observed: ObservedState, expected: ExpectedOutco
       ok: duplicates.length === 0,
     });
   }
-  for (const [name, depth] of Object.entries(observed.deadLetters)) {
+  if (observed.loyalty) rows.push(...compareLoyalty(observed.loyalty, expected));
+  const deadLetters = { ...observed.deadLetters, ...observed.loyalty?.deadLetters };
+  for (const [name, depth] of Object.entries(deadLetters)) {
     rows.push({ section: 'Dead letters', what: `${name} messages`, expected: '0', actual: String(depth), ok: depth === 0 });
+  }
+  return rows;
+}
+
+/** Section titles of the loyalty consumer's part of the report. */
+export const LOYALTY_SECTIONS = {
+  points: 'Loyalty points (second consumer, fed by PaymentApplied events through the relay)',
+  events: 'Loyalty events (LoyaltyPointsAwarded), as received from its downstream queue',
+} as const;
+
+/** Compares the loyalty consumer's points and downstream events with the expected outcome. */
+export function compareLoyalty(observed: ObservedLoyalty, expected: ExpectedOutcome): ComparisonRow[] {
+  const rows: ComparisonRow[] = [];
+  for (const want of expected.loyalty) {
+    const got = observed.points.get(want.accountId);
+    for (const field of ['points', 'awards'] as const) {
+      const actual = got?.[field] ?? 0;
+      rows.push({ section: LOYALTY_SECTIONS.points, what: `${want.accountId} ${field}`, expected: String(want[field]), actual: String(actual), ok: actual === want[field] });
+    }
+  }
+  const section = LOYALTY_SECTIONS.events;
+  rows.push({
+    section,
+    what: 'events',
+    expected: String(expected.awards.length),
+    actual: String(observed.downstream.length),
+    ok: observed.downstream.length === expected.awards.length,
+  });
+  const labelOf = (paymentEventId: string) => expected.events.find((e) => e.eventId === paymentEventId)?.idempotencyKey.split(':').pop() ?? paymentEventId;
+  for (const want of expected.awards) {
+    const copies = observed.downstream.filter((e) => e.eventId === want.eventId);
+    const summary = (e: ExpectedAward) => `${e.points} points ← ${labelOf(e.paymentEventId)}`;
+    const got = copies[0];
+    const matches = copies.length === 1 && got!.paymentEventId === want.paymentEventId && got!.accountId === want.accountId && got!.points === want.points;
+    rows.push({
+      section,
+      what: `  ${want.accountId} ${labelOf(want.paymentEventId)}`,
+      expected: `${summary(want)}, once`,
+      actual: !got ? 'missing' : copies.length > 1 ? `${copies.length} copies` : `${summary(got)}${matches ? ', once' : ''}`,
+      ok: matches,
+    });
+  }
+  const unexpected = observed.downstream.filter((e) => !expected.awards.some((w) => w.eventId === e.eventId));
+  if (unexpected.length > 0 || observed.invalid.length > 0) {
+    rows.push({
+      section,
+      what: 'unexpected messages',
+      expected: '0',
+      actual: [...unexpected.map((e) => e.eventId), ...observed.invalid.map((body) => `invalid: ${body.slice(0, 60)}`)].join(', '),
+      ok: false,
+    });
   }
   return rows;
 }
@@ -468,6 +671,80 @@ export function formatRows(rows: readonly ComparisonRow[]): string {
     lines.push(`${row.ok ? '✔' : '✘'} ${row.what.padEnd(w1)}  ${row.expected.padEnd(w2)}  ${row.actual}`);
   }
   return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One demo run
+// ---------------------------------------------------------------------------------------------------------------
+
+/** What one run of the demo scenario sent, expected and found. */
+export interface DemoRun {
+  readonly runId: string;
+  readonly scenario: readonly ScenarioStep[];
+  readonly expected: ExpectedOutcome;
+  readonly results: readonly StepResult[];
+  /** The retried payment's PaymentApplied event, delivered to the loyalty queue a second time (undefined: not found). */
+  readonly redelivered?: PaymentEvent;
+  readonly observed: ObservedState;
+  /** The report: API answers, then the pipeline's figures (loyalty included). */
+  readonly rows: readonly ComparisonRow[];
+}
+
+/** How {@link runDemoScenario} waits and reports progress. */
+export interface DemoRunOptions {
+  /**
+   * Waits for the pipeline to settle: locally `runtime.waitForIdle()`; on a deployment, poll `done` until it holds.
+   */
+  readonly settle: (done: () => Promise<boolean>) => Promise<void>;
+  /** Progress lines. @default - none */
+  readonly log?: (line: string) => void;
+  /** Run id (prefix of every account and key). @default newRunId('demo') */
+  readonly runId?: string;
+}
+
+/**
+ * The demo against a running pipeline: sends the scenario through the API, waits for the pipeline to settle, sends
+ * the client-retried payment's PaymentApplied event to the loyalty queue once more (a re-publish after the FIFO
+ * window: the loyalty consumer must skip it), waits again, then observes everything — loyalty points and its
+ * downstream events included — and compares it with the expected outcome.
+ */
+export async function runDemoScenario(handles: PipelineHandles, options: DemoRunOptions): Promise<DemoRun> {
+  const runId = options.runId ?? newRunId('demo');
+  const log = options.log ?? (() => {});
+  const scenario = buildDemoScenario(runId);
+  const expected = expectedOutcome(scenario);
+  const accountIds = expected.accounts.map((a) => a.accountId);
+  log(`Sending ${scenario.length} requests (run ${runId})…`);
+  const results = await sendScenario(handles.api, scenario);
+  const drainStart = performance.now();
+  // Deployed: settled once the ledger's figures and the loyalty points match (the downstream queue is read after).
+  const settled = async () => {
+    const state = await observePipeline(handles, accountIds);
+    const points = await readLoyaltyPoints(handles, accountIds);
+    return (
+      comparePipeline(state, expected).every((r) => r.ok) &&
+      expected.loyalty.every((want) => (points.get(want.accountId)?.awards ?? 0) === want.awards)
+    );
+  };
+  await options.settle(settled);
+  log(`Pipeline drained ${Math.round(performance.now() - drainStart)} ms after the last request`);
+
+  const retried = scenario.find((step) => step.kind === 'duplicate')!;
+  const retriedEventId = eventIdFor(paymentIdFor(localScopedKey(retried.idempotencyKey!)));
+  const redelivered = (await scanOutbox(handles.dynamodb, requireOutput(handles.outputs, 'LedgerTableName'))).find(
+    (event) => event.eventId === retriedEventId,
+  );
+  if (redelivered) {
+    log(`Re-delivering ${retried.label.replace(/ \(.*/, '')}'s ${redelivered.eventType} event to the loyalty queue (new deduplication id)…`);
+    await redeliverToLoyalty(handles, redelivered);
+    await options.settle(async () => (await queueDepth(handles.sqs, requireOutput(handles.outputs, LOYALTY_OUTPUTS.queue))) === 0);
+  }
+  const observed: ObservedState = { ...(await observePipeline(handles, accountIds)), loyalty: await observeLoyalty(handles, accountIds) };
+  const rows = [...compareResponses(results, expected), ...comparePipeline(observed, expected)];
+  if (!redelivered) {
+    rows.push({ section: LOYALTY_SECTIONS.points, what: `re-delivery of ${retried.label}`, expected: 'sent', actual: `no outbox event ${retriedEventId}`, ok: false });
+  }
+  return { runId, scenario, expected, results, redelivered, observed, rows };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -651,20 +928,22 @@ async function main(): Promise<number> {
       receiver,
     };
 
-    const runId = newRunId('demo');
-    const scenario = buildDemoScenario(runId);
-    const expected = expectedOutcome(scenario);
-    console.log(`\nSending ${scenario.length} requests (run ${runId})…`);
-    const results = await sendScenario(handles.api, scenario);
-    const drainStart = performance.now();
-    await runtime.waitForIdle({ timeoutMs: 120_000 });
-    console.log(`Pipeline drained ${ms(performance.now() - drainStart)} after the last request`);
-
-    const observed = await observePipeline(handles, expected.accounts.map((a) => a.accountId));
-    const rows = [...compareResponses(results, expected), ...comparePipeline(observed, expected)];
+    console.log('');
+    const { runId, scenario, results, observed, rows, redelivered } = await runDemoScenario(handles, {
+      settle: () => runtime.waitForIdle({ timeoutMs: 120_000 }),
+      log: (line) => console.log(line),
+    });
     // The run id prefixes every account id; the report reads better without it.
     console.log(formatRows(rows.map((row) => ({ ...row, what: row.what.replaceAll(`${runId}-`, '') }))));
     console.log(`\nRaw webhook calls: ${observed.rawWebhookCalls} (unique deliveries: ${observed.delivered?.length ?? 0})`);
+    if (redelivered && observed.loyalty) {
+      const account = observed.loyalty.points.get(redelivered.accountId);
+      console.log(
+        `Loyalty: ${redelivered.accountId.replace(`${runId}-`, '')}'s salary (sent twice by the client, its event delivered twice to the loyalty queue) ` +
+          `earned ${account?.points ?? 0} points in ${account?.awards ?? 0} award(s); ${observed.loyalty.downstream.length} LoyaltyPointsAwarded event(s) ` +
+          'arrived on LoyaltyEventsQueueUrl.',
+      );
+    }
     const { total } = latencyBreakdown(results, receiver);
     console.log(`Ready: ${ms(readyMs)}; API → webhook latency over ${total.length} payments (cold functions included): p50 ${ms(percentile(total, 50))}, p99 ${ms(percentile(total, 99))}`);
     const failed = rows.filter((r) => !r.ok);
@@ -675,7 +954,12 @@ async function main(): Promise<number> {
     if (failed.length > 0) {
       console.log(`\n✘ ${failed.length} figure(s) differ from the expected values:`);
       for (const row of failed) console.log(`  ${row.section} / ${row.what}: expected ${row.expected}, got ${row.actual}`);
-    } else console.log('\n✔ Every figure matches: each payment took effect exactly once, each event was delivered exactly once.');
+    } else {
+      console.log(
+        '\n✔ Every figure matches: each payment took effect exactly once, each event was delivered exactly once, and the loyalty ' +
+          'consumer awarded each credit\'s points once and published each award once downstream.',
+      );
+    }
     const retried = scenario.find((step) => step.kind === 'duplicate')!;
     console.log(journeyLinkLines(runtime.recorder?.events() ?? [], runtime.inspectorUrl, retried.idempotencyKey!, `${retried.label.replace(/ \(.*/, '')}, sent twice`));
     if (args.keep) {

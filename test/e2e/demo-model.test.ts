@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   buildBenchScenario,
   buildDemoScenario,
+  compareLoyalty,
   comparePipeline,
   compareResponses,
   expectedOutcome,
@@ -9,12 +10,15 @@ import {
   latencyBreakdown,
   percentile,
   pickStackOutputs,
+  LOYALTY_SECTIONS,
+  type ObservedLoyalty,
   type ObservedState,
   type StepResult,
 } from '../../local/demo.js';
 import { startWebhookReceiver } from '../../local/webhook-receiver.js';
 import { eventIdFor, IDEMPOTENCY_KEY_PATTERN, paymentIdFor, PaymentRequestSchema, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
 import { localScopedKey } from '../../local/api-client.js';
+import { loyaltyEventIdFor, type LoyaltyPointsAwarded } from '../../lambdas/loyalty/events.js';
 
 /**
  * The demo exits 0 only when its comparison finds nothing wrong, so the expected-outcome model and the comparison
@@ -49,6 +53,19 @@ describe('demo scenario and expected outcome', () => {
       expect(expected.statuses[i]).toBe({ payment: 202, duplicate: 202, conflict: 422, malformed: 400 }[step.kind]);
     });
     expect(scenario.filter((s) => s.kind === 'malformed').length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('expects loyalty points once per applied credit of 100 minor units or more, and one downstream award per such credit', () => {
+    // Assess: hand-computed — alice 10,000 → 100 (the rent debit and the rejected car earn nothing); bob 5,000 → 50
+    // (the 50 credit earns 0 points: no award); carol 2,500 + 700 → 25 + 7 (the USD payment was rejected)
+    const loyalty = (name: string) => expected.loyalty.find((l) => l.accountId === `${runId}-${name}`);
+    expect(loyalty('alice')).toEqual({ accountId: `${runId}-alice`, points: 100, awards: 1 });
+    expect(loyalty('bob')).toEqual({ accountId: `${runId}-bob`, points: 50, awards: 1 });
+    expect(loyalty('carol')).toEqual({ accountId: `${runId}-carol`, points: 32, awards: 2 });
+    const salary = eventIdFor(paymentIdFor(localScopedKey(`${runId}:alice-salary`)));
+    expect(expected.awards).toHaveLength(4);
+    expect(expected.awards[0]).toEqual({ eventId: loyaltyEventIdFor(salary), paymentEventId: salary, accountId: `${runId}-alice`, points: 100 });
+    expect(expected.awards.map((a) => a.points)).toEqual([100, 50, 25, 7]);
   });
 
   it('throws when a scenario would reject a payment to an account that does not exist yet', () => {
@@ -127,6 +144,63 @@ describe('demo comparison', () => {
     const events = wrongType.outboxEvents as PaymentEvent[];
     events[0] = { ...events[0]!, eventType: 'PaymentRejected' };
     expect(comparePipeline(wrongType, expected).filter((r) => !r.ok).length).toBeGreaterThan(0);
+  });
+
+  /** The loyalty consumer's state a correct pipeline leaves. */
+  function perfectLoyalty(): ObservedLoyalty {
+    return {
+      points: new Map(expected.loyalty.map((l) => [l.accountId, l.awards === 0 ? undefined : { points: l.points, awards: l.awards }])),
+      downstream: expected.awards.map((a): LoyaltyPointsAwarded => ({ ...a, eventType: 'LoyaltyPointsAwarded', occurredAt: '2026-01-01T00:00:00.000Z' })),
+      invalid: [],
+      deadLetters: { LoyaltyDlqUrl: 0, LoyaltyEventsDlqUrl: 0 },
+    };
+  }
+
+  it('finds nothing wrong in the loyalty consumer\'s state when it matches the model, and reports it in its own sections', () => {
+    const rows = comparePipeline({ ...perfectState(), loyalty: perfectLoyalty() }, expected);
+    expect(rows.filter((r) => !r.ok)).toEqual([]);
+    expect(rows.filter((r) => r.section === LOYALTY_SECTIONS.points)).toHaveLength(expected.loyalty.length * 2);
+    expect(rows.filter((r) => r.section === LOYALTY_SECTIONS.events)).toHaveLength(1 + expected.awards.length);
+    expect(rows.filter((r) => r.section === 'Dead letters').map((r) => r.what)).toContain('LoyaltyEventsDlqUrl messages');
+  });
+
+  it('fails when points were awarded twice, naming the account and both figures', () => {
+    // Prepare: alice's salary applied twice by the loyalty consumer
+    const loyalty = perfectLoyalty();
+    const alice = `${runId}-alice`;
+    (loyalty.points as Map<string, { points: number; awards: number }>).set(alice, { points: 200, awards: 2 });
+    // Act
+    const failed = compareLoyalty(loyalty, expected).filter((r) => !r.ok);
+    // Assess
+    expect(failed.map((r) => [r.what, r.expected, r.actual])).toEqual([
+      [`${alice} points`, '100', '200'],
+      [`${alice} awards`, '1', '2'],
+    ]);
+  });
+
+  it('fails on an award that arrived downstream twice, on a missing one and on an unexpected or invalid message', () => {
+    const twice = perfectLoyalty();
+    (twice.downstream as LoyaltyPointsAwarded[]).push(twice.downstream[0]!);
+    expect(compareLoyalty(twice, expected).filter((r) => !r.ok).map((r) => r.actual)).toEqual(['5', '2 copies']);
+
+    const missing = perfectLoyalty();
+    (missing.downstream as LoyaltyPointsAwarded[]).pop();
+    expect(compareLoyalty(missing, expected).filter((r) => !r.ok).map((r) => r.actual)).toEqual(['3', 'missing']);
+
+    const foreign = perfectLoyalty();
+    (foreign.downstream as LoyaltyPointsAwarded[]).splice(0, 1, { ...foreign.downstream[0]!, eventId: 'evt_loyalty_other' });
+    (foreign.invalid as string[]).push('{"eventType":"Nope"}');
+    const rows = compareLoyalty(foreign, expected).filter((r) => !r.ok);
+    expect(rows.map((r) => r.actual)).toEqual(['missing', 'evt_loyalty_other, invalid: {"eventType":"Nope"}']);
+  });
+
+  it('fails when the loyalty queue\'s DLQ holds a message, and on a wrong points figure in an award', () => {
+    const dlq = { ...perfectLoyalty(), deadLetters: { LoyaltyDlqUrl: 1, LoyaltyEventsDlqUrl: 0 } };
+    expect(comparePipeline({ ...perfectState(), loyalty: dlq }, expected).filter((r) => !r.ok).map((r) => r.what)).toEqual(['LoyaltyDlqUrl messages']);
+
+    const wrong = perfectLoyalty();
+    (wrong.downstream as LoyaltyPointsAwarded[])[1] = { ...wrong.downstream[1]!, points: 51 };
+    expect(compareLoyalty(wrong, expected).filter((r) => !r.ok).map((r) => r.actual)).toEqual([expect.stringMatching(/^51 points ← bob-deposit$/)]);
   });
 
   it('fails a retried request whose answer differs from the first one, and a wrong status', () => {

@@ -7,6 +7,8 @@ import {
   keyFor,
   newRunId,
   observePipeline,
+  LOYALTY_SECTIONS,
+  runDemoScenario,
   scanOutbox,
   sendScenario,
   sendStep,
@@ -357,6 +359,18 @@ describe('payments pipeline, end to end', () => {
     const awards = (await drainQueue(pipeline.handles.outputs.LoyaltyEventsQueueUrl!)).filter((m) => m.Attributes?.MessageGroupId === accountId);
     expect(awards.map((m) => JSON.parse(m.Body!).paymentEventId).sort()).toEqual([eventIdOf(run, 'c1'), eventIdOf(run, 'c2')].sort());
     expect(awards.map((m) => m.MessageAttributes?.eventType?.StringValue)).toEqual(['LoyaltyPointsAwarded', 'LoyaltyPointsAwarded']);
+  });
+
+  it('runs the demo (npm run demo): every figure of its report matches, the loyalty consumer\'s included', async () => {
+    // Act: what `npm run demo` does against its own stack, here against this file's pipeline
+    const run = await runDemoScenario(pipeline.handles, { settle: (done) => pipeline.settle(done), runId: newRun('demo') });
+
+    // Assess: a clean report, with the loyalty sections in it; the re-delivered salary event awarded nothing more
+    expect(run.rows.filter((r) => !r.ok)).toEqual([]);
+    expect(run.redelivered).toMatchObject({ eventType: 'PaymentApplied', accountId: `${run.runId}-alice`, amount: 10_000 });
+    expect(run.rows.filter((r) => r.section === LOYALTY_SECTIONS.events).length).toBe(1 + run.expected.awards.length);
+    expect(run.observed.loyalty?.points.get(`${run.runId}-alice`)).toEqual({ points: 100, awards: 1 });
+    expect(run.observed.loyalty?.downstream.filter((e) => e.accountId === `${run.runId}-alice`)).toHaveLength(1);
   });
 
   /** Every message of a queue (the loyalty events queue has no consumer in the stack: a downstream reads it). */

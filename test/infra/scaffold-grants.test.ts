@@ -66,8 +66,8 @@ describe('scaffolded consumers: the check can fail', () => {
     const file = path.join(copy.root, 'lib/consumers/std-ddb.ts');
     const source = readFileSync(file, 'utf8');
     const edited = source.replace(
-      "grantLedgerWrite(consumer.handler.function, ['PutItem', 'UpdateItem'])",
-      "grantLedgerWrite(consumer.handler.function, ['BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem'])",
+      "grantEffectWrite(consumer.handler.function, ['PutItem', 'UpdateItem'])",
+      "grantEffectWrite(consumer.handler.function, ['BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem'])",
     );
     expect(edited).not.toBe(source);
     writeFileSync(file, edited);

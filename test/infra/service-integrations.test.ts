@@ -7,6 +7,7 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { HandlerFunction } from '../../lib/constructs/handler-function.js';
+import { CONSUMERS } from '../../lib/consumers/index.js';
 import type { CfnTemplate } from '../../local/template/types.js';
 import { denials, judge, serviceIntegrations } from './service-integrations.js';
 import { fixtureEntry, newApp, paymentsStack } from './support.js';
@@ -21,6 +22,9 @@ const CONFIGURATIONS: Array<Record<string, string>> = [
 
 const templateOf = (context: Record<string, string>) => paymentsStack(context).template.toJSON() as CfnTemplate & { Resources: Record<string, any> };
 
+/** SQS mappings of the stack: ledger, notifier, loyalty, and one per consumer added with `npm run new`. */
+const SQS_MAPPINGS = 3 + CONSUMERS.length;
+
 const counts = (kinds: readonly { kind: string }[]) =>
   kinds.reduce<Record<string, number>>((acc, { kind }) => ({ ...acc, [kind]: (acc[kind] ?? 0) + 1 }), {});
 
@@ -34,11 +38,11 @@ describe('service integrations', () => {
     const judged = judge(integrations);
     // THEN nothing is denied
     expect(denials(judged)).toEqual([]);
-    // AND every kind the stack has was found: each alarm's ALARM and OK action, both API methods, the four mappings
-    // (ledger, notifier and loyalty on SQS, the relay on the stream), the outbox sweeper's schedule rule
+    // AND every kind the stack has was found: each alarm's ALARM and OK action, both API methods, the mappings
+    // (ledger, notifier, loyalty and any scaffolded consumer on SQS, the relay on the stream), the sweeper's rule
     const found = counts(integrations);
     expect(found['API → Lambda']).toBe(2);
-    expect(found['mapping → SQS']).toBe(3 * 3);
+    expect(found['mapping → SQS']).toBe(3 * SQS_MAPPINGS);
     expect(found['rule → Lambda']).toBe(1);
     expect(found['mapping → stream']).toBe(4);
     expect(found['mapping → destination']).toBe(1);
@@ -53,8 +57,8 @@ describe('service integrations', () => {
     }
     if (context.kmsKey === 'customer-managed') {
       expect(found['alarm → KMS']).toBe(2 * alarms);
-      // kms:Decrypt for each SQS mapping (ledger, notifier, loyalty), GenerateDataKey + Decrypt for the destination
-      expect(found['mapping → KMS']).toBe(3 + 2);
+      // kms:Decrypt for each SQS mapping, GenerateDataKey + Decrypt for the destination
+      expect(found['mapping → KMS']).toBe(SQS_MAPPINGS + 2);
     }
   });
 
@@ -132,8 +136,8 @@ describe('service integrations', () => {
         }
       }
       const refused = denials(judge(serviceIntegrations(template).integrations));
-      // one per SQS mapping: ledger, notifier, loyalty
-      expect(refused).toHaveLength(3);
+      // one per SQS mapping: ledger, notifier, loyalty (and any scaffolded consumer)
+      expect(refused).toHaveLength(SQS_MAPPINGS);
       for (const line of refused) expect(line).toMatch(/^mapping → SQS .*arn:aws:iam::123456789012:role\/.* sqs:GetQueueAttributes on arn:aws:sqs:/);
     });
   });

@@ -121,16 +121,16 @@ describe('npm run new refusals', () => {
   });
 
   it('rejects a name that already exists and writes nothing', () => {
-    // Prepare
-    mkdirSync(join(root, 'lambdas/loyalty-points'), { recursive: true });
+    // Prepare: a name no guide suggests, so a consumer the checkout already has (README: loyalty-points) cannot collide
+    mkdirSync(join(root, 'lambdas/taken-probe'), { recursive: true });
     const before = readFileSync(join(root, 'lib/consumers/index.ts'), 'utf8');
 
     // Act + Assess
-    const attempt = () => generateConsumer({ root, spec: { name: 'loyalty-points', queue: 'fifo', effect: 'dynamodb', outbox: false } });
+    const attempt = () => generateConsumer({ root, spec: { name: 'taken-probe', queue: 'fifo', effect: 'dynamodb', outbox: false } });
     expect(attempt).toThrow(ConsumerExistsError);
-    expect(attempt).toThrow(/"loyalty-points" already exists \(lambdas\/loyalty-points\)/);
+    expect(attempt).toThrow(/"taken-probe" already exists \(lambdas\/taken-probe\)/);
     expect(readFileSync(join(root, 'lib/consumers/index.ts'), 'utf8')).toBe(before);
-    expect(existsSync(join(root, 'lib/consumers/loyalty-points.ts'))).toBe(false);
+    expect(existsSync(join(root, 'lib/consumers/taken-probe.ts'))).toBe(false);
   });
 
   it('rejects generating the same consumer twice (its wiring exists)', () => {

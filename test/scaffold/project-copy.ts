@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { generateConsumer, type ConsumerSpec, type GeneratedConsumer } from '../../scripts/scaffold/index.js';
+import { consumerNames, generateConsumer, type ConsumerSpec, type GeneratedConsumer } from '../../scripts/scaffold/index.js';
 
 /** The project under test (this checkout). */
 export const PROJECT_ROOT = resolve(import.meta.dirname, '../..');
@@ -24,7 +24,11 @@ export interface ProjectCopy {
   remove(): void;
 }
 
-/** Copies the project into a temporary folder and symlinks node_modules (fast: the repo without it is small). */
+/**
+ * Copies the project into a temporary folder and symlinks node_modules (fast: the repo without it is small). The
+ * consumers this checkout registered with `npm run new` are unregistered in the copy (see
+ * {@link unregisterCheckoutConsumers}).
+ */
 export function copyProject(): ProjectCopy {
   const root = mkdtempSync(join(tmpdir(), 'scaffold-'));
   cpSync(PROJECT_ROOT, root, {
@@ -32,7 +36,29 @@ export function copyProject(): ProjectCopy {
     filter: (source) => !SKIP.has(basename(source)) || source === PROJECT_ROOT,
   });
   symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
+  unregisterCheckoutConsumers(root);
   return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/**
+ * Removes from a copy's registries (lib/consumers/index.ts, lambdas/relay/event-schemas.ts) the lines `npm run new`
+ * added for the consumers already registered; their files stay, unused. The scaffold tests count the queues,
+ * functions, grants and outputs of the variants they generate: a user's own consumer must not change those counts,
+ * so that scaffolding one keeps `npm test` green (issue 12).
+ */
+export function unregisterCheckoutConsumers(root: string): void {
+  const registryFile = join(root, 'lib/consumers/index.ts');
+  const schemasFile = join(root, 'lambdas/relay/event-schemas.ts');
+  let registry = readFileSync(registryFile, 'utf8');
+  let schemas = readFileSync(schemasFile, 'utf8');
+  const drop = (text: string, line: string) => text.split('\n').filter((l) => l !== line).join('\n');
+  for (const [, name] of registry.matchAll(/^ {2}\{ name: '([a-z0-9-]+)', add: add\w+Consumer \},$/gm)) {
+    const { Pascal, CONST } = consumerNames(name!);
+    registry = drop(drop(registry, `import { add${Pascal}Consumer } from './${name}.js';`), `  { name: '${name}', add: add${Pascal}Consumer },`);
+    schemas = drop(drop(schemas, `import { ${CONST}_OUTBOX_EVENTS } from '../${name}/events.js';`), `  ${CONST}_OUTBOX_EVENTS,`);
+  }
+  writeFileSync(registryFile, registry);
+  writeFileSync(schemasFile, schemas);
 }
 
 /** Generates every spec into `root`. */

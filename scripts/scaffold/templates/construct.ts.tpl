@@ -88,7 +88,7 @@ export function add{{Pascal}}Consumer(scope: Construct, deps: ConsumerDeps): Que
 //#else
   // commitOnce sends one TransactWriteItems of the marker Put and businessItems' Update (and outbox Put): add the item
   // action of any other kind you put in businessItems (Delete → 'DeleteItem', ConditionCheck → 'ConditionCheckItem').
-  deps.ledgerTable.grantLedgerWrite(consumer.handler.function, ['PutItem', 'UpdateItem']);
+  deps.ledgerTable.grantEffectWrite(consumer.handler.function, ['PutItem', 'UpdateItem']);
 //#endif
 
 //#if outbox
