@@ -1,4 +1,4 @@
-import { PaymentEventSchema, PaymentMessageSchema, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
+import { PaymentEventSchema, PaymentMessageSchema, type PaymentEvent, type PaymentMessage } from '../../lambdas/shared/payments-model.js';
 import type { IntendedPayment } from './workload.js';
 
 /**
@@ -226,7 +226,11 @@ export function check(
     }
   }
   const parkedSet = new Set(parked);
-  const redrivenAt = new Map((options.redriven ?? []).map((id, i) => [id, i]));
+  // A payment redriven in several rounds (dead-lettered again in between) counts at its last redrive. Positions are
+  // ranks among the redriven payments, after every payment sent: an index into a list with repeats would go past
+  // MAX_SAFE_INTEGER, where neighbouring positions round to the same number and the order is lost.
+  const lastRedrive = new Map((options.redriven ?? []).map((id, i) => [id, i]));
+  const redrivenAt = new Map([...lastRedrive.entries()].sort((x, y) => x[1] - y[1]).map(([id], rank) => [id, rank]));
   const live = payments
     .filter((p) => !parkedSet.has(p.paymentId))
     .map((p) => {
@@ -432,6 +436,23 @@ export function check(
     redeliveredSameKey,
     expectedAccounts: [...expected.accounts.values()],
   };
+}
+
+/**
+ * What to redrive from the payments DLQ, as an operator would: the valid messages of payments that were sent and have
+ * no effect yet, one per payment (a payment dead-lettered twice — a re-send beyond the dedup window beside its
+ * original — is redriven once: the first copy applies, the second would only be a duplicate), in DLQ order.
+ */
+export function paymentsToRedrive(bodies: readonly string[], intended: ReadonlySet<string>, applied: ReadonlySet<string>): PaymentMessage[] {
+  const seen = new Set<string>();
+  return bodies.flatMap((body) => {
+    const message = PaymentMessageSchema.safeParse(safeJson(body));
+    if (!message.success) return [];
+    const { paymentId } = message.data;
+    if (!intended.has(paymentId) || applied.has(paymentId) || seen.has(paymentId)) return [];
+    seen.add(paymentId);
+    return [message.data];
+  });
 }
 
 function safeJson(text: string): unknown {

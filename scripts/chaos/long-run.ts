@@ -40,9 +40,9 @@ import {
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from '../../local/emulators.js';
 import { ENV } from '../../lambdas/shared/env.js';
 import { ACCOUNT_PREFIX, OUTBOX_PREFIX } from '../../lambdas/shared/ledger-keys.js';
-import { PaymentMessageSchema, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
+import { type PaymentEvent } from '../../lambdas/shared/payments-model.js';
 import { bundle, VARIANTS } from '../bench/bundles.js';
-import { check, type CheckReport, type ObservedAccount, type ObservedDeadLetter } from './checker.js';
+import { check, paymentsToRedrive, type CheckReport, type ObservedAccount, type ObservedDeadLetter } from './checker.js';
 import { captureFunctionMetrics } from './metrics-capture.js';
 import { buildChaosPlan, CHAOS_TIMINGS, type FaultKind } from './plans.js';
 import { countActions, generateWorkload, queueDeduplicationIdFor, queueMessageFor, type IntendedPayment, type WorkloadAction } from './workload.js';
@@ -234,10 +234,7 @@ export async function runLongRun(options: LongRunOptions): Promise<LongRunResult
           if (letters.length === 0) break;
           const { events } = await scanLedger(ddb, table, workload.runId);
           const applied = new Set(events.map((e) => e.paymentId));
-          const parked = letters.flatMap((body) => {
-            const message = PaymentMessageSchema.safeParse(safeJson(body));
-            return message.success && intended.has(message.data.paymentId) && !applied.has(message.data.paymentId) ? [message.data] : [];
-          });
+          const parked = paymentsToRedrive(letters, intended, applied);
           if (parked.length === 0) break;
           log(`redriving ${parked.length} valid payment(s) dead-lettered without effect (round ${round + 1})`);
           for (const message of parked) {
@@ -618,13 +615,6 @@ function gitCommit(): string {
   }
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

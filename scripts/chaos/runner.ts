@@ -16,7 +16,6 @@ import {
   deduplicationIdFor,
   eventIdFor,
   PaymentEventSchema,
-  PaymentMessageSchema,
   type PaymentEvent,
   PAYMENT_EVENT_TYPES,
 } from '../../lambdas/shared/payments-model.js';
@@ -25,7 +24,7 @@ import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver.js';
 import { formatFindingJourneys } from './finding-journeys.js';
-import { check, type CheckReport, type ObservedAccount, type ObservedDeadLetter } from './checker.js';
+import { check, paymentsToRedrive, type CheckReport, type ObservedAccount, type ObservedDeadLetter } from './checker.js';
 import { captureFunctionMetrics, type MetricCapture } from './metrics-capture.js';
 import { waitForDrain } from './drain.js';
 import { wrapLedgerFunction, type LedgerFaultRegistry } from './ledger-faults.js';
@@ -316,10 +315,11 @@ export async function runWorkload(
     paymentLetters.push(...letters);
     const { events } = await scanLedger(ddb, outputs.LedgerTableName, workload.runId);
     const applied = new Set(events.map((e) => e.paymentId));
-    const parked = letters.flatMap(({ body }) => {
-      const message = PaymentMessageSchema.safeParse(safeJson(body));
-      return message.success && intended.has(message.data.paymentId) && !applied.has(message.data.paymentId) ? [message.data] : [];
-    });
+    const parked = paymentsToRedrive(
+      letters.map(({ body }) => body),
+      intended,
+      applied,
+    );
     if (parked.length === 0) break;
     log(`redriving ${parked.length} valid payment(s) dead-lettered without effect (round ${round + 1})`);
     for (const message of parked) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventIdFor, type PaymentEvent } from '../../lambdas/shared/payments-model.js';
-import { check, deadLetterReason, expectedOutcomes, type Observation } from '../../scripts/chaos/checker.js';
+import { check, deadLetterReason, expectedOutcomes, paymentsToRedrive, type Observation } from '../../scripts/chaos/checker.js';
 import { countActions, generateWorkload, type IntendedPayment } from '../../scripts/chaos/workload.js';
 
 /** A hand-made history: payments on two accounts, given as [account, amount] in FIFO order. */
@@ -207,6 +207,39 @@ describe('check', () => {
     // Assess
     expect(strict.outOfOrder).toBeGreaterThan(0);
     expect(withRedrive).toMatchObject({ ok: true, redriven: ['pay_2'] });
+  });
+
+  it('keeps redriven payments in redrive order when a payment was redriven in several rounds', () => {
+    // Prepare: pay_1 (b +50) was redriven in four rounds (dead-lettered again each time), then pay_5 (a +10) and
+    // pay_2 (a -30) were redriven in that order and applied so: account a ends with 100, -500 rejected, +10, -30.
+    const applied = payments([
+      ['a', 100],
+      ['a', -500],
+      ['b', 20],
+      ['a', 10],
+      ['a', -30],
+      ['b', 50],
+    ]);
+    const ids = ['pay_0', 'pay_3', 'pay_4', 'pay_5', 'pay_2', 'pay_1'];
+    const observed = perfect(applied.map((p, i) => ({ ...p, paymentId: ids[i]! })));
+    // Act: the redrive list names pay_1 once per round.
+    const report = check(history, observed, { redriven: ['pay_1', 'pay_1', 'pay_1', 'pay_1', 'pay_5', 'pay_2'] });
+    // Assess: pay_5 before pay_2, as redriven; no finding.
+    expect(report.findings).toEqual([]);
+    expect(report.ok).toBe(true);
+  });
+
+  it('redrives one copy of each payment without effect, in DLQ order', () => {
+    // Prepare: pay_5 dead-lettered twice (its original and a re-send beyond the dedup window), pay_0 already applied,
+    // pay_9 never sent, one poison body.
+    const body = (p: IntendedPayment) => JSON.stringify({ ...p.request, paymentId: p.paymentId, idempotencyKey: p.idempotencyKey, requestedAt: '2026-01-01T00:00:00.000Z' });
+    const [p0, , p2, , , p5] = history;
+    const stranger = { ...p2!, paymentId: 'pay_9' };
+    const letters = [body(p5!), body(p0!), '{"poison":1', body(stranger), body(p2!), body(p5!)];
+    // Act
+    const redrive = paymentsToRedrive(letters, new Set(history.map((p) => p.paymentId)), new Set(['pay_0']));
+    // Assess
+    expect(redrive.map((m) => m.paymentId)).toEqual(['pay_5', 'pay_2']);
   });
 
   it('classifies dead letters', () => {
