@@ -43,9 +43,10 @@ describe('payments pipeline, end to end', () => {
     return run;
   };
 
+  // Synth, bundling and the emulators: ~30 s on an idle machine, minutes on a busy one.
   beforeAll(async () => {
     pipeline = await startE2EPipeline();
-  });
+  }, 600_000);
   afterAll(async () => {
     await pipeline?.stop();
   });
