@@ -92,9 +92,9 @@ export function formatRunRecord(result: ChaosResult, meta: RunRecordMeta): strin
     ? (result.options.messages / ((result.timings.sendMs + result.timings.drainMs) / 1000)).toFixed(1)
     : 'n/a';
   return [
-    '# Chaos long run: latest result',
+    '# Chaos run: the full pipeline under every fault',
     '',
-    'Written by `npm run chaos -- … --record chaos/LONG-RUN.md` (scripts/chaos/cli.ts). Do not edit by hand: re-run.',
+    'Written by `npm run chaos -- … --record chaos/RUN-2000.md` (scripts/chaos/cli.ts). Do not edit by hand: re-run.',
     '',
     '| | |',
     '|---|---|',
