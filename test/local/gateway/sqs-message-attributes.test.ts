@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import {
   CreateQueueCommand,
@@ -17,6 +16,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/emulators.js';
 import { startLocalGateway, type LocalGateway } from '../../../local/gateway/local-gateway.js';
 import { PrincipalRegistry, type LocalPrincipal } from '../../../local/iam/principals.js';
 import { TemplatePolicies } from '../../../local/iam/template-policies.js';
+import { rawPost } from '../../support/raw-post.js';
 
 /*
  * The edge gateway holds every SendMessage / SendMessageBatch to SQS's message-attribute rules, which fauxqs does not
@@ -250,23 +250,10 @@ describe('SendMessageBatch: an entry SQS refuses is listed under Failed, the oth
       headers: { host: url.host, 'content-type': 'application/x-www-form-urlencoded' },
       body,
     });
-    const answer = await post(`${gateway.url}/`, signed.headers, body);
+    const answer = await rawPost(`${gateway.url}/`, signed.headers, body);
     expect(answer.status).toBe(200);
     expect(answer.text).toMatch(/<SendMessageBatchResultEntry><Id>ok<\/Id>/);
     expect(answer.text).toMatch(/<BatchResultErrorEntry><Id>bad<\/Id><SenderFault>true<\/SenderFault><Code>InvalidParameterValue<\/Code><Message>The type of message \(user\) attribute 'kind' is invalid/);
     expect(await drain()).toEqual(['sent-by-cli']);
   });
 });
-
-/** A raw HTTP POST (fetch would drop the signed Host header). */
-function post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}

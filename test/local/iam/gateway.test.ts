@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { request } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/emulators.js';
@@ -10,6 +9,7 @@ import { startLocalGateway, type LocalGateway } from '../../../local/gateway/loc
 import type { GatewayCall } from '../../../local/gateway/types.js';
 import { PrincipalRegistry, type LocalPrincipal } from '../../../local/iam/principals.js';
 import { TemplatePolicies } from '../../../local/iam/template-policies.js';
+import { rawPost } from '../../support/raw-post.js';
 
 // A gateway in front of the shared emulators, with one function principal whose role may only PutItem on one table
 // and SendMessage to one queue; the local caller is admin.
@@ -173,7 +173,7 @@ describe('authorization (C1, C2) with AWS denial shapes', () => {
         headers: { host: url.host, 'content-type': 'application/x-www-form-urlencoded' },
         body,
       });
-      return post(`${gateway.url}/`, signed.headers, body);
+      return rawPost(`${gateway.url}/`, signed.headers, body);
     };
     const allowed = await sign(asWriter(), `Action=GetQueueUrl&QueueName=${queueName}&Version=2012-11-05`);
     expect(allowed).toMatchObject({ status: 200, text: expect.stringContaining(`<QueueUrl>${gateway.url}/${account}/${queueName}</QueueUrl>`) });
@@ -201,16 +201,3 @@ describe('what AWS refuses and fauxqs accepts', () => {
     expect(error).toMatchObject({ name: 'BatchRequestTooLong', message: 'Batch requests cannot be longer than 1048576 bytes. You have sent 1200000 bytes.' });
   });
 });
-
-/** A raw HTTP POST (fetch would drop the signed Host header). */
-function post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
