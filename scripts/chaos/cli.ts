@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { ALL_FAULT_KINDS, FAULT_KINDS, type FaultKind } from './plans.js';
 import { formatChaosReport, formatRunRecord } from './report.js';
 import { CHAOS_CONSUMERS, runChaos, type ChaosConsumer } from './runner.js';
+import { gitState, machineDescription } from './run-facts.js';
 
 /**
  * `npm run chaos -- --messages N --seed S [--faults a,b,…] [--consumer atomic|powertools|at-least-once]`
@@ -31,21 +31,8 @@ ${Object.entries(FAULT_KINDS)
   .join('\n')}
   none                   no injected faults or duplicates`;
 
-/** The commit and state of the pipeline code when the run STARTED (the record must name the code that ran). */
-function gitState(): string {
-  const git = (...args: string[]) => {
-    try {
-      return execFileSync('git', args, { encoding: 'utf8' }).trim();
-    } catch {
-      return 'unknown';
-    }
-  };
-  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'lambdas', 'lib', 'bin', 'local', 'scripts/chaos');
-  return `${git('rev-parse', 'HEAD')}${dirty ? ' (with uncommitted changes)' : ''}`;
-}
-
 async function main(argv: string[]): Promise<number> {
-  const commit = gitState();
+  const commit = gitState(['lambdas', 'lib', 'bin', 'local', 'scripts/chaos']);
   const startedAt = new Date().toISOString();
   let values;
   try {
@@ -112,14 +99,13 @@ async function main(argv: string[]): Promise<number> {
     console.log(formatChaosReport(result));
     if (values.record) {
       const { writeFile } = await import('node:fs/promises');
-      const os = await import('node:os');
       await writeFile(
         values.record,
         formatRunRecord(result, {
           command: `npm run chaos -- ${argv.join(' ')}`,
           commit,
           date: `${startedAt} (started) to ${new Date().toISOString()} (finished)`,
-          machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+          machine: machineDescription(),
         }),
       );
     }

@@ -17,16 +17,14 @@
  *
  * Exit status: 0 when nothing was lost, duplicated or reordered; 1 otherwise; 2 on a usage error.
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
@@ -39,10 +37,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from '../../local/emulators.js';
 import { ENV } from '../../lambdas/shared/env.js';
-import { ACCOUNT_PREFIX, OUTBOX_PREFIX } from '../../lambdas/shared/ledger-keys.js';
-import { type PaymentEvent } from '../../lambdas/shared/payments-model.js';
 import { bundle, VARIANTS } from '../bench/bundles.js';
-import { check, paymentsToRedrive, type CheckReport, type ObservedAccount, type ObservedDeadLetter } from './checker.js';
+import { gitState, machineDescription, scanLedger } from './run-facts.js';
+import { check, paymentsToRedrive, type CheckReport, type ObservedDeadLetter } from './checker.js';
 import { captureFunctionMetrics } from './metrics-capture.js';
 import { buildChaosPlan, CHAOS_TIMINGS, type FaultKind } from './plans.js';
 import { countActions, generateWorkload, queueDeduplicationIdFor, queueMessageFor, type IntendedPayment, type WorkloadAction } from './workload.js';
@@ -442,33 +439,6 @@ async function drain(sqs: SQSClient, url: string): Promise<string[]> {
   return bodies;
 }
 
-async function scanLedger(ddb: DynamoDBClient, table: string, runId: string): Promise<{ accounts: ObservedAccount[]; events: PaymentEvent[] }> {
-  const mine = `${runId}-`;
-  const doc = DynamoDBDocumentClient.from(ddb);
-  const accounts: ObservedAccount[] = [];
-  const events: PaymentEvent[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start, ConsistentRead: true }));
-    for (const item of page.Items ?? []) {
-      const pk = String(item.pk);
-      if (pk.startsWith(`${ACCOUNT_PREFIX}${mine}`)) {
-        accounts.push({
-          accountId: pk.slice(ACCOUNT_PREFIX.length),
-          balance: Number(item.balance ?? 0),
-          applied: Number(item.applied ?? 0),
-          rejected: Number(item.rejected ?? 0),
-        });
-      } else if (pk.startsWith(OUTBOX_PREFIX) && typeof item.event === 'string') {
-        const event = JSON.parse(item.event) as PaymentEvent;
-        if (event.accountId.startsWith(mine)) events.push(event);
-      }
-    }
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return { accounts, events };
-}
-
 interface WorkerHandle {
   readonly ready: Promise<void>;
   readonly stats: LongRunWorkerStats;
@@ -569,7 +539,8 @@ export function formatLongRunRecord(result: LongRunResult, meta: { command: stri
     'rejected counts as FIFO order implies) and every outbox event (exactly one per payment, with the outcome and balance',
     'of its position). Not in this run: the API (sends go straight onto the queue, as `--via queue` does) and the relay,',
     'notifier and webhook — the full-pipeline run with every fault covers those, at its own size (see',
-    '[RUN-2000.md](RUN-2000.md)), because the whole local runtime drains at about 2 payments/s here.',
+    '[RUN-2000.md](RUN-2000.md)), because the whole local runtime drains at about 11 payments/s on an idle machine here',
+    '(BENCHMARKS.md, flight recorder bench) and far less under every fault: 100,000 payments through it would take hours.',
     '',
     '| | |',
     '|---|---|',
@@ -605,23 +576,13 @@ export function formatLongRunRecord(result: LongRunResult, meta: { command: stri
   return lines.join('\n');
 }
 
-function gitCommit(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'lambdas', 'scripts/chaos', 'scripts/bench'], { encoding: 'utf8' }).trim();
-    return `${head}${dirty ? ' (with uncommitted changes)' : ''}`;
-  } catch {
-    return 'unknown';
-  }
-}
-
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function main(argv: string[]): Promise<number> {
-  const commit = gitCommit();
+  const commit = gitState(['lambdas', 'scripts/chaos', 'scripts/bench']);
   const startedAt = new Date().toISOString();
   const { values } = parseArgs({
     args: argv,
@@ -670,7 +631,7 @@ async function main(argv: string[]): Promise<number> {
         command: `npm run long-run -- ${argv.join(' ')}`.trim(),
         commit,
         date: `${startedAt} (started) to ${new Date().toISOString()} (${checkpoint.checked === checkpoint.options.messages ? 'finished' : `checkpoint at ${checkpoint.checked} payments`})`,
-        machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${release()}, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (1, 5, 15 min)`,
+        machine: machineDescription(),
       });
       if (values.record) writeFileSync(values.record, record);
       if (values.json) writeFileSync(values.json, `${JSON.stringify({ ...checkpoint, report: { ...checkpoint.report, findings: checkpoint.report.findings.slice(0, 100), expectedAccounts: undefined } }, null, 2)}\n`);

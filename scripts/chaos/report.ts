@@ -84,7 +84,7 @@ export interface RunRecordMeta {
 }
 
 /**
- * The markdown record of a chaos run (chaos/LONG-RUN.md): the exact command, commit, date and machine, the verdict
+ * The markdown record of a chaos run (chaos/RUN-2000.md): the exact command, commit, date and machine, the verdict
  * and the summary table, so the repository keeps the latest result next to the code that produced it.
  */
 export function formatRunRecord(result: ChaosResult, meta: RunRecordMeta): string {

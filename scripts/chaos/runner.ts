@@ -9,22 +9,22 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ENV } from '../../lambdas/shared/env.js';
-import { ACCOUNT_PREFIX, LEDGER_KEYS, OUTBOX_PREFIX, outboxKey } from '../../lambdas/shared/ledger-keys.js';
+import { LEDGER_KEYS, outboxKey } from '../../lambdas/shared/ledger-keys.js';
 import {
   deduplicationIdFor,
   eventIdFor,
   PaymentEventSchema,
   type PaymentEvent,
-  PAYMENT_EVENT_TYPES,
 } from '../../lambdas/shared/payments-model.js';
 import { ApiRequestError, PaymentsApiClient } from '../../local/api-client.js';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver.js';
 import { formatFindingJourneys } from './finding-journeys.js';
-import { check, paymentsToRedrive, type CheckReport, type ObservedAccount, type ObservedDeadLetter } from './checker.js';
+import { scanLedger } from './run-facts.js';
+import { check, paymentsToRedrive, type CheckReport, type ObservedDeadLetter } from './checker.js';
 import { captureFunctionMetrics, type MetricCapture } from './metrics-capture.js';
 import { waitForDrain } from './drain.js';
 import { wrapLedgerFunction, type LedgerFaultRegistry } from './ledger-faults.js';
@@ -665,34 +665,6 @@ async function sweepOutbox(runtime: LocalRuntime, sqs: SQSClient, outputs: Outpu
   const letters = await drain(sqs, outputs.RelayFailureQueueUrl);
   if (letters.length > 0) log(`deleted ${letters.length} relay failure-queue letter(s): their events were swept`);
   return letters.length;
-}
-
-async function scanLedger(ddb: DynamoDBClient, tableName: string, runId: string) {
-  const mine = `${runId}-`;
-  const doc = DynamoDBDocumentClient.from(ddb);
-  const accounts: ObservedAccount[] = [];
-  const events: PaymentEvent[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }));
-    for (const item of page.Items ?? []) {
-      const pk = String(item.pk);
-      if (pk.startsWith(`${ACCOUNT_PREFIX}${mine}`)) {
-        accounts.push({
-          accountId: pk.slice(ACCOUNT_PREFIX.length),
-          balance: Number(item.balance ?? 0),
-          applied: Number(item.applied ?? 0),
-          rejected: Number(item.rejected ?? 0),
-        });
-      } else if (pk.startsWith(OUTBOX_PREFIX) && typeof item.event === 'string') {
-        const event = JSON.parse(item.event) as PaymentEvent;
-        // Other consumers' outbox events share the table (one outbox format): count the payment events only.
-        if ((PAYMENT_EVENT_TYPES as readonly string[]).includes(event.eventType) && event.accountId.startsWith(mine)) events.push(event);
-      }
-    }
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return { accounts, events };
 }
 
 /** A message read from a DLQ, with the reason the ledger attached when it dead-lettered it itself. */
